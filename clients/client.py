@@ -1,0 +1,158 @@
+"""An async client of PrivacyService that speaks only the contract."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from atomicrm.privacy.v1 import privacy_pb2_grpc
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+TERMINAL_STATES = frozenset(
+    {pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED}
+)
+
+
+class PrivacyClientError(Exception):
+    """A call to the privacy service failed."""
+
+    def __init__(
+        self, code: grpc.StatusCode, message: str, field_violations: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+        # (field, description) pairs from google.rpc.BadRequest, for INVALID_ARGUMENT.
+        self.field_violations = tuple(field_violations)
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.aio.AioRpcError) -> PrivacyClientError:
+        violations: list[tuple[str, str]] = []
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+        if status is not None:
+            for detail in status.details:
+                if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                    bad = error_details_pb2.BadRequest()
+                    detail.Unpack(bad)
+                    violations.extend((v.field, v.description) for v in bad.field_violations)
+        return cls(error.code(), error.details() or "", violations)
+
+
+def subject(
+    *,
+    contact_id: int | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    user_id: int | None = None,
+    whole_tenant: str | None = None,
+) -> pb.Subject:
+    """Build a Subject from exactly one keyword (whole_tenant repeats the tenant id)."""
+    given = {
+        k: v
+        for k, v in {
+            "contact_id": contact_id, "email": email, "phone": phone, "user_id": user_id,
+            "whole_tenant": whole_tenant,
+        }.items()
+        if v is not None
+    }
+    if len(given) != 1:
+        raise ValueError("give exactly one of contact_id, email, phone, user_id, whole_tenant")
+    if whole_tenant is not None:
+        return pb.Subject(whole_tenant=pb.WholeTenant(confirm_tenant_id=whole_tenant))
+    return pb.Subject(**given)
+
+
+class PrivacyClient:
+    """Typed async calls; failures raise PrivacyClientError."""
+
+    def __init__(self, target: str = DEFAULT_TARGET, *, channel: grpc.aio.Channel | None = None):
+        self._channel = channel or grpc.aio.insecure_channel(target)
+        self._stub = privacy_pb2_grpc.PrivacyServiceStub(self._channel)
+
+    async def __aenter__(self) -> PrivacyClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def erase(
+        self,
+        tenant_id: str,
+        subject: pb.Subject,
+        *,
+        data_types: Sequence[str] = (),
+        dry_run: bool = False,
+        idempotency_key: str = "",
+        reason: str = "",
+    ) -> pb.Job:
+        """Ask for an erasure; returns the accepted job at once."""
+        request = pb.EraseRequest(
+            tenant_id=tenant_id, subject=subject, data_types=list(data_types), dry_run=dry_run,
+            idempotency_key=idempotency_key, reason=reason,
+        )
+        try:
+            return await self._stub.Erase(request)
+        except grpc.aio.AioRpcError as error:
+            raise PrivacyClientError.from_rpc_error(error) from error
+
+    async def get_job(self, job_id: str) -> pb.Job:
+        try:
+            return await self._stub.GetJob(pb.GetJobRequest(job_id=job_id))
+        except grpc.aio.AioRpcError as error:
+            raise PrivacyClientError.from_rpc_error(error) from error
+
+    async def list_jobs(
+        self,
+        tenant_id: str,
+        *,
+        state: pb.JobState.ValueType = pb.JOB_STATE_UNSPECIFIED,
+        kind: pb.JobKind.ValueType = pb.JOB_KIND_UNSPECIFIED,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> pb.ListJobsResponse:
+        request = pb.ListJobsRequest(
+            tenant_id=tenant_id, state=state, kind=kind, page_size=page_size,
+            page_token=page_token,
+        )
+        try:
+            return await self._stub.ListJobs(request)
+        except grpc.aio.AioRpcError as error:
+            raise PrivacyClientError.from_rpc_error(error) from error
+
+    async def watch_job(self, job_id: str) -> AsyncIterator[pb.Job]:
+        """Yield the job each time it changes, ending after a terminal state."""
+        call = self._stub.WatchJob(pb.WatchJobRequest(job_id=job_id))
+        try:
+            async for job in call:
+                yield job
+        except grpc.aio.AioRpcError as error:
+            raise PrivacyClientError.from_rpc_error(error) from error
+        finally:
+            call.cancel()
+
+    async def wait_job(self, job_id: str) -> pb.Job:
+        """Return the job once it reaches a terminal state."""
+        last: pb.Job | None = None
+        async for job in self.watch_job(job_id):
+            last = job
+        assert last is not None and last.state in TERMINAL_STATES
+        return last
+
+    async def cancel_job(self, job_id: str) -> pb.Job:
+        try:
+            return await self._stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
+        except grpc.aio.AioRpcError as error:
+            raise PrivacyClientError.from_rpc_error(error) from error

@@ -1,0 +1,139 @@
+"""The process: database, gRPC server, health, reflection, workers, and their shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from anonymizers.registry import Registry, default_registry
+from atomicrm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
+from server.blobs import BlobStore, LocalBlobStore
+from server.config import Settings
+from server.database import connect_and_migrate, create_pool, resolve_url
+from server.events import JobEvents
+from server.interceptors import ErrorInterceptor
+from server.metrics import serve_metrics
+from server.service import PrivacyService
+from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
+
+
+class App:
+    """One process of the service: a gRPC server and/or workers over one pool."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        grpc_server: bool = True,
+        registry: Registry | None = None,
+        blobs: BlobStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or default_registry()
+        self.blobs = blobs or LocalBlobStore(settings.blob_dir)
+        self._want_grpc = grpc_server
+        self.events = JobEvents()
+        self.pool: asyncpg.Pool | None = None
+        self.server: grpc.aio.Server | None = None
+        self.health = HealthServicer()
+        self.port = 0
+        self._stop_workers = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Migrate, open the pool, start serving and working."""
+        url = resolve_url(self.settings.database_url, self.settings.data_dir)
+        applied = await connect_and_migrate(url)
+        if applied:
+            log.info("migrations applied", extra={"migrations": applied})
+        self.pool = await create_pool(url, max_size=self.settings.pool_size)
+        await self.events.start(url)
+        if self._want_grpc:
+            await self._start_grpc(self.pool)
+        config = WorkerConfig(
+            batch_size=self.settings.batch_size,
+            lease=self.settings.lease,
+            poll_interval=self.settings.poll_interval,
+            retry=RetryPolicy(max_attempts=self.settings.max_attempts),
+        )
+        for i in range(self.settings.workers):
+            worker = Worker(worker_name(i), self.pool, self.registry, self.blobs, self.events,
+                            config)
+            self._workers.append(asyncio.create_task(worker.run(self._stop_workers)))
+
+    async def _start_grpc(self, pool: asyncpg.Pool) -> None:
+        server = grpc.aio.server(interceptors=[ErrorInterceptor()])
+        service = PrivacyService(pool, self.registry, self.events, self.settings.deadline)
+        privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            server,
+        )
+        self.port = server.add_insecure_port(self.settings.grpc_addr)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.settings.grpc_addr}")
+        await server.start()
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.server = server
+        log.info("serving", extra={"port": self.port})
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Return when stop is set or a worker died (the process must not limp on)."""
+        stop_task = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([stop_task, *self._workers], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_task.cancel()
+        for task in self._workers:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("a worker died", extra={"error": type(task.exception()).__name__})
+
+    async def stop(self) -> None:
+        """Shut down in order: health, RPCs, workers, pool."""
+        grace = self.settings.grace.total_seconds()
+        await self.health.enter_graceful_shutdown()  # NOT_SERVING: balancers stop sending
+        self._stop_workers.set()
+        if self.server is not None:
+            await self.server.stop(grace)  # in-flight RPCs finish within the grace
+        if self._workers:
+            # Workers finish their in-flight batch; past the grace they are cancelled
+            # and the batch's transaction rolls back, to be redone from its checkpoint.
+            _, late = await asyncio.wait(self._workers, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        await self.events.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+async def run(settings: Settings, *, grpc_server: bool = True) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    app = App(settings, grpc_server=grpc_server)
+    await app.start()
+    if grpc_server and settings.metrics_addr:
+        with contextlib.suppress(OSError):  # a second process on the same host may hold it
+            serve_metrics(settings.metrics_addr)
+    try:
+        await app.wait(stop)
+    finally:
+        await app.stop()

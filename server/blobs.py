@@ -1,0 +1,55 @@
+"""The blob store: file contents, apart from the database.
+
+A local directory by default; the interface is small so an S3-compatible store
+can replace it. Keys are opaque and carry no personal data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Protocol
+
+
+class BlobStore(Protocol):
+    """Where file contents live."""
+
+    def new_key(self, tenant_id: str) -> str: ...
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+
+
+class LocalBlobStore:
+    """Blobs as files under one directory: <root>/<tenant>/<random key>."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def new_key(self, tenant_id: str) -> str:
+        return f"{tenant_id}/{secrets.token_hex(16)}"
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError("blob key escapes the blob directory")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # readers never see a half-written blob
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        # Deleting twice is fine: the outbox may retry after a crash.
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()

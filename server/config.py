@@ -1,0 +1,91 @@
+"""Settings, read once from the environment at the edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
+DEFAULT_METRICS_ADDR = "127.0.0.1:9464"
+DEFAULT_DATA_DIR = Path(".data")
+DEFAULT_WORKERS = 2
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_LEASE = timedelta(seconds=30)
+DEFAULT_POLL_INTERVAL = timedelta(seconds=2)
+DEFAULT_GRACE = timedelta(seconds=10)
+DEFAULT_DEADLINE = timedelta(days=30)  # privacy policy, section 8
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_POOL_SIZE = 10
+
+
+class ConfigError(ValueError):
+    """A setting in the environment is not valid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server and workers need, with safe defaults."""
+
+    database_url: str | None = None  # None: the embedded PostgreSQL under data_dir
+    data_dir: Path = DEFAULT_DATA_DIR
+    blob_dir: Path = DEFAULT_DATA_DIR / "blobs"
+    grpc_addr: str = DEFAULT_GRPC_ADDR
+    metrics_addr: str = DEFAULT_METRICS_ADDR  # empty: no metrics endpoint
+    workers: int = DEFAULT_WORKERS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    lease: timedelta = DEFAULT_LEASE
+    poll_interval: timedelta = DEFAULT_POLL_INTERVAL
+    grace: timedelta = DEFAULT_GRACE
+    deadline: timedelta = DEFAULT_DEADLINE
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    pool_size: int = DEFAULT_POOL_SIZE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from PRIVACY_* variables and DATABASE_URL."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("PRIVACY_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=data_dir,
+            blob_dir=Path(env.get("PRIVACY_BLOB_DIR", str(data_dir / "blobs"))),
+            grpc_addr=env.get("PRIVACY_GRPC_ADDR", DEFAULT_GRPC_ADDR),
+            metrics_addr=env.get("PRIVACY_METRICS_ADDR", DEFAULT_METRICS_ADDR),
+            workers=_int(env, "PRIVACY_WORKERS", DEFAULT_WORKERS, minimum=0),
+            batch_size=_int(env, "PRIVACY_BATCH_SIZE", DEFAULT_BATCH_SIZE, minimum=1),
+            lease=_seconds(env, "PRIVACY_LEASE_SECONDS", DEFAULT_LEASE),
+            poll_interval=_seconds(env, "PRIVACY_POLL_SECONDS", DEFAULT_POLL_INTERVAL),
+            grace=_seconds(env, "PRIVACY_GRACE_SECONDS", DEFAULT_GRACE),
+            deadline=timedelta(days=_int(env, "PRIVACY_DEADLINE_DAYS", 30, minimum=1)),
+            max_attempts=_int(env, "PRIVACY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1),
+            pool_size=_int(env, "PRIVACY_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=2),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return timedelta(seconds=value)

@@ -1,0 +1,51 @@
+"""Jobs as protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from server.jobs import Job, JobKind, JobState
+
+STATE_TO_PROTO = {
+    JobState.SCHEDULED: pb.JOB_STATE_SCHEDULED,
+    JobState.PENDING: pb.JOB_STATE_PENDING,
+    JobState.RUNNING: pb.JOB_STATE_RUNNING,
+    JobState.SUCCEEDED: pb.JOB_STATE_SUCCEEDED,
+    JobState.FAILED: pb.JOB_STATE_FAILED,
+    JobState.CANCELLED: pb.JOB_STATE_CANCELLED,
+}
+KIND_TO_PROTO = {JobKind.ERASE: pb.JOB_KIND_ERASE, JobKind.ANONYMIZE: pb.JOB_KIND_ANONYMIZE}
+STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}
+KIND_FROM_PROTO = {v: k for k, v in KIND_TO_PROTO.items()}
+
+
+def _ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def job_to_proto(job: Job) -> pb.Job:
+    return pb.Job(
+        id=str(job.id),
+        tenant_id=job.tenant_id,
+        kind=KIND_TO_PROTO[job.kind],
+        state=STATE_TO_PROTO[job.state],
+        progress=[
+            pb.DataTypeProgress(data_type=p.data_type, planned=p.planned, done=p.done)
+            for p in job.progress
+        ],
+        created_at=_ts(job.created_at),
+        started_at=_ts(job.started_at),
+        finished_at=_ts(job.finished_at),
+        deadline=_ts(job.deadline),
+        not_before=_ts(job.not_before),
+        error_message=job.error,
+        dry_run=job.dry_run,
+        subject_hash=job.subject_hash,
+    )

@@ -1,0 +1,110 @@
+"""PostgreSQL: the embedded server when DATABASE_URL is unset, the pool, migrations."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from server.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every process.
+_MIGRATION_LOCK = 7_300_117
+
+# Held for the life of the process so the embedded server is not stopped under us.
+_embedded: dict[Path, Any] = {}
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL under data_dir and return its URL."""
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (CI,
+        # containers) that warns and falls back to /tmp, which is fine here.
+        warnings.simplefilter("ignore")
+        import pgserver  # only needed when DATABASE_URL is unset
+
+    pgdata = (data_dir / "pg").resolve()
+    server = _embedded.get(pgdata)
+    if server is None:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # 'stop': the server stops when the last process using it exits.
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        _embedded[pgdata] = server
+    return str(server.get_uri())
+
+
+def resolve_url(database_url: str | None, data_dir: Path) -> str:
+    """Return the URL to use: DATABASE_URL if given, else the embedded server's."""
+    return database_url if database_url else embedded_url(data_dir)
+
+
+async def create_pool(url: str, *, max_size: int) -> asyncpg.Pool:
+    """Open a connection pool, wrapping connection failures in our own error."""
+    try:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            # Every timestamp leaves the database in UTC, whatever the server's zone.
+            server_settings={"timezone": "UTC", "application_name": "atomicrm-privacy"},
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable() from exc
+    assert pool is not None
+    return pool
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    files = resources.files("server").joinpath("migrations")
+    found = []
+    for entry in files.iterdir():
+        name = entry.name
+        if name.endswith(".sql"):
+            found.append((int(name.split("_", 1)[0]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply the migrations not applied yet, in order; safe to run any number of times."""
+    applied_now: list[str] = []
+    async with conn.transaction():
+        # Two processes starting together must not both apply the same file.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version     integer PRIMARY KEY,
+                name        text NOT NULL,
+                applied_at  timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for version, name, sql in _migrations():
+            if version in done:
+                continue
+            log.info("applying migration", extra={"migration": name})
+            await conn.execute(sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+            )
+            applied_now.append(name)
+    return applied_now
+
+
+async def connect_and_migrate(url: str) -> list[str]:
+    """Open one connection, migrate, close."""
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable() from exc
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

@@ -1,0 +1,51 @@
+"""The service's errors: one root, a default message in each docstring.
+
+Each maps to one gRPC status in server.interceptors. Messages must never carry
+personal data: they name fields, not values.
+"""
+
+from __future__ import annotations
+
+
+class PrivacyError(Exception):
+    """The privacy service could not do what was asked."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidArgument(PrivacyError):
+    """A request field is missing or malformed."""
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"{field}: {description}")
+        self.field = field
+        self.description = description
+
+
+class NotFound(PrivacyError):
+    """What the request refers to does not exist."""
+
+
+class FailedPrecondition(PrivacyError):
+    """The request cannot be done in the current state."""
+
+
+class AlreadyExists(PrivacyError):
+    """Something with that identity exists already."""
+
+
+class DatabaseUnavailable(PrivacyError):
+    """The database cannot be reached; retry later."""
+
+
+class UnknownDataType(PrivacyError):
+    """No anonymizer is registered for that data type."""
+
+
+class Unimplemented(PrivacyError):
+    """This is not implemented yet."""

@@ -1,0 +1,116 @@
+"""One interceptor maps the service's errors to gRPC status codes with google.rpc details."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from server.errors import (
+    AlreadyExists,
+    DatabaseUnavailable,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PrivacyError,
+    Unimplemented,
+)
+
+log = logging.getLogger(__name__)
+
+_CODES: list[tuple[type[PrivacyError], int]] = [
+    (InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (NotFound, code_pb2.NOT_FOUND),
+    (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (DatabaseUnavailable, code_pb2.UNAVAILABLE),
+    (Unimplemented, code_pb2.UNIMPLEMENTED),
+]
+
+# Driver errors that mean "the database is not reachable now", not "a bug".
+_UNAVAILABLE = (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
+                asyncpg.InterfaceError, TimeoutError)
+
+
+def to_status(exc: PrivacyError) -> grpc.Status:
+    """The gRPC status for one of our errors, with BadRequest details for bad fields."""
+    code = next((c for cls, c in _CODES if isinstance(exc, cls)), code_pb2.INTERNAL)
+    status = status_pb2.Status(code=code, message=exc.message)
+    if isinstance(exc, InvalidArgument):
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=exc.field, description=exc.description
+                    )
+                ]
+            )
+        )
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+def _translate(exc: Exception) -> PrivacyError | None:
+    if isinstance(exc, PrivacyError):
+        return exc
+    if isinstance(exc, _UNAVAILABLE):
+        return DatabaseUnavailable()
+    return None
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception, method: str) -> None:
+    error = _translate(exc)
+    if error is None:
+        # Only the type: an exception's text can quote personal data.
+        log.error("unexpected error", extra={"method": method, "error": type(exc).__name__})
+        error = PrivacyError("internal error; the service logged it")
+    await context.abort_with_status(to_status(error))
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Turn PrivacyError (and driver errors) into precise statuses; never leak messages."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            inner_unary = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                try:
+                    return await inner_unary(request, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _abort(context, exc, method)
+
+            return handler._replace(unary_unary=unary)  # type: ignore[attr-defined,no-any-return]
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            async def stream(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
+                try:
+                    async for response in inner_stream(request, context):
+                        yield response
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _abort(context, exc, method)
+
+            return handler._replace(unary_stream=stream)  # type: ignore[attr-defined,no-any-return]
+        return handler

@@ -1,0 +1,271 @@
+"""Jobs: accepting a request as a durable job, reading, listing and cancelling jobs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+
+from anonymizers.base import Scope
+from anonymizers.registry import Registry
+from server import audit, subjects
+from server.audit import AuditEntry
+from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.queries import Q
+from server.subjects import Subject
+
+DEFAULT_PRIORITY = 100
+
+
+class JobKind(StrEnum):
+    ERASE = "erase"
+    ANONYMIZE = "anonymize"
+
+
+class JobState(StrEnum):
+    SCHEDULED = "scheduled"
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A validated Erase or Anonymize request."""
+
+    tenant_id: str
+    kind: JobKind
+    subject: Subject
+    data_types: tuple[str, ...]  # empty: every registered data type
+    dry_run: bool
+    idempotency_key: str | None
+    reason: str
+    requested_by: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    data_type: str
+    planned: int
+    done: int
+
+
+@dataclass(frozen=True)
+class Job:
+    id: uuid.UUID
+    tenant_id: str
+    kind: JobKind
+    state: JobState
+    subject_hash: str
+    dry_run: bool
+    created_at: datetime
+    not_before: datetime
+    deadline: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str
+    progress: tuple[Progress, ...]
+
+
+def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
+    return Job(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        kind=JobKind(row["kind"]),
+        state=JobState(row["state"]),
+        subject_hash=row["subject_hash"],
+        dry_run=row["dry_run"],
+        created_at=row["created_at"],
+        not_before=row["not_before"],
+        deadline=row["deadline"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        progress=tuple(Progress(t["data_type"], t["planned"], t["done"]) for t in tasks),
+    )
+
+
+async def get(conn: asyncpg.Connection, job_id: uuid.UUID) -> Job:
+    """Return a job; NotFound if there is none with that id."""
+    row = await conn.fetchrow(Q["get_job"], job_id)
+    if row is None:
+        raise NotFound(f"no job with id {job_id}")
+    return _job(row, await conn.fetch(Q["job_tasks"], job_id))
+
+
+async def submit(
+    conn: asyncpg.Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
+) -> Job:
+    """Make a request a durable job (or return the job its idempotency key made)."""
+    async with conn.transaction():
+        if not await conn.fetchval(Q["tenant_exists"], request.tenant_id):
+            raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
+        key = await subjects.tenant_key(conn, request.tenant_id)
+        subject_hash = subjects.subject_hash(key, request.subject)
+        if request.idempotency_key:
+            existing = await _idempotent_job(conn, request, subject_hash)
+            if existing is not None:
+                return existing
+        resolved = await subjects.resolve(conn, request.tenant_id, request.subject)
+        scope = Scope(
+            tenant_id=request.tenant_id,
+            contact_ids=resolved.contact_ids,
+            user_ids=resolved.user_ids,
+        )
+        anonymizers = [
+            a
+            for a in registry.ordered()
+            if not request.data_types or a.data_type in request.data_types
+        ]
+        planned = {a.data_type: await a.count(conn, scope) for a in anonymizers}
+        job_id = uuid.uuid4()
+        now = await conn.fetchval("SELECT now()")
+        state = JobState.SUCCEEDED if request.dry_run else JobState.PENDING
+        inserted = await conn.fetchval(
+            Q["insert_job"],
+            job_id,
+            request.tenant_id,
+            request.kind.value,
+            state.value,
+            resolved.subject_kind,
+            subject_hash,
+            list(resolved.contact_ids),
+            list(resolved.user_ids),
+            request.dry_run,
+            request.idempotency_key,
+            request.reason,
+            request.requested_by,
+            DEFAULT_PRIORITY,
+            now,
+            now + deadline,
+            now if request.dry_run else None,
+        )
+        if inserted is None:
+            # A concurrent request with the same key committed first: answer with its job.
+            existing = await _idempotent_job(conn, request, subject_hash)
+            assert existing is not None
+            return existing
+        for position, (data_type, count) in enumerate(planned.items()):
+            await conn.execute(
+                Q["insert_task"], job_id, data_type, position, count, request.dry_run
+            )
+        action = f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}"
+        details: dict[str, Any] = {
+            "planned": planned,
+            "dry_run": request.dry_run,
+            "reason": request.reason,
+            "subject_kind": request.subject.kind.value,
+            "rows_matched": len(resolved.contact_ids) + len(resolved.user_ids),
+        }
+        await audit.append(
+            conn,
+            AuditEntry(
+                tenant_id=request.tenant_id,
+                actor=request.requested_by,
+                action=action,
+                job_id=job_id,
+                subject_hash=subject_hash,
+                details=details,
+            ),
+        )
+        await conn.execute(Q["notify_job"], str(job_id))
+        return await get(conn, job_id)
+
+
+async def _idempotent_job(
+    conn: asyncpg.Connection, request: JobRequest, subject_hash: str
+) -> Job | None:
+    row = await conn.fetchrow(
+        Q["job_by_idempotency_key"], request.tenant_id, request.idempotency_key
+    )
+    if row is None:
+        return None
+    if (row["kind"], row["subject_hash"], row["dry_run"]) != (
+        request.kind.value,
+        subject_hash,
+        request.dry_run,
+    ):
+        raise FailedPrecondition(
+            "idempotency_key was already used for a different request; use a new key"
+        )
+    return await get(conn, row["id"])
+
+
+def _page_token(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _parse_page_token(token: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, job_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(job_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidArgument("page_token", "is not a token from ListJobs") from None
+
+
+async def list_jobs(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    *,
+    state: JobState | None,
+    kind: JobKind | None,
+    page_size: int,
+    page_token: str,
+) -> tuple[list[Job], str]:
+    """Return one page of a tenant's jobs, newest first, and the next page's token."""
+    created, after_id = _parse_page_token(page_token) if page_token else (None, None)
+    rows = await conn.fetch(
+        Q["list_jobs"],
+        tenant_id,
+        state.value if state else None,
+        kind.value if kind else None,
+        created,
+        after_id,
+        page_size + 1,  # one more tells whether there is a next page
+    )
+    page = rows[:page_size]
+    tasks_by_job: dict[uuid.UUID, list[asyncpg.Record]] = {r["id"]: [] for r in page}
+    for task in await conn.fetch(Q["tasks_of_jobs"], list(tasks_by_job)):
+        tasks_by_job[task["job_id"]].append(task)
+    jobs = [_job(r, tasks_by_job[r["id"]]) for r in page]
+    next_token = _page_token(jobs[-1]) if len(rows) > page_size else ""
+    return jobs, next_token
+
+
+async def cancel(conn: asyncpg.Connection, job_id: uuid.UUID, actor: str) -> Job:
+    """Cancel a job: at once if it has not started, else at its next batch boundary."""
+    async with conn.transaction():
+        row = await conn.fetchrow(Q["request_cancel"], job_id)
+        if row is None:
+            job = await get(conn, job_id)  # NotFound when there is no such job
+            raise FailedPrecondition(f"job {job_id} is already {job.state.value}")
+        not_started = row["state"] in (JobState.SCHEDULED.value, JobState.PENDING.value)
+        if not_started:
+            await conn.fetchval(
+                Q["finish_job"], job_id, JobState.CANCELLED.value, "cancelled before it started"
+            )
+        await audit.append(
+            conn,
+            AuditEntry(
+                tenant_id=row["tenant_id"],
+                actor=actor,
+                action="job.cancelled" if not_started else "job.cancel_requested",
+                job_id=job_id,
+                subject_hash=row["subject_hash"],
+            ),
+        )
+        await conn.execute(Q["notify_job"], str(job_id))
+        return await get(conn, job_id)

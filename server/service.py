@@ -1,0 +1,96 @@
+"""PrivacyService: validate, then hand the work to jobs; never do the work in the RPC."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import grpc
+
+from anonymizers.registry import Registry
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from atomicrm.privacy.v1 import privacy_pb2_grpc
+from server import jobs, validation
+from server.convert import job_to_proto
+from server.errors import Unimplemented
+from server.events import JobEvents, wait_first
+from server.jobs import JobKind
+from server.metrics import JOBS_SUBMITTED
+
+# Until callers authenticate, the audit log records requests as from this caller.
+ANONYMOUS_CALLER = "unauthenticated"
+# WatchJob re-reads the job at least this often, even without a notification.
+WATCH_POLL = timedelta(seconds=1)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
+    def __init__(
+        self, pool: asyncpg.Pool, registry: Registry, events: JobEvents, deadline: timedelta
+    ) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._events = events
+        self._deadline = deadline
+
+    async def _submit(self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind) -> pb.Job:
+        job_request = validation.job_request(request, kind, self._registry, ANONYMOUS_CALLER)
+        async with self._pool.acquire() as conn:
+            job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
+        JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
+        return job_to_proto(job)
+
+    async def Erase(self, request: pb.EraseRequest, context: Context) -> pb.Job:
+        return await self._submit(request, JobKind.ERASE)
+
+    async def Anonymize(self, request: pb.AnonymizeRequest, context: Context) -> pb.Job:
+        raise Unimplemented("Anonymize is not implemented yet")
+
+    async def Export(
+        self, request: pb.ExportRequest, context: Context
+    ) -> AsyncIterator[pb.ExportChunk]:
+        raise Unimplemented("Export is not implemented yet")
+        yield  # an async generator, for the streaming signature
+
+    async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
+        job_id = validation.job_id(request.job_id)
+        async with self._pool.acquire() as conn:
+            return job_to_proto(await jobs.get(conn, job_id))
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
+        tenant = validation.tenant_id(request.tenant_id)
+        state = validation.state(request.state)
+        kind = validation.kind(request.kind)
+        size = validation.page_size(request.page_size)
+        async with self._pool.acquire() as conn:
+            page, token = await jobs.list_jobs(
+                conn, tenant, state=state, kind=kind, page_size=size,
+                page_token=request.page_token,
+            )
+        return pb.ListJobsResponse(jobs=[job_to_proto(j) for j in page], next_page_token=token)
+
+    async def WatchJob(
+        self, request: pb.WatchJobRequest, context: Context
+    ) -> AsyncIterator[pb.Job]:
+        job_id = validation.job_id(request.job_id)
+        last: pb.Job | None = None
+        with self._events.watch(str(job_id)) as changed:
+            while True:
+                changed.clear()
+                async with self._pool.acquire() as conn:
+                    job = await jobs.get(conn, job_id)
+                message = job_to_proto(job)
+                if message != last:
+                    yield message
+                    last = message
+                if job.state.terminal:
+                    return
+                await wait_first(WATCH_POLL, changed)
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
+        job_id = validation.job_id(request.job_id)
+        async with self._pool.acquire() as conn:
+            return job_to_proto(await jobs.cancel(conn, job_id, ANONYMOUS_CALLER))

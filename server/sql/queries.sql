@@ -1,0 +1,152 @@
+-- Named queries of the server: jobs, leases, checkpoints, audit, blobs.
+
+-- name: tenant_exists
+SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1);
+
+-- name: ensure_tenant_key
+INSERT INTO privacy_tenant_keys (tenant_id, key) VALUES ($1, $2)
+ON CONFLICT (tenant_id) DO NOTHING;
+
+-- name: tenant_key
+SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1;
+
+-- name: contacts_by_id
+SELECT id FROM contacts WHERE tenant_id = $1 AND id = $2;
+
+-- name: contacts_by_email
+SELECT id FROM contacts WHERE tenant_id = $1 AND lower(email) = lower($2) ORDER BY id;
+
+-- name: contacts_by_phone
+-- $2: the digits of the number. The last ten digits are the national number,
+-- so "+1 (555) 010-2030" and "555-010-2030" match; the index is on this expression.
+SELECT id FROM contacts
+WHERE tenant_id = $1
+  AND right(regexp_replace(phone, '\D', '', 'g'), 10) = right($2, 10)
+ORDER BY id;
+
+-- name: insert_job
+INSERT INTO privacy_jobs (id, tenant_id, kind, state, subject_kind, subject_hash,
+                          contact_ids, user_ids, dry_run, idempotency_key, reason,
+                          requested_by, priority, not_before, deadline, finished_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+RETURNING id;
+
+-- name: job_by_idempotency_key
+SELECT id, kind, subject_hash, dry_run FROM privacy_jobs
+WHERE tenant_id = $1 AND idempotency_key = $2;
+
+-- name: insert_task
+INSERT INTO privacy_job_tasks (job_id, data_type, position, planned, finished)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: get_job
+SELECT * FROM privacy_jobs WHERE id = $1;
+
+-- name: job_tasks
+SELECT data_type, planned, done, checkpoint, finished
+FROM privacy_job_tasks WHERE job_id = $1 ORDER BY position;
+
+-- name: list_jobs
+-- $2 state or NULL, $3 kind or NULL, $4 cursor (created_at, id) of the last
+-- job of the previous page or NULLs, $6 limit.
+SELECT * FROM privacy_jobs
+WHERE tenant_id = $1
+  AND ($2::text IS NULL OR state = $2)
+  AND ($3::text IS NULL OR kind = $3)
+  AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $6;
+
+-- name: tasks_of_jobs
+SELECT job_id, data_type, planned, done, checkpoint, finished
+FROM privacy_job_tasks WHERE job_id = ANY($1) ORDER BY job_id, position;
+
+-- name: lease_next_job
+-- The most urgent open job nobody holds (or whose holder's lease ran out).
+-- SKIP LOCKED: concurrent workers each get a different job, none waits.
+WITH next AS (
+    SELECT id FROM privacy_jobs
+    WHERE state IN ('scheduled', 'pending', 'running')
+      AND not_before <= now()
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    ORDER BY priority, deadline, created_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE privacy_jobs j
+SET lease_owner = $1,
+    lease_expires_at = now() + $2::interval,
+    state = CASE WHEN j.cancel_requested THEN j.state ELSE 'running' END,
+    started_at = coalesce(j.started_at, now())
+FROM next WHERE j.id = next.id
+RETURNING j.id;
+
+-- name: lock_leased_job
+-- At the start of every batch: still ours? Renews the lease for this batch.
+UPDATE privacy_jobs
+SET lease_expires_at = now() + $3::interval
+WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, cancel_requested;
+
+-- name: next_task
+SELECT data_type, checkpoint, done, batches FROM privacy_job_tasks
+WHERE job_id = $1 AND NOT finished
+ORDER BY position
+LIMIT 1
+FOR UPDATE;
+
+-- name: advance_task
+UPDATE privacy_job_tasks
+SET checkpoint = $3, done = done + $4, batches = batches + 1, finished = $5
+WHERE job_id = $1 AND data_type = $2;
+
+-- name: reset_attempts
+UPDATE privacy_jobs SET attempts = 0 WHERE id = $1;
+
+-- name: finish_job
+UPDATE privacy_jobs
+SET state = $2, finished_at = now(), error = $3, lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND state IN ('scheduled', 'pending', 'running')
+RETURNING id;
+
+-- name: release_lease
+-- Let another worker (or this one, later) take the job at once.
+UPDATE privacy_jobs SET lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_owner = $2;
+
+-- name: lock_failed_job
+SELECT attempts, tenant_id, subject_hash FROM privacy_jobs
+WHERE id = $1 AND lease_owner = $2
+FOR UPDATE;
+
+-- name: record_failure
+-- Count the failed attempt and hold the job back until its retry delay ($4) passes.
+UPDATE privacy_jobs
+SET attempts = $2, error = $3, lease_owner = NULL, lease_expires_at = now() + $4::interval
+WHERE id = $1;
+
+-- name: request_cancel
+UPDATE privacy_jobs SET cancel_requested = true
+WHERE id = $1 AND state IN ('scheduled', 'pending', 'running')
+RETURNING state, tenant_id, subject_hash;
+
+-- name: queue_blob_deletion
+INSERT INTO privacy_blob_deletions (tenant_id, blob_key, job_id)
+SELECT $1, unnest($2::text[]), $3
+ON CONFLICT DO NOTHING;
+
+-- name: pending_blob_deletions
+SELECT tenant_id, blob_key FROM privacy_blob_deletions
+WHERE ($1::uuid IS NULL OR job_id = $1)
+ORDER BY queued_at
+LIMIT $2;
+
+-- name: forget_blob_deletion
+DELETE FROM privacy_blob_deletions WHERE tenant_id = $1 AND blob_key = $2;
+
+-- name: audit_append
+SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb);
+
+-- name: notify_job
+SELECT pg_notify('privacy_jobs', $1::text);

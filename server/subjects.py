@@ -1,0 +1,71 @@
+"""Subjects: normalize what a request names, hash it with the tenant's key, resolve it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+import asyncpg
+
+from server.errors import NotFound
+from server.queries import Q
+
+
+class SubjectKind(StrEnum):
+    CONTACT_ID = "contact_id"
+    EMAIL = "email"
+    PHONE = "phone"
+    USER_ID = "user_id"
+    WHOLE_TENANT = "whole_tenant"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A validated subject: its kind and its normalized value."""
+
+    kind: SubjectKind
+    value: str  # contact/user id as text, lowercased email, phone digits, or the tenant id
+
+    def canonical(self) -> str:
+        return f"{self.kind.value}:{self.value}"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A subject turned into the rows it covers."""
+
+    subject_kind: str  # 'contact', 'user' or 'tenant'
+    contact_ids: tuple[int, ...] = ()
+    user_ids: tuple[int, ...] = ()
+
+
+async def tenant_key(conn: asyncpg.Connection, tenant_id: str) -> bytes:
+    """Return the tenant's secret key, creating it on first use."""
+    await conn.execute(Q["ensure_tenant_key"], tenant_id, secrets.token_bytes(32))
+    key = await conn.fetchval(Q["tenant_key"], tenant_id)
+    return bytes(key)
+
+
+def subject_hash(key: bytes, subject: Subject) -> str:
+    """Keyed hash of a subject: the same person gives the same hash within a tenant."""
+    return hmac.new(key, subject.canonical().encode(), hashlib.sha256).hexdigest()
+
+
+async def resolve(conn: asyncpg.Connection, tenant_id: str, subject: Subject) -> Resolved:
+    """Find the rows a subject covers; NotFound when there are none."""
+    if subject.kind is SubjectKind.CONTACT_ID:
+        rows = await conn.fetch(Q["contacts_by_id"], tenant_id, int(subject.value))
+    elif subject.kind is SubjectKind.EMAIL:
+        rows = await conn.fetch(Q["contacts_by_email"], tenant_id, subject.value)
+    elif subject.kind is SubjectKind.PHONE:
+        rows = await conn.fetch(Q["contacts_by_phone"], tenant_id, subject.value)
+    else:
+        raise NotImplementedError(subject.kind)  # refused earlier by validation
+    if not rows:
+        # Names the field, never the value: messages carry no personal data.
+        raise NotFound(f"no contact in tenant {tenant_id!r} matches subject.{subject.kind.value}")
+    return Resolved(subject_kind="contact", contact_ids=tuple(r["id"] for r in rows))
+

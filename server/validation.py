@@ -1,0 +1,129 @@
+"""Turn gRPC requests into validated values; bad input raises InvalidArgument naming the field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from anonymizers.redaction import digits
+from anonymizers.registry import Registry
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
+from server.errors import InvalidArgument, Unimplemented
+from server.jobs import JobKind, JobRequest, JobState
+from server.subjects import Subject, SubjectKind
+
+MAX_TENANT_ID = 64
+MAX_EMAIL = 254  # RFC 5321
+MAX_IDEMPOTENCY_KEY = 128
+MAX_REASON = 500
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+MIN_PHONE_DIGITS = 7
+MAX_PHONE_DIGITS = 15  # E.164
+
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^[0-9\s().+\-]+$")
+
+
+def tenant_id(value: str, field: str = "tenant_id") -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > MAX_TENANT_ID or not _TENANT_ID.match(value):
+        raise InvalidArgument(
+            field, f"must be 1-{MAX_TENANT_ID} letters, digits, '_', '.' or '-'"
+        )
+    return value
+
+
+def subject(request_subject: pb.Subject, tenant: str, has_subject: bool) -> Subject:
+    if not has_subject:
+        raise InvalidArgument("subject", "is required: set one of contact_id, email, phone, "
+                                         "user_id, whole_tenant")
+    which = request_subject.WhichOneof("kind")
+    if which is None:
+        raise InvalidArgument("subject", "is empty: set one of contact_id, email, phone, "
+                                         "user_id, whole_tenant")
+    if which == "contact_id":
+        if request_subject.contact_id <= 0:
+            raise InvalidArgument("subject.contact_id", "must be a positive id")
+        return Subject(SubjectKind.CONTACT_ID, str(request_subject.contact_id))
+    if which == "email":
+        email = request_subject.email.strip()
+        if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+            raise InvalidArgument("subject.email", "is not an email address")
+        return Subject(SubjectKind.EMAIL, email.lower())
+    if which == "phone":
+        phone = request_subject.phone
+        number = digits(phone)
+        if not _PHONE.match(phone) or not MIN_PHONE_DIGITS <= len(number) <= MAX_PHONE_DIGITS:
+            raise InvalidArgument(
+                "subject.phone",
+                f"is not a phone number ({MIN_PHONE_DIGITS}-{MAX_PHONE_DIGITS} digits, "
+                "with optional +, spaces, dashes, dots or parentheses)",
+            )
+        return Subject(SubjectKind.PHONE, number)
+    # user_id and whole_tenant subjects come with the accounts and tenant-wide work.
+    raise Unimplemented(f"subject.{which} is not supported yet; use contact_id, email or phone")
+
+
+def job_request(
+    request: pb.EraseRequest | pb.AnonymizeRequest,
+    kind: JobKind,
+    registry: Registry,
+    requested_by: str,
+) -> JobRequest:
+    tenant = tenant_id(request.tenant_id)
+    subj = subject(request.subject, tenant, request.HasField("subject"))
+    data_types = tuple(dict.fromkeys(request.data_types))  # keep order, drop repeats
+    for i, name in enumerate(data_types):
+        if name not in registry:
+            raise InvalidArgument(
+                f"data_types[{i}]", f"is not a data type; known: {', '.join(registry.names())}"
+            )
+    if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidArgument("idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY}")
+    if len(request.reason) > MAX_REASON:
+        raise InvalidArgument("reason", f"is longer than {MAX_REASON}")
+    return JobRequest(
+        tenant_id=tenant,
+        kind=kind,
+        subject=subj,
+        data_types=data_types,
+        dry_run=request.dry_run,
+        idempotency_key=request.idempotency_key or None,
+        reason=request.reason,
+        requested_by=requested_by,
+    )
+
+
+def job_id(value: str) -> uuid.UUID:
+    if not value:
+        raise InvalidArgument("job_id", "is required")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument("job_id", "is not a job id (a UUID)") from None
+
+
+def page_size(value: int) -> int:
+    if value < 0 or value > MAX_PAGE_SIZE:
+        raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+    return value or DEFAULT_PAGE_SIZE
+
+
+def state(value: int) -> JobState | None:
+    if value == pb.JOB_STATE_UNSPECIFIED:
+        return None
+    if value not in STATE_FROM_PROTO:
+        raise InvalidArgument("state", "is not a JobState")
+    return STATE_FROM_PROTO[value]
+
+
+def kind(value: int) -> JobKind | None:
+    if value == pb.JOB_KIND_UNSPECIFIED:
+        return None
+    if value not in KIND_FROM_PROTO:
+        raise InvalidArgument("kind", "is not a JobKind")
+    return KIND_FROM_PROTO[value]

@@ -1,0 +1,269 @@
+"""Workers: lease a job, run it batch by batch, each batch one transaction.
+
+A batch's data change, its checkpoint, its progress and its audit entry commit
+together, so a crash anywhere resumes from the last checkpoint, never applies a
+batch twice and never skips one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+import asyncpg
+
+from anonymizers.base import Batch, Scope
+from anonymizers.registry import Registry
+from server import audit
+from server.audit import AuditEntry
+from server.blobs import BlobStore
+from server.events import JobEvents, wait_first
+from server.jobs import JobState
+from server.metrics import BATCHES, ROWS
+from server.queries import Q
+
+log = logging.getLogger(__name__)
+
+# Blob deletions drained per query while finishing a job.
+_BLOB_DRAIN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failed batch is tried again, and when the job gives up."""
+
+    max_attempts: int = 5
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(minutes=5)
+
+    def delay(self, attempt: int) -> timedelta:
+        """Exponential backoff: base, 2×base, 4×base, … capped at max_delay."""
+        return min(self.base_delay * (2 ** max(attempt - 1, 0)), self.max_delay)
+
+    def gives_up(self, attempt: int) -> bool:
+        return attempt >= self.max_attempts
+
+
+class Outcome(Enum):
+    MORE = "more"  # the job has more batches
+    DONE = "done"  # the job reached a terminal state
+    LOST = "lost"  # the lease is no longer ours (expired and taken, or job finished)
+    RETRY = "retry"  # the batch failed; the job waits for its retry delay
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    batch_size: int
+    lease: timedelta
+    poll_interval: timedelta
+    retry: RetryPolicy
+
+
+def worker_name(index: int) -> str:
+    """host:pid:index, unique among live workers."""
+    return f"{socket.gethostname()}:{os.getpid()}:{index}"
+
+
+def _safe_error(exc: BaseException) -> str:
+    """Describe a failure without its message: driver messages can quote row values."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return f"{type(exc).__name__}" + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+
+
+class Worker:
+    """One async worker: leases jobs from the queue and runs their batches."""
+
+    def __init__(
+        self,
+        name: str,
+        pool: asyncpg.Pool,
+        registry: Registry,
+        blobs: BlobStore,
+        events: JobEvents,
+        config: WorkerConfig,
+    ) -> None:
+        self.name = name
+        self._pool = pool
+        self._registry = registry
+        self._blobs = blobs
+        self._events = events
+        self._config = config
+        self._lease = config.lease
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until stop is set; an in-flight batch always finishes first."""
+        signal = self._events.work_signal()
+        log.info("worker started", extra={"worker": self.name})
+        while not stop.is_set():
+            signal.clear()
+            job_id = await self._lease_next()
+            if job_id is None:
+                await wait_first(self._config.poll_interval, signal, stop)
+                continue
+            await self._run_job(job_id, stop)
+        log.info("worker stopped", extra={"worker": self.name})
+
+    async def _lease_next(self) -> uuid.UUID | None:
+        async with self._pool.acquire() as conn:
+            job_id: uuid.UUID | None = await conn.fetchval(
+                Q["lease_next_job"], self.name, self._lease
+            )
+        return job_id
+
+    async def _run_job(self, job_id: uuid.UUID, stop: asyncio.Event) -> None:
+        log.info("job leased", extra={"job_id": str(job_id), "worker": self.name})
+        while True:
+            if stop.is_set():
+                await self._release(job_id)
+                return
+            outcome = await self._run_batch(job_id)
+            if outcome is not Outcome.MORE:
+                return
+
+    async def _release(self, job_id: uuid.UUID) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(Q["release_lease"], job_id, self.name)
+        log.info("job released", extra={"job_id": str(job_id), "worker": self.name})
+
+    async def _run_batch(self, job_id: uuid.UUID) -> Outcome:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                job = await conn.fetchrow(Q["lock_leased_job"], job_id, self.name, self._lease)
+                if job is None:
+                    return Outcome.LOST
+                if job["cancel_requested"]:
+                    await self._finish(conn, job_id, job, JobState.CANCELLED)
+                    return Outcome.DONE
+                task = await conn.fetchrow(Q["next_task"], job_id)
+                if task is None:
+                    # Every data type is done; the blobs must be gone before SUCCEEDED.
+                    await self._drain_blobs(conn, job_id)
+                    await self._finish(conn, job_id, job, JobState.SUCCEEDED)
+                    return Outcome.DONE
+                data_type = task["data_type"]
+                anonymizer = self._registry.get(data_type)
+                scope = Scope(
+                    tenant_id=job["tenant_id"],
+                    contact_ids=tuple(job["contact_ids"]),
+                    user_ids=tuple(job["user_ids"]),
+                )
+                batch = Batch(scope, after=task["checkpoint"], limit=self._config.batch_size)
+                result = await anonymizer.erase(conn, batch)
+                await conn.execute(
+                    Q["advance_task"],
+                    job_id,
+                    data_type,
+                    result.checkpoint,
+                    result.processed,
+                    result.finished,
+                )
+                if result.blob_keys:
+                    await conn.execute(
+                        Q["queue_blob_deletion"], job["tenant_id"], list(result.blob_keys), job_id
+                    )
+                await conn.execute(Q["reset_attempts"], job_id)
+                await audit.append(
+                    conn,
+                    AuditEntry(
+                        tenant_id=job["tenant_id"],
+                        actor=self.name,
+                        action=f"{job['kind']}.batch",
+                        job_id=job_id,
+                        subject_hash=job["subject_hash"],
+                        data_type=data_type,
+                        details={
+                            "batch": task["batches"] + 1,
+                            "processed": result.processed,
+                            "checkpoint": result.checkpoint,
+                            "finished": result.finished,
+                        },
+                    ),
+                )
+                await conn.execute(Q["notify_job"], str(job_id))
+                blob_keys = result.blob_keys
+                tenant_id, kind = job["tenant_id"], job["kind"]
+        except Exception as exc:  # any failure: retried, and the job fails after N tries
+            return await self._record_failure(job_id, exc)
+        BATCHES.labels(kind=kind, data_type=data_type).inc()
+        ROWS.labels(kind=kind, data_type=data_type).inc(result.processed)
+        # After the commit: the rows are gone, so their blobs go too. A crash here
+        # leaves the outbox rows, which _drain_blobs clears before the job succeeds.
+        await self._delete_blobs([(tenant_id, k) for k in blob_keys])
+        return Outcome.MORE
+
+    async def _finish(
+        self, conn: asyncpg.Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState
+    ) -> None:
+        tasks = await conn.fetch(Q["job_tasks"], job_id)
+        done = {t["data_type"]: t["done"] for t in tasks}
+        error = ""
+        if state is JobState.CANCELLED:
+            error = f"cancelled at a batch boundary after {sum(done.values())} rows: {done}"
+        await conn.fetchval(Q["finish_job"], job_id, state.value, error)
+        await audit.append(
+            conn,
+            AuditEntry(
+                tenant_id=job["tenant_id"],
+                actor=self.name,
+                action=f"job.{state.value}",
+                job_id=job_id,
+                subject_hash=job["subject_hash"],
+                details={"done": done},
+            ),
+        )
+        await conn.execute(Q["notify_job"], str(job_id))
+        log.info("job finished", extra={"job_id": str(job_id), "state": state.value})
+
+    async def _drain_blobs(self, conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
+        while rows := await conn.fetch(Q["pending_blob_deletions"], job_id, _BLOB_DRAIN_CHUNK):
+            await self._delete_blobs([(r["tenant_id"], r["blob_key"]) for r in rows], conn)
+
+    async def _delete_blobs(
+        self, keys: list[tuple[str, str]], conn: asyncpg.Connection | None = None
+    ) -> None:
+        """Delete blobs, then their outbox rows (deleting a blob twice is harmless)."""
+        if not keys:
+            return
+        await asyncio.to_thread(lambda: [self._blobs.delete(k) for _, k in keys])
+        if conn is not None:
+            await conn.executemany(Q["forget_blob_deletion"], keys)
+            return
+        async with self._pool.acquire() as c:
+            await c.executemany(Q["forget_blob_deletion"], keys)
+
+    async def _record_failure(self, job_id: uuid.UUID, exc: BaseException) -> Outcome:
+        error = _safe_error(exc)
+        log.warning("batch failed", extra={"job_id": str(job_id), "error": error})
+        retry = self._config.retry
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(Q["lock_failed_job"], job_id, self.name)
+            if row is None:
+                return Outcome.LOST
+            attempts = int(row["attempts"]) + 1
+            # Released with a lease that expires after the backoff: nobody takes it sooner.
+            await conn.execute(
+                Q["record_failure"], job_id, attempts, error, retry.delay(attempts)
+            )
+            if not retry.gives_up(attempts):
+                return Outcome.RETRY
+            message = f"gave up after {attempts} failed attempts; last error: {error}"
+            await conn.fetchval(Q["finish_job"], job_id, JobState.FAILED.value, message)
+            await audit.append(
+                conn,
+                AuditEntry(
+                    tenant_id=row["tenant_id"],
+                    actor=self.name,
+                    action="job.failed",
+                    job_id=job_id,
+                    subject_hash=row["subject_hash"],
+                    details={"attempts": attempts, "error": error},
+                ),
+            )
+            await conn.execute(Q["notify_job"], str(job_id))
+            return Outcome.DONE

@@ -1,0 +1,131 @@
+"""Fixtures over a real PostgreSQL and a real gRPC server on loopback.
+
+A template database is migrated once per session; each test gets its own
+database made from it (CREATE DATABASE … TEMPLATE) and dropped after.
+DATABASE_URL points at an external server; unset, an embedded one is started.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from clients.client import PrivacyClient
+from server.app import App
+from server.blobs import LocalBlobStore
+from server.config import Settings
+from server.database import embedded_url, migrate
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL, pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An admin URL of the PostgreSQL server the tests use."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        return external
+    return embedded_url(tmp_path_factory.mktemp("pg"))
+
+
+@pytest.fixture(scope="session")
+async def template_db(server_url: str) -> AsyncIterator[str]:
+    name = f"privacy_template_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        conn = await asyncpg.connect(with_database(server_url, name))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"privacy_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        yield with_database(server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(db_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def blob_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "blobs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def blobs(blob_dir: Path) -> LocalBlobStore:
+    return LocalBlobStore(blob_dir)
+
+
+@pytest.fixture
+def settings(db_url: str, blob_dir: Path, tmp_path: Path) -> Settings:
+    """Settings for an in-process server: any free port, small batches, quick polls."""
+    return Settings(
+        database_url=db_url,
+        data_dir=tmp_path / "data",
+        blob_dir=blob_dir,
+        grpc_addr="127.0.0.1:0",
+        metrics_addr="",
+        workers=2,
+        batch_size=3,  # small, so every job runs several batches
+        lease=timedelta(seconds=10),
+        poll_interval=timedelta(milliseconds=200),
+        grace=timedelta(seconds=5),
+        pool_size=6,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[App]:
+    app = App(settings)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+async def client(app: App) -> AsyncIterator[PrivacyClient]:
+    async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        yield client
+
+
+@pytest.fixture
+def no_workers(settings: Settings) -> Iterator[Settings]:
+    """Settings for a server that accepts jobs but runs none of them."""
+    yield replace(settings, workers=0)
