@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# A plain connection or one borrowed from a pool: anonymizers accept either.
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 
 class Category(StrEnum):
@@ -105,10 +109,10 @@ class Anonymizer(Protocol):
         """The data map of the tables this anonymizer owns."""
         ...
 
-    async def count(self, conn: asyncpg.Connection, scope: Scope) -> int:
+    async def count(self, conn: Connection, scope: Scope) -> int:
         """Return how many rows of the scope this data type would touch."""
         ...
 
-    async def erase(self, conn: asyncpg.Connection, batch: Batch) -> BatchResult:
+    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
         """Erase the next batch of the scope's rows."""
         ...

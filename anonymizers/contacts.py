@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Scope
+from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope
 from anonymizers.queries import load_queries
 from anonymizers.redaction import Identifiers, compile_identifiers, full_names, redact
 
@@ -24,11 +22,11 @@ class ContactsAnonymizer:
         Column("contacts", "email", Category.EMAIL, Action.DELETE_ROW, Action.FAKE),
         Column("contacts", "phone", Category.PHONE, Action.DELETE_ROW, Action.FAKE),
         Column("contacts", "address", Category.POSTAL_ADDRESS, Action.DELETE_ROW, Action.FAKE),
-        Column("contacts", "company", Category.COMPANY, Action.DELETE_ROW, Action.KEEP,
-               _KEEP_BUSINESS),
+        Column(
+            "contacts", "company", Category.COMPANY, Action.DELETE_ROW, Action.KEEP, _KEEP_BUSINESS
+        ),
         Column("contacts", "birthday", Category.BIRTHDAY, Action.DELETE_ROW, Action.NULL),
-        Column("contacts", "custom_fields", Category.CUSTOM_FIELDS, Action.DELETE_ROW,
-               Action.NULL),
+        Column("contacts", "custom_fields", Category.CUSTOM_FIELDS, Action.DELETE_ROW, Action.NULL),
         Column("notes", "body", Category.FREE_TEXT, Action.DELETE_ROW, Action.REDACT),
         Column("deals", "title", Category.BUSINESS, Action.KEEP, Action.KEEP, _KEEP_BUSINESS),
         Column("deals", "description", Category.FREE_TEXT, Action.REDACT, Action.REDACT),
@@ -36,10 +34,10 @@ class ContactsAnonymizer:
         Column("deals", "currency", Category.BUSINESS, Action.KEEP, Action.KEEP, _KEEP_BUSINESS),
     )
 
-    async def count(self, conn: asyncpg.Connection, scope: Scope) -> int:
+    async def count(self, conn: Connection, scope: Scope) -> int:
         return int(await conn.fetchval(_SQL["count"], scope.tenant_id, list(scope.contact_ids)))
 
-    async def erase(self, conn: asyncpg.Connection, batch: Batch) -> BatchResult:
+    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
         tenant = batch.scope.tenant_id
         rows = await conn.fetch(
             _SQL["lock_batch"], tenant, list(batch.scope.contact_ids), batch.after, batch.limit

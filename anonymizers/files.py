@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Scope
+from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope
 from anonymizers.queries import load_queries
 
 _SQL = load_queries("anonymizers.sql", "files.sql")
@@ -17,17 +15,29 @@ class FilesAnonymizer:
     stage = 10  # first: file rows reference messages and contacts
     columns = (
         Column("files", "name", Category.FILE_NAME, Action.DELETE_ROW, Action.FAKE),
-        Column("files", "blob_key", Category.FILE_REFERENCE, Action.DELETE_ROW, Action.KEEP,
-               "opaque random key; the blob's contents are rewritten instead"),
-        Column("files", "content_type", Category.BUSINESS, Action.DELETE_ROW, Action.KEEP,
-               "a format, names no one"),
+        Column(
+            "files",
+            "blob_key",
+            Category.FILE_REFERENCE,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "opaque random key; the blob's contents are rewritten instead",
+        ),
+        Column(
+            "files",
+            "content_type",
+            Category.BUSINESS,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "a format, names no one",
+        ),
         Column("files", "sha256", Category.BUSINESS, Action.DELETE_ROW, Action.FAKE),
     )
 
-    async def count(self, conn: asyncpg.Connection, scope: Scope) -> int:
+    async def count(self, conn: Connection, scope: Scope) -> int:
         return int(await conn.fetchval(_SQL["count"], scope.tenant_id, list(scope.contact_ids)))
 
-    async def erase(self, conn: asyncpg.Connection, batch: Batch) -> BatchResult:
+    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
         rows = await conn.fetch(
             _SQL["erase_batch"],
             batch.scope.tenant_id,

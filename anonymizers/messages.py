@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Scope
+from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope
 from anonymizers.queries import load_queries
 
 _SQL = load_queries("anonymizers.sql", "messages.sql")
@@ -22,14 +20,20 @@ class MessagesAnonymizer:
         Column("messages", "bcc", Category.EMAIL, Action.DELETE_ROW, Action.FAKE),
         Column("messages", "subject", Category.FREE_TEXT, Action.DELETE_ROW, Action.REDACT),
         Column("messages", "body", Category.FREE_TEXT, Action.DELETE_ROW, Action.REDACT),
-        Column("messages", "thread_id", Category.BUSINESS, Action.DELETE_ROW, Action.KEEP,
-               "opaque thread key; joins the conversation, names no one"),
+        Column(
+            "messages",
+            "thread_id",
+            Category.BUSINESS,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "opaque thread key; joins the conversation, names no one",
+        ),
     )
 
-    async def count(self, conn: asyncpg.Connection, scope: Scope) -> int:
+    async def count(self, conn: Connection, scope: Scope) -> int:
         return int(await conn.fetchval(_SQL["count"], scope.tenant_id, list(scope.contact_ids)))
 
-    async def erase(self, conn: asyncpg.Connection, batch: Batch) -> BatchResult:
+    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
         row = await conn.fetchrow(
             _SQL["erase_batch"],
             batch.scope.tenant_id,

@@ -6,16 +6,13 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 import grpc
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from atomicrm.privacy.v1 import privacy_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from atomicrm.privacy.v1 import privacy_pb2 as pb
-from atomicrm.privacy.v1 import privacy_pb2_grpc
-
 DEFAULT_TARGET = "127.0.0.1:50051"
-TERMINAL_STATES = frozenset(
-    {pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED}
-)
+TERMINAL_STATES = frozenset({pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED})
 
 
 class PrivacyClientError(Exception):
@@ -33,7 +30,7 @@ class PrivacyClientError(Exception):
     @classmethod
     def from_rpc_error(cls, error: grpc.aio.AioRpcError) -> PrivacyClientError:
         violations: list[tuple[str, str]] = []
-        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+        status = rpc_status.from_call(error)
         if status is not None:
             for detail in status.details:
                 if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
@@ -52,19 +49,19 @@ def subject(
     whole_tenant: str | None = None,
 ) -> pb.Subject:
     """Build a Subject from exactly one keyword (whole_tenant repeats the tenant id)."""
-    given = {
-        k: v
-        for k, v in {
-            "contact_id": contact_id, "email": email, "phone": phone, "user_id": user_id,
-            "whole_tenant": whole_tenant,
-        }.items()
-        if v is not None
-    }
+    given = [v for v in (contact_id, email, phone, user_id, whole_tenant) if v is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of contact_id, email, phone, user_id, whole_tenant")
-    if whole_tenant is not None:
-        return pb.Subject(whole_tenant=pb.WholeTenant(confirm_tenant_id=whole_tenant))
-    return pb.Subject(**given)
+    if contact_id is not None:
+        return pb.Subject(contact_id=contact_id)
+    if email is not None:
+        return pb.Subject(email=email)
+    if phone is not None:
+        return pb.Subject(phone=phone)
+    if user_id is not None:
+        return pb.Subject(user_id=user_id)
+    assert whole_tenant is not None
+    return pb.Subject(whole_tenant=pb.WholeTenant(confirm_tenant_id=whole_tenant))
 
 
 class PrivacyClient:
@@ -100,8 +97,12 @@ class PrivacyClient:
     ) -> pb.Job:
         """Ask for an erasure; returns the accepted job at once."""
         request = pb.EraseRequest(
-            tenant_id=tenant_id, subject=subject, data_types=list(data_types), dry_run=dry_run,
-            idempotency_key=idempotency_key, reason=reason,
+            tenant_id=tenant_id,
+            subject=subject,
+            data_types=list(data_types),
+            dry_run=dry_run,
+            idempotency_key=idempotency_key,
+            reason=reason,
         )
         try:
             return await self._stub.Erase(request)
@@ -124,7 +125,10 @@ class PrivacyClient:
         page_token: str = "",
     ) -> pb.ListJobsResponse:
         request = pb.ListJobsRequest(
-            tenant_id=tenant_id, state=state, kind=kind, page_size=page_size,
+            tenant_id=tenant_id,
+            state=state,
+            kind=kind,
+            page_size=page_size,
             page_token=page_token,
         )
         try:

@@ -1,2 +1,208 @@
-def main() -> None:
-    print("hi")
+"""privacyctl: run, seed and drive the AtomiCRM privacy service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from types import ModuleType
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from rich.console import Console
+from rich.table import Table
+
+from clients.client import DEFAULT_TARGET, PrivacyClient, PrivacyClientError, subject
+from clients.progress import STATE_NAMES, watch_with_progress
+
+EXIT_OK = 0
+EXIT_JOB_NOT_SUCCEEDED = 1
+EXIT_RPC_ERROR = 2
+
+_STATES = {name: value for value, name in STATE_NAMES.items() if name != "unspecified"}
+_KINDS = {"erase": pb.JOB_KIND_ERASE, "anonymize": pb.JOB_KIND_ANONYMIZE}
+
+
+def _server() -> ModuleType:
+    """The one way into server/: imported only by the commands that run it."""
+    return importlib.import_module("server.commands")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="privacyctl",
+        description="Run, seed and drive the AtomiCRM privacy service (Erase, Anonymize, Export).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser(
+        "serve",
+        help="run the gRPC server with its workers",
+        description="Run the gRPC server and PRIVACY_WORKERS workers until SIGTERM/SIGINT. "
+        "Settings come from the environment: DATABASE_URL (unset: embedded PostgreSQL "
+        "under PRIVACY_DATA_DIR, default ./.data), PRIVACY_GRPC_ADDR (127.0.0.1:50051), "
+        "PRIVACY_METRICS_ADDR (127.0.0.1:9464), PRIVACY_BLOB_DIR, PRIVACY_BATCH_SIZE; "
+        "see docs/configuration.md.",
+    )
+    sub.add_parser(
+        "worker",
+        help="run workers only (no gRPC), e.g. on another host",
+        description="Run PRIVACY_WORKERS workers against the same database until SIGTERM/SIGINT.",
+    )
+
+    seed = sub.add_parser(
+        "seed",
+        help="create a realistic demo tenant",
+        description="Create a demo tenant with faker: contacts with messages on every channel, "
+        "notes, deals, files, users with sessions and usage events. Same --seed, same data.",
+    )
+    seed.add_argument("--tenant", required=True, help="tenant id to create (must not exist)")
+    seed.add_argument("--contacts", type=int, default=100, help="number of contacts (100)")
+    seed.add_argument("--seed", type=int, default=0, help="random seed (0)")
+
+    for name, verb in (("erase", "Erase"),):
+        cmd = sub.add_parser(
+            name,
+            help=f"{verb.lower()} a subject's personal data",
+            description=f"Submit an {verb} job for one subject; --wait follows it to its end.",
+        )
+        _add_target(cmd)
+        cmd.add_argument("--tenant", required=True)
+        who = cmd.add_mutually_exclusive_group(required=True)
+        who.add_argument("--email")
+        who.add_argument("--phone")
+        who.add_argument("--contact-id", type=int)
+        cmd.add_argument(
+            "--data-type",
+            action="append",
+            default=[],
+            dest="data_types",
+            help="limit to this data type (repeatable); default: all",
+        )
+        cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
+        cmd.add_argument("--idempotency-key", default="", help="retries with it return one job")
+        cmd.add_argument("--reason", default="", help="ticket or legal basis (audit log)")
+        cmd.add_argument("--wait", action="store_true", help="show progress until the job ends")
+
+    jobs = sub.add_parser(
+        "jobs", help="list a tenant's jobs", description="List jobs, newest first."
+    )
+    _add_target(jobs)
+    jobs.add_argument("--tenant", required=True)
+    jobs.add_argument("--state", choices=sorted(_STATES))
+    jobs.add_argument("--kind", choices=sorted(_KINDS))
+    jobs.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+
+    watch = sub.add_parser(
+        "watch",
+        help="follow a job with a progress bar",
+        description="Show a job's progress until it ends.",
+    )
+    _add_target(watch)
+    watch.add_argument("job_id")
+
+    cancel = sub.add_parser(
+        "cancel",
+        help="cancel a job",
+        description="Cancel a job: at once if not started, else at its next batch boundary.",
+    )
+    _add_target(cancel)
+    cancel.add_argument("job_id")
+    return parser
+
+
+def _add_target(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--target",
+        default=os.environ.get("PRIVACY_GRPC_ADDR", DEFAULT_TARGET),
+        help="server address (PRIVACY_GRPC_ADDR, default %(default)s)",
+    )
+
+
+def _describe(job: pb.Job) -> str:
+    counts = ", ".join(f"{p.data_type} {p.done}/{p.planned}" for p in job.progress)
+    text = f"job {job.id} {STATE_NAMES.get(job.state, '?')}"
+    if job.dry_run:
+        text += " (dry run: planned counts only)"
+    if counts:
+        text += f": {counts}"
+    if job.error_message:
+        text += f" — {job.error_message}"
+    return text
+
+
+async def _erase(args: argparse.Namespace, console: Console) -> int:
+    async with PrivacyClient(args.target) as client:
+        job = await client.erase(
+            args.tenant,
+            subject(email=args.email, phone=args.phone, contact_id=args.contact_id),
+            data_types=args.data_types,
+            dry_run=args.dry_run,
+            idempotency_key=args.idempotency_key,
+            reason=args.reason,
+        )
+        console.print(f"accepted {_describe(job)}")
+        if args.wait and job.state not in (pb.JOB_STATE_SUCCEEDED,):
+            job = await watch_with_progress(client, job.id, console)
+            console.print(_describe(job))
+    return EXIT_OK if job.state != pb.JOB_STATE_FAILED else EXIT_JOB_NOT_SUCCEEDED
+
+
+async def _jobs(args: argparse.Namespace, console: Console) -> int:
+    async with PrivacyClient(args.target) as client:
+        page = await client.list_jobs(
+            args.tenant,
+            state=_STATES[args.state] if args.state else pb.JOB_STATE_UNSPECIFIED,
+            kind=_KINDS[args.kind] if args.kind else pb.JOB_KIND_UNSPECIFIED,
+            page_size=args.limit,
+        )
+    table = Table("id", "kind", "state", "created", "progress", "error")
+    for job in page.jobs:
+        table.add_row(
+            job.id,
+            pb.JobKind.Name(job.kind).removeprefix("JOB_KIND_").lower(),
+            STATE_NAMES.get(job.state, "?") + (" (dry run)" if job.dry_run else ""),
+            job.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+            ", ".join(f"{p.data_type} {p.done}/{p.planned}" for p in job.progress),
+            job.error_message,
+        )
+    console.print(table)
+    return EXIT_OK
+
+
+async def _watch(args: argparse.Namespace, console: Console) -> int:
+    async with PrivacyClient(args.target) as client:
+        job = await watch_with_progress(client, args.job_id, console)
+    console.print(_describe(job))
+    return EXIT_OK if job.state == pb.JOB_STATE_SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED
+
+
+async def _cancel(args: argparse.Namespace, console: Console) -> int:
+    async with PrivacyClient(args.target) as client:
+        job = await client.cancel_job(args.job_id)
+    console.print(_describe(job))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return int(_server().serve())
+    if args.command == "worker":
+        return int(_server().worker())
+    if args.command == "seed":
+        return int(_server().seed(args.tenant, contacts=args.contacts, seed=args.seed))
+    console = Console()
+    run = {"erase": _erase, "jobs": _jobs, "watch": _watch, "cancel": _cancel}[args.command]
+    try:
+        return asyncio.run(run(args, console))
+    except PrivacyClientError as error:
+        console.print(f"[red]error[/red] {error.code.name}: {error.message}", highlight=False)
+        for field, description in error.field_violations:
+            console.print(f"  {field}: {description}", highlight=False)
+        return EXIT_RPC_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,12 +9,12 @@ import signal
 
 import asyncpg
 import grpc
+from atomicrm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
-from atomicrm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import connect_and_migrate, create_pool, resolve_url
@@ -69,8 +69,9 @@ class App:
             retry=RetryPolicy(max_attempts=self.settings.max_attempts),
         )
         for i in range(self.settings.workers):
-            worker = Worker(worker_name(i), self.pool, self.registry, self.blobs, self.events,
-                            config)
+            worker = Worker(
+                worker_name(i), self.pool, self.registry, self.blobs, self.events, config
+            )
             self._workers.append(asyncio.create_task(worker.run(self._stop_workers)))
 
     async def _start_grpc(self, pool: asyncpg.Pool) -> None:
@@ -79,8 +80,11 @@ class App:
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
-            [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             server,
         )
         self.port = server.add_insecure_port(self.settings.grpc_addr)

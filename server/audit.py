@@ -7,8 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-
+from anonymizers.base import Connection
 from server.queries import Q
 
 
@@ -25,7 +24,7 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-async def append(conn: asyncpg.Connection, entry: AuditEntry) -> int:
+async def append(conn: Connection, entry: AuditEntry) -> int:
     """Append an entry inside the caller's transaction; return its sequence number."""
     seq = await conn.fetchval(
         Q["audit_append"],

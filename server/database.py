@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from anonymizers.base import Connection
 from server.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,14 @@ def embedded_url(data_dir: Path) -> str:
         # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (CI,
         # containers) that warns and falls back to /tmp, which is fine here.
         warnings.simplefilter("ignore")
-        import pgserver  # only needed when DATABASE_URL is unset
+        from pgserver.postgres_server import get_server  # only when DATABASE_URL is unset
 
     pgdata = (data_dir / "pg").resolve()
     server = _embedded.get(pgdata)
     if server is None:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         # 'stop': the server stops when the last process using it exits.
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = get_server(pgdata, cleanup_mode="stop")
         _embedded[pgdata] = server
     return str(server.get_uri())
 
@@ -70,7 +71,7 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
+async def migrate(conn: Connection) -> list[str]:
     """Apply the migrations not applied yet, in order; safe to run any number of times."""
     applied_now: list[str] = []
     async with conn.transaction():

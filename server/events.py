@@ -15,6 +15,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from anonymizers.base import Connection
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "privacy_jobs"
@@ -24,7 +26,7 @@ class JobEvents:
     """One listening connection per process, fanned out to asyncio events."""
 
     def __init__(self) -> None:
-        self._conn: asyncpg.Connection | None = None
+        self._conn: Connection | None = None
         self._work_signals: set[asyncio.Event] = set()
         self._job_signals: dict[str, set[asyncio.Event]] = defaultdict(set)
 
@@ -38,9 +40,7 @@ class JobEvents:
             with contextlib.suppress(Exception):  # closing a broken connection is fine
                 await conn.close(timeout=2)
 
-    def _on_notify(
-        self, _conn: asyncpg.Connection, _pid: int, _channel: str, payload: object
-    ) -> None:
+    def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
         for signal in self._work_signals:
             signal.set()
         for signal in self._job_signals.get(str(payload), ()):
@@ -69,8 +69,9 @@ async def wait_first(timeout: timedelta, *events: asyncio.Event) -> None:
     """Wait until any of the events is set or the timeout passes."""
     waiters = [asyncio.ensure_future(e.wait()) for e in events]
     try:
-        await asyncio.wait(waiters, timeout=timeout.total_seconds(),
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            waiters, timeout=timeout.total_seconds(), return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         for w in waiters:
             w.cancel()

@@ -34,8 +34,13 @@ _CODES: list[tuple[type[PrivacyError], int]] = [
 ]
 
 # Driver errors that mean "the database is not reachable now", not "a bug".
-_UNAVAILABLE = (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
-                asyncpg.InterfaceError, TimeoutError)
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    TimeoutError,
+)
 
 
 def to_status(exc: PrivacyError) -> grpc.Status:
@@ -54,7 +59,8 @@ def to_status(exc: PrivacyError) -> grpc.Status:
             )
         )
         status.details.append(detail)
-    return rpc_status.to_status(status)
+    result: grpc.Status = rpc_status.to_status(status)
+    return result
 
 
 def _translate(exc: Exception) -> PrivacyError | None:
@@ -79,15 +85,17 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
         method = handler_call_details.method
         if handler.unary_unary is not None:
-            inner_unary = handler.unary_unary
+            inner_unary: Any = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 try:
@@ -99,7 +107,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
             return handler._replace(unary_unary=unary)  # type: ignore[attr-defined,no-any-return]
         if handler.unary_stream is not None:
-            inner_stream = handler.unary_stream
+            inner_stream: Any = handler.unary_stream
 
             async def stream(
                 request: Any, context: grpc.aio.ServicerContext[Any, Any]

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from anonymizers.base import Scope
+from anonymizers.base import Connection, Scope
 from anonymizers.registry import Registry
 from server import audit, subjects
 from server.audit import AuditEntry
@@ -97,7 +97,7 @@ def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
     )
 
 
-async def get(conn: asyncpg.Connection, job_id: uuid.UUID) -> Job:
+async def get(conn: Connection, job_id: uuid.UUID) -> Job:
     """Return a job; NotFound if there is none with that id."""
     row = await conn.fetchrow(Q["get_job"], job_id)
     if row is None:
@@ -106,7 +106,7 @@ async def get(conn: asyncpg.Connection, job_id: uuid.UUID) -> Job:
 
 
 async def submit(
-    conn: asyncpg.Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
+    conn: Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
 ) -> Job:
     """Make a request a durable job (or return the job its idempotency key made)."""
     async with conn.transaction():
@@ -184,9 +184,7 @@ async def submit(
         return await get(conn, job_id)
 
 
-async def _idempotent_job(
-    conn: asyncpg.Connection, request: JobRequest, subject_hash: str
-) -> Job | None:
+async def _idempotent_job(conn: Connection, request: JobRequest, subject_hash: str) -> Job | None:
     row = await conn.fetchrow(
         Q["job_by_idempotency_key"], request.tenant_id, request.idempotency_key
     )
@@ -217,7 +215,7 @@ def _parse_page_token(token: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_jobs(
-    conn: asyncpg.Connection,
+    conn: Connection,
     tenant_id: str,
     *,
     state: JobState | None,
@@ -245,7 +243,7 @@ async def list_jobs(
     return jobs, next_token
 
 
-async def cancel(conn: asyncpg.Connection, job_id: uuid.UUID, actor: str) -> Job:
+async def cancel(conn: Connection, job_id: uuid.UUID, actor: str) -> Job:
     """Cancel a job: at once if it has not started, else at its next batch boundary."""
     async with conn.transaction():
         row = await conn.fetchrow(Q["request_cancel"], job_id)

@@ -10,11 +10,13 @@ JOBS_SUBMITTED = Counter(
     f"{PREFIX}_jobs_submitted_total", "Jobs accepted, by kind.", ["kind", "dry_run"]
 )
 BATCHES = Counter(
-    f"{PREFIX}_batches_total", "Batches committed, by job kind and data type.",
+    f"{PREFIX}_batches_total",
+    "Batches committed, by job kind and data type.",
     ["kind", "data_type"],
 )
 ROWS = Counter(
-    f"{PREFIX}_rows_processed_total", "Rows processed, by job kind and data type.",
+    f"{PREFIX}_rows_processed_total",
+    "Rows processed, by job kind and data type.",
     ["kind", "data_type"],
 )
 

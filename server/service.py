@@ -8,10 +8,10 @@ from typing import Any
 
 import asyncpg
 import grpc
-
-from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
+
+from anonymizers.registry import Registry
 from server import jobs, validation
 from server.convert import job_to_proto
 from server.errors import Unimplemented
@@ -36,7 +36,9 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self._events = events
         self._deadline = deadline
 
-    async def _submit(self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind) -> pb.Job:
+    async def _submit(
+        self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind
+    ) -> pb.Job:
         job_request = validation.job_request(request, kind, self._registry, ANONYMOUS_CALLER)
         async with self._pool.acquire() as conn:
             job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
@@ -67,7 +69,11 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         size = validation.page_size(request.page_size)
         async with self._pool.acquire() as conn:
             page, token = await jobs.list_jobs(
-                conn, tenant, state=state, kind=kind, page_size=size,
+                conn,
+                tenant,
+                state=state,
+                kind=kind,
+                page_size=size,
                 page_token=request.page_token,
             )
         return pb.ListJobsResponse(jobs=[job_to_proto(j) for j in page], next_page_token=token)

@@ -8,8 +8,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-import asyncpg
-
+from anonymizers.base import Connection
 from server.errors import NotFound
 from server.queries import Q
 
@@ -42,7 +41,7 @@ class Resolved:
     user_ids: tuple[int, ...] = ()
 
 
-async def tenant_key(conn: asyncpg.Connection, tenant_id: str) -> bytes:
+async def tenant_key(conn: Connection, tenant_id: str) -> bytes:
     """Return the tenant's secret key, creating it on first use."""
     await conn.execute(Q["ensure_tenant_key"], tenant_id, secrets.token_bytes(32))
     key = await conn.fetchval(Q["tenant_key"], tenant_id)
@@ -54,7 +53,7 @@ def subject_hash(key: bytes, subject: Subject) -> str:
     return hmac.new(key, subject.canonical().encode(), hashlib.sha256).hexdigest()
 
 
-async def resolve(conn: asyncpg.Connection, tenant_id: str, subject: Subject) -> Resolved:
+async def resolve(conn: Connection, tenant_id: str, subject: Subject) -> Resolved:
     """Find the rows a subject covers; NotFound when there are none."""
     if subject.kind is SubjectKind.CONTACT_ID:
         rows = await conn.fetch(Q["contacts_by_id"], tenant_id, int(subject.value))
@@ -68,4 +67,3 @@ async def resolve(conn: asyncpg.Connection, tenant_id: str, subject: Subject) ->
         # Names the field, never the value: messages carry no personal data.
         raise NotFound(f"no contact in tenant {tenant_id!r} matches subject.{subject.kind.value}")
     return Resolved(subject_kind="contact", contact_ids=tuple(r["id"] for r in rows))
-

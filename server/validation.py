@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+
 from anonymizers.redaction import digits
 from anonymizers.registry import Registry
-from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
 from server.errors import InvalidArgument, Unimplemented
 from server.jobs import JobKind, JobRequest, JobState
@@ -31,20 +32,20 @@ def tenant_id(value: str, field: str = "tenant_id") -> str:
     if not value:
         raise InvalidArgument(field, "is required")
     if len(value) > MAX_TENANT_ID or not _TENANT_ID.match(value):
-        raise InvalidArgument(
-            field, f"must be 1-{MAX_TENANT_ID} letters, digits, '_', '.' or '-'"
-        )
+        raise InvalidArgument(field, f"must be 1-{MAX_TENANT_ID} letters, digits, '_', '.' or '-'")
     return value
 
 
 def subject(request_subject: pb.Subject, tenant: str, has_subject: bool) -> Subject:
     if not has_subject:
-        raise InvalidArgument("subject", "is required: set one of contact_id, email, phone, "
-                                         "user_id, whole_tenant")
+        raise InvalidArgument(
+            "subject", "is required: set one of contact_id, email, phone, user_id, whole_tenant"
+        )
     which = request_subject.WhichOneof("kind")
     if which is None:
-        raise InvalidArgument("subject", "is empty: set one of contact_id, email, phone, "
-                                         "user_id, whole_tenant")
+        raise InvalidArgument(
+            "subject", "is empty: set one of contact_id, email, phone, user_id, whole_tenant"
+        )
     if which == "contact_id":
         if request_subject.contact_id <= 0:
             raise InvalidArgument("subject.contact_id", "must be a positive id")
@@ -116,14 +117,16 @@ def page_size(value: int) -> int:
 def state(value: int) -> JobState | None:
     if value == pb.JOB_STATE_UNSPECIFIED:
         return None
-    if value not in STATE_FROM_PROTO:
+    found = STATE_FROM_PROTO.get(pb.JobState.ValueType(value))
+    if found is None:
         raise InvalidArgument("state", "is not a JobState")
-    return STATE_FROM_PROTO[value]
+    return found
 
 
 def kind(value: int) -> JobKind | None:
     if value == pb.JOB_KIND_UNSPECIFIED:
         return None
-    if value not in KIND_FROM_PROTO:
+    found = KIND_FROM_PROTO.get(pb.JobKind.ValueType(value))
+    if found is None:
         raise InvalidArgument("kind", "is not a JobKind")
-    return KIND_FROM_PROTO[value]
+    return found

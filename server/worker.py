@@ -18,7 +18,7 @@ from enum import Enum
 
 import asyncpg
 
-from anonymizers.base import Batch, Scope
+from anonymizers.base import Batch, Connection, Scope
 from anonymizers.registry import Registry
 from server import audit
 from server.audit import AuditEntry
@@ -43,8 +43,8 @@ class RetryPolicy:
     max_delay: timedelta = timedelta(minutes=5)
 
     def delay(self, attempt: int) -> timedelta:
-        """Exponential backoff: base, 2×base, 4×base, … capped at max_delay."""
-        return min(self.base_delay * (2 ** max(attempt - 1, 0)), self.max_delay)
+        """Exponential backoff: base, 2*base, 4*base, ... capped at max_delay."""
+        return min(self.base_delay * (1 << max(attempt - 1, 0)), self.max_delay)
 
     def gives_up(self, attempt: int) -> bool:
         return attempt >= self.max_attempts
@@ -198,7 +198,7 @@ class Worker:
         return Outcome.MORE
 
     async def _finish(
-        self, conn: asyncpg.Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState
+        self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState
     ) -> None:
         tasks = await conn.fetch(Q["job_tasks"], job_id)
         done = {t["data_type"]: t["done"] for t in tasks}
@@ -220,17 +220,22 @@ class Worker:
         await conn.execute(Q["notify_job"], str(job_id))
         log.info("job finished", extra={"job_id": str(job_id), "state": state.value})
 
-    async def _drain_blobs(self, conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
+    async def _drain_blobs(self, conn: Connection, job_id: uuid.UUID) -> None:
         while rows := await conn.fetch(Q["pending_blob_deletions"], job_id, _BLOB_DRAIN_CHUNK):
             await self._delete_blobs([(r["tenant_id"], r["blob_key"]) for r in rows], conn)
 
     async def _delete_blobs(
-        self, keys: list[tuple[str, str]], conn: asyncpg.Connection | None = None
+        self, keys: list[tuple[str, str]], conn: Connection | None = None
     ) -> None:
         """Delete blobs, then their outbox rows (deleting a blob twice is harmless)."""
         if not keys:
             return
-        await asyncio.to_thread(lambda: [self._blobs.delete(k) for _, k in keys])
+
+        def delete_all() -> None:
+            for _, key in keys:
+                self._blobs.delete(key)
+
+        await asyncio.to_thread(delete_all)
         if conn is not None:
             await conn.executemany(Q["forget_blob_deletion"], keys)
             return
@@ -247,9 +252,7 @@ class Worker:
                 return Outcome.LOST
             attempts = int(row["attempts"]) + 1
             # Released with a lease that expires after the backoff: nobody takes it sooner.
-            await conn.execute(
-                Q["record_failure"], job_id, attempts, error, retry.delay(attempts)
-            )
+            await conn.execute(Q["record_failure"], job_id, attempts, error, retry.delay(attempts))
             if not retry.gives_up(attempts):
                 return Outcome.RETRY
             message = f"gave up after {attempts} failed attempts; last error: {error}"

@@ -1,7 +1,7 @@
 import asyncpg
+from atomicrm.privacy.v1 import privacy_pb2 as pb
 
 from clients.client import PrivacyClient, subject
-from atomicrm.privacy.v1 import privacy_pb2 as pb
 
 
 async def test_smoke(client: PrivacyClient, db: asyncpg.Connection) -> None:
@@ -20,6 +20,8 @@ async def test_smoke(client: PrivacyClient, db: asyncpg.Connection) -> None:
     print(done)
     assert done.state == pb.JOB_STATE_SUCCEEDED
     assert await db.fetchval("SELECT count(*) FROM contacts") == 0
-    rows = await db.fetch("SELECT seq, action, data_type, details FROM privacy_audit_log ORDER BY seq")
+    rows = await db.fetch(
+        "SELECT seq, action, data_type, details FROM privacy_audit_log ORDER BY seq"
+    )
     for r in rows:
         print(dict(r))

@@ -1,0 +1,82 @@
+"""What `privacyctl serve|worker|seed` run: the one entry into server/ from clients/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from server import app, logs
+from server.blobs import LocalBlobStore
+from server.config import ConfigError, Settings
+from server.database import connect_and_migrate, resolve_url
+from server.errors import PrivacyError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 78  # EX_CONFIG
+EXIT_FAILED = 1
+
+
+def _settings() -> Settings | None:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        print(f"privacyctl: {error}", flush=True)
+        return None
+
+
+def serve() -> int:
+    """Run the gRPC server and its workers until SIGTERM/SIGINT."""
+    logs.setup(os.environ.get("PRIVACY_LOG_LEVEL", "INFO"))
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+    asyncio.run(app.run(settings, grpc_server=True))
+    return EXIT_OK
+
+
+def worker() -> int:
+    """Run workers only, until SIGTERM/SIGINT."""
+    logs.setup(os.environ.get("PRIVACY_LOG_LEVEL", "INFO"))
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+    asyncio.run(app.run(settings, grpc_server=False))
+    return EXIT_OK
+
+
+def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
+    """Create a demo tenant and print what it holds."""
+    import asyncpg
+
+    from server.seed import seed_tenant
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+
+    async def go() -> None:
+        url = resolve_url(settings.database_url, settings.data_dir)
+        await connect_and_migrate(url)
+        conn = await asyncpg.connect(url)
+        try:
+            summary = await seed_tenant(
+                conn, LocalBlobStore(settings.blob_dir), tenant_id, contacts=contacts, seed=seed
+            )
+        finally:
+            await conn.close()
+        print(
+            f"seeded tenant {summary.tenant_id!r}: {summary.contacts} contacts, "
+            f"{summary.messages} messages, {summary.notes} notes, {summary.deals} deals, "
+            f"{summary.files} files, {summary.users} users, {summary.sessions} sessions, "
+            f"{summary.usage_events} usage events"
+        )
+
+    try:
+        asyncio.run(go())
+    except PrivacyError as error:
+        print(f"privacyctl seed: {error.message}", flush=True)
+        return EXIT_FAILED
+    return EXIT_OK
