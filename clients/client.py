@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 import grpc
-from atomicrm.privacy.v1 import privacy_pb2 as pb
-from atomicrm.privacy.v1 import privacy_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from atomicrm.privacy.v1 import privacy_pb2_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 TERMINAL_STATES = frozenset({pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED})

@@ -9,10 +9,10 @@ import os
 import sys
 from types import ModuleType
 
-from atomicrm.privacy.v1 import privacy_pb2 as pb
 from rich.console import Console
 from rich.table import Table
 
+from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import DEFAULT_TARGET, PrivacyClient, PrivacyClientError, subject
 from clients.progress import STATE_NAMES, watch_with_progress
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from atomicrm.privacy.v1 import privacy_pb2 as pb
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -13,6 +12,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient
 
 STATE_NAMES = {v: k.removeprefix("JOB_STATE_").lower() for k, v in pb.JobState.items()}

@@ -9,12 +9,12 @@ import signal
 
 import asyncpg
 import grpc
-from atomicrm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
+from atomicrm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import connect_and_migrate, create_pool, resolve_url
@@ -62,17 +62,22 @@ class App:
         await self.events.start(url)
         if self._want_grpc:
             await self._start_grpc(self.pool)
+        for i in range(self.settings.workers):
+            worker = self.make_worker(worker_name(i))
+            self._workers.append(asyncio.create_task(worker.run(self._stop_workers)))
+
+    def make_worker(self, name: str) -> Worker:
+        """A worker over this process's pool, registry and blob store."""
+        assert self.pool is not None, "start() first"
         config = WorkerConfig(
             batch_size=self.settings.batch_size,
             lease=self.settings.lease,
             poll_interval=self.settings.poll_interval,
-            retry=RetryPolicy(max_attempts=self.settings.max_attempts),
+            retry=RetryPolicy(
+                max_attempts=self.settings.max_attempts, base_delay=self.settings.retry_base
+            ),
         )
-        for i in range(self.settings.workers):
-            worker = Worker(
-                worker_name(i), self.pool, self.registry, self.blobs, self.events, config
-            )
-            self._workers.append(asyncio.create_task(worker.run(self._stop_workers)))
+        return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
 
     async def _start_grpc(self, pool: asyncpg.Pool) -> None:
         server = grpc.aio.server(interceptors=[ErrorInterceptor()])

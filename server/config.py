@@ -18,6 +18,7 @@ DEFAULT_POLL_INTERVAL = timedelta(seconds=2)
 DEFAULT_GRACE = timedelta(seconds=10)
 DEFAULT_DEADLINE = timedelta(days=30)  # privacy policy, section 8
 DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_BASE = timedelta(seconds=1)
 DEFAULT_POOL_SIZE = 10
 
 
@@ -41,6 +42,7 @@ class Settings:
     grace: timedelta = DEFAULT_GRACE
     deadline: timedelta = DEFAULT_DEADLINE
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    retry_base: timedelta = DEFAULT_RETRY_BASE  # first retry delay; doubles each time
     pool_size: int = DEFAULT_POOL_SIZE
 
     @classmethod
@@ -61,6 +63,7 @@ class Settings:
             grace=_seconds(env, "PRIVACY_GRACE_SECONDS", DEFAULT_GRACE),
             deadline=timedelta(days=_int(env, "PRIVACY_DEADLINE_DAYS", 30, minimum=1)),
             max_attempts=_int(env, "PRIVACY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1),
+            retry_base=_seconds(env, "PRIVACY_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE),
             pool_size=_int(env, "PRIVACY_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=2),
         )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from atomicrm.privacy.v1 import privacy_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.jobs import Job, JobKind, JobState
 
 STATE_TO_PROTO = {

@@ -8,10 +8,10 @@ from typing import Any
 
 import asyncpg
 import grpc
-from atomicrm.privacy.v1 import privacy_pb2 as pb
-from atomicrm.privacy.v1 import privacy_pb2_grpc
 
 from anonymizers.registry import Registry
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from atomicrm.privacy.v1 import privacy_pb2_grpc
 from server import jobs, validation
 from server.convert import job_to_proto
 from server.errors import Unimplemented

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from atomicrm.privacy.v1 import privacy_pb2 as pb
-
 from anonymizers.redaction import digits
 from anonymizers.registry import Registry
+from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
 from server.errors import InvalidArgument, Unimplemented
 from server.jobs import JobKind, JobRequest, JobState

@@ -102,14 +102,15 @@ class Worker:
         log.info("worker started", extra={"worker": self.name})
         while not stop.is_set():
             signal.clear()
-            job_id = await self._lease_next()
+            job_id = await self.lease_next()
             if job_id is None:
                 await wait_first(self._config.poll_interval, signal, stop)
                 continue
             await self._run_job(job_id, stop)
         log.info("worker stopped", extra={"worker": self.name})
 
-    async def _lease_next(self) -> uuid.UUID | None:
+    async def lease_next(self) -> uuid.UUID | None:
+        """Lease the most urgent job nobody holds; None when there is none."""
         async with self._pool.acquire() as conn:
             job_id: uuid.UUID | None = await conn.fetchval(
                 Q["lease_next_job"], self.name, self._lease
@@ -122,7 +123,7 @@ class Worker:
             if stop.is_set():
                 await self._release(job_id)
                 return
-            outcome = await self._run_batch(job_id)
+            outcome = await self.run_batch(job_id)
             if outcome is not Outcome.MORE:
                 return
 
@@ -131,7 +132,8 @@ class Worker:
             await conn.execute(Q["release_lease"], job_id, self.name)
         log.info("job released", extra={"job_id": str(job_id), "worker": self.name})
 
-    async def _run_batch(self, job_id: uuid.UUID) -> Outcome:
+    async def run_batch(self, job_id: uuid.UUID) -> Outcome:
+        """Run the leased job's next batch in one transaction."""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 job = await conn.fetchrow(Q["lock_leased_job"], job_id, self.name, self._lease)
@@ -192,9 +194,15 @@ class Worker:
             return await self._record_failure(job_id, exc)
         BATCHES.labels(kind=kind, data_type=data_type).inc()
         ROWS.labels(kind=kind, data_type=data_type).inc(result.processed)
-        # After the commit: the rows are gone, so their blobs go too. A crash here
-        # leaves the outbox rows, which _drain_blobs clears before the job succeeds.
-        await self._delete_blobs([(tenant_id, k) for k in blob_keys])
+        # After the commit: the rows are gone, so their blobs go too. A crash or a
+        # failure here leaves the outbox rows, which _drain_blobs clears before the
+        # job can succeed.
+        try:
+            await self._delete_blobs([(tenant_id, k) for k in blob_keys])
+        except OSError as exc:
+            log.warning(
+                "blob deletion deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
+            )
         return Outcome.MORE
 
     async def _finish(

@@ -1,0 +1,239 @@
+"""Workers against a real PostgreSQL: leases, retries, cancellation, blob outbox, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from anonymizers.base import Batch, BatchResult, Connection
+from anonymizers.messages import MessagesAnonymizer
+from anonymizers.registry import Registry, default_registry
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from clients.client import PrivacyClient, subject
+from server.app import App
+from server.blobs import LocalBlobStore
+from server.config import Settings
+from server.worker import Outcome
+from tests import factories
+
+
+async def _app(settings: Settings, **kwargs: object) -> App:
+    app = App(settings, **kwargs)  # type: ignore[arg-type]
+    await app.start()
+    return app
+
+
+async def _wait_state(db: asyncpg.Connection, job_id: str, *states: str) -> str:
+    for _ in range(200):
+        state: str = await db.fetchval("SELECT state FROM privacy_jobs WHERE id = $1", job_id)
+        if state in states:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job never reached {states}; it is {state}")
+
+
+async def test_a_dead_workers_job_is_taken_again_once_its_lease_expires(
+    db: asyncpg.Connection, no_workers: Settings, settings: Settings
+) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=5)
+    idle = await _app(no_workers)
+    try:
+        async with PrivacyClient(f"127.0.0.1:{idle.port}") as client:
+            job = await client.erase(tenant, subject(email=jane.email))
+    finally:
+        await idle.stop()
+    # A worker leased it, then died: its lease still runs for a moment.
+    await db.execute(
+        "UPDATE privacy_jobs SET state = 'running', lease_owner = 'gone:1:0', "
+        "lease_expires_at = now() + interval '1 second' WHERE id = $1",
+        job.id,
+    )
+    app = await _app(settings)
+    try:
+        await asyncio.sleep(0.5)  # within the lease: nobody else may take it
+        assert await db.fetchval("SELECT lease_owner FROM privacy_jobs WHERE id = $1", job.id) == (
+            "gone:1:0"
+        )
+        assert await _wait_state(db, job.id, "succeeded") == "succeeded"
+    finally:
+        await app.stop()
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+class _FailingMessages(MessagesAnonymizer):
+    """Deletes its batch, then fails before the batch can commit."""
+
+    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
+        await super().erase(conn, batch)
+        raise asyncpg.exceptions.SerializationError("simulated conflict mentioning jane@x.com")
+
+
+async def test_a_failing_batch_writes_nothing_and_the_job_fails_after_retries(
+    db: asyncpg.Connection, settings: Settings
+) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=4)
+    registry = Registry()
+    for anonymizer in default_registry().ordered():
+        registry.register(_FailingMessages() if anonymizer.data_type == "messages" else anonymizer)
+    fast = replace(settings, max_attempts=3, retry_base=timedelta(milliseconds=50))
+    app = await _app(fast, registry=registry)
+    try:
+        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            job = await client.wait_job((await client.erase(tenant, subject(email=jane.email))).id)
+    finally:
+        await app.stop()
+    assert job.state == pb.JOB_STATE_FAILED
+    assert job.error_message == (
+        "gave up after 3 failed attempts; last error: SerializationError (SQLSTATE 40001)"
+    )
+    assert "jane" not in job.error_message  # the driver's text never leaks
+    # Every attempt rolled back: the messages and the contact are all still there.
+    assert await db.fetchval("SELECT count(*) FROM messages") == 4
+    assert await db.fetchval("SELECT count(*) FROM contacts") == 1
+    actions = [
+        r["action"] for r in await db.fetch("SELECT action FROM privacy_audit_log ORDER BY seq")
+    ]
+    assert actions == ["erase.requested", "erase.batch", "job.failed"]  # files batch, then fail
+
+
+async def test_cancel_stops_at_the_next_batch_boundary(
+    db: asyncpg.Connection, settings: Settings
+) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=10)
+    app = await _app(replace(settings, workers=0))
+    try:
+        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            job = await client.erase(tenant, subject(email=jane.email))
+            worker = app.make_worker("test:0")
+            leased = await worker.lease_next()
+            assert str(leased) == job.id
+            assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.MORE  # files
+            assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.MORE  # 3 messages
+            running = await client.cancel_job(job.id)
+            assert running.state == pb.JOB_STATE_RUNNING  # cancel is a request until then
+            assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.DONE
+            cancelled = await client.get_job(job.id)
+    finally:
+        await app.stop()
+    assert cancelled.state == pb.JOB_STATE_CANCELLED
+    assert "after 3 rows" in cancelled.error_message
+    assert await db.fetchval("SELECT count(*) FROM messages") == 7  # the rest untouched
+
+
+async def test_cancel_before_start_does_nothing(
+    db: asyncpg.Connection, no_workers: Settings
+) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=2)
+    app = await _app(no_workers)
+    try:
+        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            job = await client.erase(tenant, subject(email=jane.email))
+            cancelled = await client.cancel_job(job.id)
+    finally:
+        await app.stop()
+    assert cancelled.state == pb.JOB_STATE_CANCELLED
+    assert await db.fetchval("SELECT count(*) FROM messages") == 2
+
+
+class _FlakyBlobs(LocalBlobStore):
+    """Fails the first deletions, as a crash between commit and delete would."""
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+
+    def delete(self, key: str) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("disk went away")
+        super().delete(key)
+
+
+async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
+    db: asyncpg.Connection, settings: Settings, blob_dir: Path
+) -> None:
+    tenant = await factories.tenant(db)
+    blobs = _FlakyBlobs(blob_dir, failures=2)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=4)
+    assert len(list(blob_dir.rglob("*"))) == 5  # the tenant folder and 4 blobs
+    app = await _app(settings, blobs=blobs)
+    try:
+        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            job = await client.wait_job((await client.erase(tenant, subject(email=jane.email))).id)
+    finally:
+        await app.stop()
+    assert job.state == pb.JOB_STATE_SUCCEEDED
+    assert blobs.failures == 0
+    assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
+    assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
+    assert await db.fetchval("SELECT count(*) FROM files") == 0
+
+
+async def test_a_stopped_server_releases_its_job_and_another_finishes_it_exactly_once(
+    db: asyncpg.Connection, settings: Settings
+) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=40)
+    one_by_one = replace(settings, batch_size=1, workers=1)
+    first = await _app(one_by_one)
+    async with PrivacyClient(f"127.0.0.1:{first.port}") as client:
+        job = await client.erase(tenant, subject(email=jane.email))
+    for _ in range(200):
+        if await db.fetchval("SELECT count(*) FROM messages") < 35:
+            break
+        await asyncio.sleep(0.02)
+    await first.stop()
+    row = await db.fetchrow("SELECT state, lease_owner FROM privacy_jobs WHERE id = $1", job.id)
+    assert row is not None
+    assert row["state"] == "running" and row["lease_owner"] is None  # released, not lost
+    second = await _app(one_by_one)
+    try:
+        assert await _wait_state(db, job.id, "succeeded", "failed") == "succeeded"
+    finally:
+        await second.stop()
+    # Exactly once: the batches' counts add up to the rows, and the checkpoints only grow.
+    batches = await db.fetch(
+        "SELECT (details->>'processed')::int AS n, (details->>'checkpoint')::bigint AS cp "
+        "FROM privacy_audit_log WHERE action = 'erase.batch' AND data_type = 'messages' "
+        "ORDER BY seq"
+    )
+    assert sum(b["n"] for b in batches) == 40
+    checkpoints = [b["cp"] for b in batches if b["n"]]
+    assert checkpoints == sorted(set(checkpoints))
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+@pytest.mark.parametrize("workers", [3])
+async def test_concurrent_workers_never_share_a_job(
+    db: asyncpg.Connection, settings: Settings, workers: int
+) -> None:
+    tenant = await factories.tenant(db)
+    people = [await factories.contact(db, tenant, f"P{i}", "Doe", messages=6) for i in range(6)]
+    app = await _app(replace(settings, workers=workers, batch_size=2))
+    try:
+        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            jobs = [await client.erase(tenant, subject(email=p.email)) for p in people]
+            done = await asyncio.gather(*(client.wait_job(j.id) for j in jobs))
+    finally:
+        await app.stop()
+    assert {j.state for j in done} == {pb.JOB_STATE_SUCCEEDED}
+    # Each job's batch numbers run 1, 2, 3… with no repeat: one worker at a time.
+    rows = await db.fetch(
+        "SELECT job_id, data_type, (details->>'batch')::int AS b FROM privacy_audit_log "
+        "WHERE action = 'erase.batch' ORDER BY seq"
+    )
+    seen: dict[tuple[object, str], list[int]] = {}
+    for r in rows:
+        seen.setdefault((r["job_id"], r["data_type"]), []).append(r["b"])
+    assert all(b == list(range(1, len(b) + 1)) for b in seen.values())
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from server.config import ConfigError, Settings
+
+
+def test_defaults_need_no_environment() -> None:
+    s = Settings.from_env({})
+    assert s.database_url is None  # the embedded PostgreSQL
+    assert s.grpc_addr == "127.0.0.1:50051"
+    assert s.metrics_addr == "127.0.0.1:9464"
+    assert s.workers == 2
+    assert s.blob_dir == Path(".data/blobs")
+    assert s.deadline == timedelta(days=30)
+
+
+def test_environment_overrides() -> None:
+    s = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://db/x",
+            "PRIVACY_WORKERS": "0",
+            "PRIVACY_BLOB_DIR": "/srv/blobs",
+            "PRIVACY_LEASE_SECONDS": "2.5",
+        }
+    )
+    assert s.database_url == "postgresql://db/x"
+    assert s.workers == 0
+    assert s.blob_dir == Path("/srv/blobs")
+    assert s.lease == timedelta(seconds=2.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("PRIVACY_WORKERS", "two", "PRIVACY_WORKERS must be a whole number"),
+        ("PRIVACY_WORKERS", "-1", "PRIVACY_WORKERS must be at least 0"),
+        ("PRIVACY_BATCH_SIZE", "0", "PRIVACY_BATCH_SIZE must be at least 1"),
+        ("PRIVACY_LEASE_SECONDS", "soon", "must be a number of seconds"),
+        ("PRIVACY_GRACE_SECONDS", "0", "must be positive"),
+    ],
+)
+def test_bad_values_are_named(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        Settings.from_env({name: value})

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import pytest
+
+from anonymizers.messages import MessagesAnonymizer
+from anonymizers.registry import DuplicateDataType, Registry, default_registry
+
+
+def test_built_ins_run_dependents_first() -> None:
+    # Files reference messages and contacts; messages reference contacts.
+    assert default_registry().names() == ["files", "messages", "contacts"]
+
+
+def test_duplicate_data_type_is_refused() -> None:
+    registry = Registry([MessagesAnonymizer()])
+    with pytest.raises(DuplicateDataType, match="'messages' is already registered"):
+        registry.register(MessagesAnonymizer())
+    assert registry.names() == ["messages"]
