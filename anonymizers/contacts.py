@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope
 from anonymizers.queries import load_queries
-from anonymizers.redaction import Identifiers, compile_identifiers, full_names, redact
+from anonymizers.redaction import Identifiers, Redactor, full_names
 
 _SQL = load_queries("anonymizers.sql", "contacts.sql")
 
@@ -46,7 +46,7 @@ class ContactsAnonymizer:
             return BatchResult(processed=0, checkpoint=batch.after, finished=True)
         ids = [r["id"] for r in rows]
         notes = int(await conn.fetchval(_SQL["delete_notes"], tenant, ids))
-        pattern = compile_identifiers(
+        redactor = Redactor(
             Identifiers(
                 names=full_names((r["first_name"], r["last_name"]) for r in rows),
                 emails=tuple(r["email"] for r in rows if r["email"]),
@@ -56,7 +56,7 @@ class ContactsAnonymizer:
         deals = await conn.fetch(_SQL["linked_deals"], tenant, ids)
         for deal in deals:
             await conn.execute(
-                _SQL["unlink_deal"], tenant, deal["id"], redact(deal["description"], pattern)
+                _SQL["unlink_deal"], tenant, deal["id"], redactor.redact(deal["description"] or "")
             )
         await conn.fetchval(_SQL["unlink_leftovers"], tenant, ids)
         await conn.execute(_SQL["delete_contacts"], tenant, ids)

@@ -14,19 +14,18 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
-from atomicrm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
+from atomicrm.privacy.v1 import privacy_pb2_grpc
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
+from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
 from server.metrics import serve_metrics
 from server.service import PrivacyService
 from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAME = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
 
 
 class App:

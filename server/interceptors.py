@@ -12,6 +12,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from atomicrm.privacy.v1 import privacy_pb2
 from server.errors import (
     AlreadyExists,
     DatabaseUnavailable,
@@ -23,6 +24,8 @@ from server.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+SERVICE = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
 
 _CODES: list[tuple[type[PrivacyError], int]] = [
     (InvalidArgument, code_pb2.INVALID_ARGUMENT),
@@ -91,9 +94,11 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
         method = handler_call_details.method
+        # Only our own service: health and reflection have their own conventions
+        # (health's Watch writes through the context instead of yielding).
+        if handler is None or not method.startswith(f"/{SERVICE}/"):
+            return handler
         if handler.unary_unary is not None:
             inner_unary: Any = handler.unary_unary
 

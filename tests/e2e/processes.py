@@ -1,0 +1,56 @@
+"""Run privacyctl as real processes for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+PRIVACYCTL = str(Path(sys.executable).parent / "privacyctl")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def env(db_url: str, blob_dir: Path, **extra: str) -> dict[str, str]:
+    base = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PRIVACY_BLOB_DIR": str(blob_dir),
+        "PRIVACY_METRICS_ADDR": "",
+        "PRIVACY_POLL_SECONDS": "0.2",
+    }
+    base.update(extra)
+    return base
+
+
+async def start(
+    args: list[str], environment: dict[str, str], log: Path
+) -> asyncio.subprocess.Process:
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            PRIVACYCTL, *args, env=environment, stdout=out, stderr=out
+        )
+
+
+async def wait_serving(port: int, timeout: float = 30) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for _ in range(int(timeout * 10)):
+            try:
+                answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"server on port {port} never served")

@@ -1,0 +1,75 @@
+"""Real processes: `privacyctl serve` shuts down gracefully; `privacyctl worker` takes over."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clients.client import PrivacyClient, subject
+from tests import factories
+from tests.e2e import processes
+
+
+async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
+    db: asyncpg.Connection, db_url: str, blob_dir: Path, tmp_path: Path
+) -> None:
+    await factories.tenant(db)
+    jane = await factories.contact(db, "acme", "Jane", "Doe", messages=300)
+    port = processes.free_port()
+    env = processes.env(
+        db_url,
+        blob_dir,
+        PRIVACY_GRPC_ADDR=f"127.0.0.1:{port}",
+        PRIVACY_WORKERS="1",
+        PRIVACY_BATCH_SIZE="1",
+        PRIVACY_GRACE_SECONDS="10",
+    )
+    log = tmp_path / "serve.log"
+    server = await processes.start(["serve"], env, log)
+    try:
+        await processes.wait_serving(port)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            client = PrivacyClient(channel=channel)
+            job = await client.erase("acme", subject(email=jane.email))
+            while await db.fetchval("SELECT count(*) FROM messages") > 290:
+                await asyncio.sleep(0.02)
+            watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+            server.send_signal(signal.SIGTERM)
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert await asyncio.wait_for(server.wait(), 20) == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+    row = await db.fetchrow("SELECT state, lease_owner FROM privacy_jobs WHERE id = $1", job.id)
+    assert row is not None and row["lease_owner"] is None  # released for the next worker
+    left = await db.fetchval("SELECT count(*) FROM messages")
+    done = await db.fetchval(
+        "SELECT coalesce(sum((details->>'processed')::int), 0) FROM privacy_audit_log "
+        "WHERE action = 'erase.batch' AND data_type = 'messages'"
+    )
+    assert left + done == 300  # every committed batch is in the audit log, nothing half-done
+
+    worker = await processes.start(["worker"], env, tmp_path / "worker.log")
+    try:
+        for _ in range(600):
+            if await db.fetchval("SELECT state FROM privacy_jobs WHERE id = $1", job.id) in (
+                "succeeded",
+                "failed",
+            ):
+                break
+            await asyncio.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 20) == 0
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+    assert await db.fetchval("SELECT state FROM privacy_jobs WHERE id = $1", job.id) == "succeeded"
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+    assert await db.fetchval("SELECT count(*) FROM contacts") == 0
+    assert "Traceback" not in log.read_text()
