@@ -8,6 +8,7 @@ it fast when the "subject" is a whole tenant with many thousands of names.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ _TOKEN = re.compile(
     rf"|(?<![\w+])(?P<phone>{_PHONE})(?!\d)"
     rf"|(?<![\w@-])(?P<handle>{_HANDLE})"
 )
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+# Letters, with inner apostrophes (straight or typographic: O'Brien, O\u2019Brien).
+_WORD = re.compile("[^\\W\\d_]+(?:['\u2019][^\\W\\d_]+)*")
 # What may stand between the words of a name: "Jane Doe", "Jane_Doe", "jane.doe".
 _NAME_GAP = re.compile(r"[\s_.-]{1,3}")
 
@@ -144,7 +146,8 @@ class Redactor:
             for n in range(min(_MAX_NAME_WORDS, len(words) - i), 1, -1):
                 run = words[i : i + n]
                 joined = all(
-                    _NAME_GAP.fullmatch(text, a.end(), b.start()) for a, b in zip(run, run[1:])
+                    _NAME_GAP.fullmatch(text, a.end(), b.start())
+                    for a, b in itertools.pairwise(run)
                 )
                 if joined and tuple(w.group().lower() for w in run) in self._names:
                     start, end = run[0].start(), run[-1].end()
