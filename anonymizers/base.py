@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from anonymizers.fakes import Fakes
+from anonymizers.redaction import REDACTED, Identifiers, Kind, Redactor, Replace, name_words
 
 # A plain connection or one borrowed from a pool: anonymizers accept either.
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
@@ -22,7 +26,7 @@ class Category(StrEnum):
     POSTAL_ADDRESS = "postal address"
     BIRTHDAY = "birthday"
     FREE_TEXT = "free text"
-    HANDLE = "channel handle"
+    HANDLE = "channel address or handle"
     IP_ADDRESS = "IP address"
     USER_AGENT = "user agent"
     DEVICE_ID = "device id"
@@ -30,8 +34,10 @@ class Category(StrEnum):
     FILE_REFERENCE = "file reference"
     FILE_NAME = "file name"
     CUSTOM_FIELDS = "custom fields (JSON)"
-    BUSINESS = "business data"
     COMPANY = "company"
+    TAX_ID = "tax id"
+    BUSINESS = "business data"
+    TECHNICAL = "technical"
 
 
 class Action(StrEnum):
@@ -41,6 +47,8 @@ class Action(StrEnum):
     NULL = "null"
     FAKE = "fake"
     REDACT = "redact"
+    TRUNCATE = "truncate"
+    PSEUDONYMIZE = "pseudonymize"
     KEEP = "keep"
 
 
@@ -53,7 +61,7 @@ class Column:
     category: Category
     erase: Action
     anonymize: Action
-    reason: str = ""  # why a KEEP is allowed (e.g. legal retention)
+    reason: str = ""  # why a KEEP is right (e.g. legal retention); required for KEEP
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,14 @@ class Scope:
 
 @dataclass(frozen=True)
 class Batch:
-    """The next slice of a job for one data type: rows after `after`, at most `limit`."""
+    """The next slice of a job's step for one data type.
+
+    A data type may have several parts (tables); `part` says which one, and
+    `after` the last row id done in it. At most `limit` rows per batch.
+    """
 
     scope: Scope
+    part: int
     after: int
     limit: int
 
@@ -80,18 +93,86 @@ class BatchResult:
     """What one batch did, and where the next one starts."""
 
     processed: int
+    part: int
     checkpoint: int
     finished: bool
     # Blobs whose rows this batch removed: deleted once the batch commits.
     blob_keys: tuple[str, ...] = field(default=())
+    # New contents for blobs this batch anonymized: written once the batch commits.
+    blob_rewrites: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What a batch may use besides its connection."""
+
+    redactor: Redactor  # finds the subject's identifiers in free text
+    replace: Replace  # what an identifier becomes: [redacted] (erase) or a fake
+    fakes: Fakes  # deterministic fakes with the tenant's key
+    read_blob: BlobReader
+
+    @classmethod
+    def for_job(
+        cls,
+        *,
+        anonymize: bool,
+        identifiers: Identifiers,
+        whole_tenant: bool,
+        fakes: Fakes,
+        read_blob: BlobReader,
+    ) -> Tools:
+        """Erase replaces identifiers with [redacted]; anonymize with consistent fakes."""
+        return cls(
+            redactor=Redactor(identifiers, everyone=whole_tenant),
+            replace=fake_replacer(fakes) if anonymize else (lambda _kind, _text: REDACTED),
+            fakes=fakes,
+            read_blob=read_blob,
+        )
+
+
+def fake_replacer(fakes: Fakes) -> Replace:
+    """Each identifier becomes the fake of its kind: the same one wherever it appears."""
+    by_kind: dict[Kind, Callable[[str], str]] = {
+        Kind.EMAIL: fakes.email,
+        Kind.PHONE: fakes.phone,
+        Kind.HANDLE: fakes.like,
+    }
+
+    def replace(kind: Kind, text: str) -> str:
+        if kind is Kind.NAME:
+            words = name_words(text)
+            gap = text[len(words[0]) : text.index(words[1], len(words[0]))]
+            return f"{fakes.first_name(words[0])}{gap}{fakes.last_name(' '.join(words[1:]))}"
+        return by_kind[kind](text)
+
+    return replace
+
+
+class BlobReader(Protocol):
+    """Read a blob's contents (off the event loop)."""
+
+    async def __call__(self, key: str) -> bytes: ...
+
+
+def advance(result: BatchResult, part: int, parts: int) -> BatchResult:
+    """Hand a finished part over to the next one; the last part finishes the step."""
+    if not result.finished:
+        return result
+    last = part + 1 >= parts
+    return replace(
+        result,
+        part=part if last else part + 1,
+        checkpoint=result.checkpoint if last else 0,
+        finished=last,
+    )
 
 
 class Anonymizer(Protocol):
     """Owns the tables of one data type and carries out the rights on them.
 
     Every method runs inside the transaction it is given and touches only rows of
-    `scope.tenant_id`; it never commits, so a batch's change, checkpoint and
-    audit entry commit together.
+    `scope.tenant_id`; it never commits, so a batch's change, its checkpoint and
+    its audit entry commit together.
     """
 
     @property
@@ -101,7 +182,7 @@ class Anonymizer(Protocol):
 
     @property
     def stage(self) -> int:
-        """Processing order within a job: lower first (rows that reference others go first)."""
+        """Processing order within a step: lower first (rows that reference others go first)."""
         ...
 
     @property
@@ -109,10 +190,38 @@ class Anonymizer(Protocol):
         """The data map of the tables this anonymizer owns."""
         ...
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        """Return how many rows of the scope this data type would touch."""
+    async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
+        """What identifies the scope's subject in this data type (names, emails, handles…)."""
         ...
 
-    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
-        """Erase the next batch of the scope's rows."""
+    async def count(self, conn: Connection, scope: Scope) -> int:
+        """How many of the scope's own rows `erase`/`anonymize` would touch."""
         ...
+
+    async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        """Replace the subject's identifiers in this type's free text, in any row of the tenant."""
+        ...
+
+    async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        """Erase the next batch of the scope's own rows."""
+        ...
+
+    async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        """Anonymize the next batch of the scope's own rows (structured columns)."""
+        ...
+
+    def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+        """Yield the scope's own records of this type, as JSON-ready dicts."""
+        ...
+
+
+async def counted_batch(
+    conn: Connection, sql: str, args: tuple[Any, ...], batch: Batch
+) -> BatchResult:
+    """Run a batch query that answers (rows done, last id) for rows after the checkpoint."""
+    row = await conn.fetchrow(sql, *args, batch.after, batch.limit)
+    assert row is not None  # an aggregate always answers one row
+    processed, last = int(row[0]), int(row[1])
+    return BatchResult(
+        processed=processed, part=batch.part, checkpoint=last, finished=processed < batch.limit
+    )

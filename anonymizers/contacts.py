@@ -1,21 +1,46 @@
-"""Contacts, the notes about them, and their link from deals."""
+"""Contacts, the notes about them, and their deals."""
 
 from __future__ import annotations
 
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anonymizers.base import (
+    Action,
+    Batch,
+    BatchResult,
+    Category,
+    Column,
+    Connection,
+    Scope,
+    Tools,
+    advance,
+    counted_batch,
+)
+from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
-from anonymizers.redaction import Identifiers, Redactor, full_names
+from anonymizers.records import record
+from anonymizers.redaction import Identifiers, full_names
 
 _SQL = load_queries("anonymizers.sql", "contacts.sql")
 
-_KEEP_BUSINESS = "business record of the tenant, not about the person"
+_BUSINESS = "a business record of the tenant, not about the person"
+_NOTES = TextColumns("notes", text=("body",), owner="contact_id")
+_DEALS = TextColumns("deals", text=("title", "description"), owner="contact_id")
+_CONTACTS = TextColumns("contacts", text=("address", "company"), json=("custom_fields",))
+# A whole tenant's erasure: notes, then deals, then contacts (references first).
+_TENANT_ERASE_PARTS = ("erase_tenant_notes", "erase_tenant_deals", "contacts")
+
+
+def _args(scope: Scope) -> tuple[str, bool, list[int]]:
+    return scope.tenant_id, scope.whole_tenant, list(scope.contact_ids)
 
 
 class ContactsAnonymizer:
-    """Contacts: delete the person, keep the deals without them."""
+    """Contacts: the person goes (erase) or becomes a consistent fake (anonymize)."""
 
     data_type = "contacts"
-    stage = 90  # last: messages and files reference contacts
+    stage = 90  # after messages and files, which reference contacts
     columns = (
         Column("contacts", "first_name", Category.PERSON_NAME, Action.DELETE_ROW, Action.FAKE),
         Column("contacts", "last_name", Category.PERSON_NAME, Action.DELETE_ROW, Action.FAKE),
@@ -23,45 +48,92 @@ class ContactsAnonymizer:
         Column("contacts", "phone", Category.PHONE, Action.DELETE_ROW, Action.FAKE),
         Column("contacts", "address", Category.POSTAL_ADDRESS, Action.DELETE_ROW, Action.FAKE),
         Column(
-            "contacts", "company", Category.COMPANY, Action.DELETE_ROW, Action.KEEP, _KEEP_BUSINESS
+            "contacts",
+            "company",
+            Category.COMPANY,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "the employer's name: business data, kept for reports",
         ),
         Column("contacts", "birthday", Category.BIRTHDAY, Action.DELETE_ROW, Action.NULL),
         Column("contacts", "custom_fields", Category.CUSTOM_FIELDS, Action.DELETE_ROW, Action.NULL),
         Column("notes", "body", Category.FREE_TEXT, Action.DELETE_ROW, Action.REDACT),
-        Column("deals", "title", Category.BUSINESS, Action.KEEP, Action.KEEP, _KEEP_BUSINESS),
+        Column("deals", "title", Category.FREE_TEXT, Action.REDACT, Action.REDACT),
         Column("deals", "description", Category.FREE_TEXT, Action.REDACT, Action.REDACT),
-        Column("deals", "stage", Category.BUSINESS, Action.KEEP, Action.KEEP, _KEEP_BUSINESS),
-        Column("deals", "currency", Category.BUSINESS, Action.KEEP, Action.KEEP, _KEEP_BUSINESS),
+        Column("deals", "currency", Category.BUSINESS, Action.KEEP, Action.KEEP, _BUSINESS),
+        Column("deals", "stage", Category.BUSINESS, Action.KEEP, Action.KEEP, _BUSINESS),
     )
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], scope.tenant_id, list(scope.contact_ids)))
+    async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
+        rows = await conn.fetch(_SQL["identifiers"], *_args(scope))
+        return Identifiers(
+            names=full_names((r["first_name"], r["last_name"]) for r in rows),
+            emails=tuple(r["email"] for r in rows if r["email"]),
+            phones=tuple(r["phone"] for r in rows if r["phone"]),
+        )
 
-    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
-        tenant = batch.scope.tenant_id
-        rows = await conn.fetch(
-            _SQL["lock_batch"], tenant, list(batch.scope.contact_ids), batch.after, batch.limit
-        )
+    async def count(self, conn: Connection, scope: Scope) -> int:
+        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+
+    async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        # Notes about the subject are deleted by erase; everything else is looked at.
+        parts = ((_NOTES, "others"), (_DEALS, "all"), (_CONTACTS, "others"))
+        columns, rows = parts[batch.part]
+        owners = batch.scope.contact_ids
+        result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
+        return advance(result, batch.part, len(parts))
+
+    async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        tenant, whole, ids = _args(batch.scope)
+        parts = _TENANT_ERASE_PARTS if whole else ("contacts",)
+        name = parts[batch.part]
+        if name != "contacts":
+            result = await counted_batch(conn, _SQL[name], (tenant, whole, ids), batch)
+            return advance(result, batch.part, len(parts))
+        rows = await conn.fetch(_SQL["lock_contacts"], tenant, whole, ids, batch.after, batch.limit)
         if not rows:
-            return BatchResult(processed=0, checkpoint=batch.after, finished=True)
-        ids = [r["id"] for r in rows]
-        notes = int(await conn.fetchval(_SQL["delete_notes"], tenant, ids))
-        redactor = Redactor(
-            Identifiers(
-                names=full_names((r["first_name"], r["last_name"]) for r in rows),
-                emails=tuple(r["email"] for r in rows if r["email"]),
-                phones=tuple(r["phone"] for r in rows if r["phone"]),
-            )
-        )
-        deals = await conn.fetch(_SQL["linked_deals"], tenant, ids)
-        for deal in deals:
-            await conn.execute(
-                _SQL["unlink_deal"], tenant, deal["id"], redactor.redact(deal["description"] or "")
-            )
-        await conn.fetchval(_SQL["unlink_leftovers"], tenant, ids)
-        await conn.execute(_SQL["delete_contacts"], tenant, ids)
+            return BatchResult(processed=0, part=batch.part, checkpoint=batch.after, finished=True)
+        batch_ids = [r["id"] for r in rows]
+        processed = await conn.fetchval(_SQL["erase_contacts"], tenant, batch_ids)
         return BatchResult(
-            processed=len(ids) + notes + len(deals),
-            checkpoint=ids[-1],
-            finished=len(ids) < batch.limit,
+            processed=int(processed),
+            part=batch.part,
+            checkpoint=batch_ids[-1],
+            finished=len(rows) < batch.limit,
         )
+
+    async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        # Part 0: the contacts' own columns; parts 1-2: the free text of their notes
+        # and deals (for a whole tenant, of every note and deal).
+        owners = batch.scope.contact_ids
+        rows = "all" if batch.scope.whole_tenant else "owned"
+        if batch.part in (1, 2):
+            columns = _NOTES if batch.part == 1 else _DEALS
+            result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
+            return advance(result, batch.part, 3)
+        found = await conn.fetch(
+            _SQL["contacts_to_anonymize"], *_args(batch.scope), batch.after, batch.limit
+        )
+        f = tools.fakes
+        await conn.execute(
+            _SQL["anonymize_contacts"],
+            batch.scope.tenant_id,
+            [r["id"] for r in found],
+            [f.first_name(r["first_name"]) if r["first_name"] else None for r in found],
+            [f.last_name(r["last_name"]) if r["last_name"] else None for r in found],
+            [f.email(r["email"]) if r["email"] else None for r in found],
+            [f.phone(r["phone"]) if r["phone"] else None for r in found],
+            [f.address(r["address"]) if r["address"] else None for r in found],
+        )
+        result = BatchResult(
+            processed=len(found),
+            part=0,
+            checkpoint=found[-1]["id"] if found else batch.after,
+            finished=len(found) < batch.limit,
+        )
+        return advance(result, 0, 3)
+
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+        for kind in ("contacts", "notes", "deals"):
+            async for row in conn.cursor(_SQL[f"export_{kind}"], *_args(scope)):
+                yield record(kind, row)

@@ -2,55 +2,127 @@
 
 from __future__ import annotations
 
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
+from anonymizers.mentions import TextColumns, redact_batch
+from anonymizers.metadata import strip_metadata
 from anonymizers.queries import load_queries
+from anonymizers.records import record
+from anonymizers.redaction import Identifiers, Kind
 
 _SQL = load_queries("anonymizers.sql", "files.sql")
+_NAMES = TextColumns("files", text=("name",), owner="contact_id")
+# Contents read as text and rewritten with the subject's identifiers replaced.
+_TEXT_TYPES = ("text/", "application/json", "application/xml")
+
+
+def _args(scope: Scope) -> tuple[str, bool, list[int], list[int]]:
+    return scope.tenant_id, scope.whole_tenant, list(scope.contact_ids), list(scope.user_ids)
+
+
+def _mask(_kind: Kind, text: str) -> str:
+    # Same length: offsets inside binary formats (a PDF's xref table) stay valid.
+    return "x" * len(text)
+
+
+def anonymized_contents(data: bytes, content_type: str, tools: Tools) -> bytes:
+    """The file without identifying metadata and without the subject's identifiers."""
+    data = strip_metadata(data, content_type)
+    if content_type.startswith(_TEXT_TYPES):
+        text = data.decode("utf-8", errors="surrogateescape")
+        return tools.redactor.redact(text, tools.replace).encode("utf-8", "surrogateescape")
+    # Other formats: identifiers stored uncompressed are masked in place; compressed
+    # streams cannot be searched (docs/data-map.md says so).
+    return tools.redactor.redact(data.decode("latin-1"), _mask).encode("latin-1")
 
 
 class FilesAnonymizer:
-    """A contact's files and the attachments of its messages."""
+    """A subject's files and attachments; others' file names that mention the subject."""
 
     data_type = "files"
     stage = 10  # first: file rows reference messages and contacts
     columns = (
-        Column("files", "name", Category.FILE_NAME, Action.DELETE_ROW, Action.FAKE),
+        Column("files", "name", Category.FILE_NAME, Action.DELETE_ROW, Action.REDACT),
         Column(
             "files",
             "blob_key",
             Category.FILE_REFERENCE,
             Action.DELETE_ROW,
             Action.KEEP,
-            "opaque random key; the blob's contents are rewritten instead",
+            "an opaque random key; the contents behind it are rewritten instead",
         ),
         Column(
             "files",
             "content_type",
-            Category.BUSINESS,
+            Category.TECHNICAL,
             Action.DELETE_ROW,
             Action.KEEP,
-            "a format, names no one",
+            "a format: names no one",
         ),
-        Column("files", "sha256", Category.BUSINESS, Action.DELETE_ROW, Action.FAKE),
+        Column(
+            "files",
+            "sha256",
+            Category.TECHNICAL,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "recomputed for the rewritten contents",
+        ),
     )
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], scope.tenant_id, list(scope.contact_ids)))
+    async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
+        return Identifiers()  # a file names its subject only through other data types
 
-    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
-        rows = await conn.fetch(
-            _SQL["erase_batch"],
-            batch.scope.tenant_id,
-            list(batch.scope.contact_ids),
-            batch.after,
-            batch.limit,
+    async def count(self, conn: Connection, scope: Scope) -> int:
+        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+
+    async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        # Other people's files whose names mention the subject are renamed.
+        return await redact_batch(
+            conn, _NAMES, batch, tools, rows="others", owners=batch.scope.contact_ids
         )
-        if not rows:
-            return BatchResult(processed=0, checkpoint=batch.after, finished=True)
+
+    async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        rows = await conn.fetch(_SQL["lock_batch"], *_args(batch.scope), batch.after, batch.limit)
+        await conn.execute(_SQL["delete"], batch.scope.tenant_id, [r["id"] for r in rows])
         return BatchResult(
             processed=len(rows),
-            # DELETE … RETURNING gives no order: the checkpoint is the highest id.
-            checkpoint=max(r["id"] for r in rows),
+            part=0,
+            checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
             blob_keys=tuple(r["blob_key"] for r in rows),
         )
+
+    async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        rows = await conn.fetch(_SQL["lock_batch"], *_args(batch.scope), batch.after, batch.limit)
+        rewrites: list[tuple[str, bytes]] = []
+        names, sizes, digests = [], [], []
+        for r in rows:
+            data = anonymized_contents(
+                await tools.read_blob(r["blob_key"]), r["content_type"], tools
+            )
+            rewrites.append((r["blob_key"], data))
+            names.append(tools.redactor.redact(r["name"], tools.replace))
+            sizes.append(len(data))
+            digests.append(hashlib.sha256(data).hexdigest())
+        await conn.execute(
+            _SQL["update_anonymized"],
+            batch.scope.tenant_id,
+            [r["id"] for r in rows],
+            names,
+            sizes,
+            digests,
+        )
+        return BatchResult(
+            processed=len(rows),
+            part=0,
+            checkpoint=rows[-1]["id"] if rows else batch.after,
+            finished=len(rows) < batch.limit,
+            blob_rewrites=tuple(rewrites),
+        )
+
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+        async for row in conn.cursor(_SQL["export"], *_args(scope)):
+            yield record("files", row)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
+from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
+from anonymizers.records import record
+from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "messages.sql")
 
+_TEXT = TextColumns(
+    "messages",
+    text=("sender", "subject", "body"),
+    arrays=("recipients", "cc", "bcc"),
+    owner="contact_id",
+)
+
+
+def _args(scope: Scope) -> tuple[str, bool, list[int]]:
+    return scope.tenant_id, scope.whole_tenant, list(scope.contact_ids)
+
 
 class MessagesAnonymizer:
-    """A contact's communications, whatever the channel."""
+    """A contact's communications, whatever the channel, and the subject in everyone's."""
 
     data_type = "messages"
     stage = 20  # after files (attachments reference messages), before contacts
@@ -22,29 +39,63 @@ class MessagesAnonymizer:
         Column("messages", "body", Category.FREE_TEXT, Action.DELETE_ROW, Action.REDACT),
         Column(
             "messages",
-            "thread_id",
-            Category.BUSINESS,
+            "channel",
+            Category.TECHNICAL,
             Action.DELETE_ROW,
             Action.KEEP,
-            "opaque thread key; joins the conversation, names no one",
+            "which channel: names no one",
+        ),
+        Column(
+            "messages",
+            "direction",
+            Category.TECHNICAL,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "inbound or outbound: names no one",
+        ),
+        Column(
+            "messages",
+            "thread_id",
+            Category.TECHNICAL,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "an opaque key that joins a conversation; names no one",
         ),
     )
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], scope.tenant_id, list(scope.contact_ids)))
+    async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
+        rows = await conn.fetch(_SQL["handles"], *_args(scope))
+        return Identifiers(handles=tuple(r["handle"] for r in rows if r["handle"]))
 
-    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
+    async def count(self, conn: Connection, scope: Scope) -> int:
+        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+
+    async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        # The subject's own messages are deleted by erase; the rest may cc or quote them.
+        return await redact_batch(
+            conn, _TEXT, batch, tools, rows="others", owners=batch.scope.contact_ids
+        )
+
+    async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         row = await conn.fetchrow(
-            _SQL["erase_batch"],
-            batch.scope.tenant_id,
-            list(batch.scope.contact_ids),
-            batch.after,
-            batch.limit,
+            _SQL["erase_batch"], *_args(batch.scope), batch.after, batch.limit
         )
         assert row is not None  # an aggregate always returns one row
         processed = int(row["processed"])
         return BatchResult(
             processed=processed,
+            part=0,
             checkpoint=int(row["checkpoint"]),
             finished=processed < batch.limit,
         )
+
+    async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        # Every address, handle and mention of the subject becomes its consistent fake.
+        rows = "all" if batch.scope.whole_tenant else "owned"
+        return await redact_batch(
+            conn, _TEXT, batch, tools, rows=rows, owners=batch.scope.contact_ids
+        )
+
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+        async for row in conn.cursor(_SQL["export"], *_args(scope)):
+            yield record("messages", row)

@@ -68,9 +68,24 @@ def national(phone: str) -> str:
     return digits(phone)[-_NATIONAL_DIGITS:]
 
 
+def _pg_escape(literal: str) -> str:
+    """Escape a literal for a PostgreSQL regular expression."""
+    return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", literal)
+
+
 def full_names(pairs: Iterable[tuple[str | None, str | None]]) -> tuple[str, ...]:
     """'First Last' for each (first, last) pair that has both."""
     return tuple(f"{first} {last}" for first, last in pairs if first and last)
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a name, as the redactor sees them."""
+    return _WORD.findall(name)
+
+
+def _name_key(words: Iterable[str]) -> tuple[str, ...]:
+    # Case and apostrophe style do not make another name: O'Brien is O\u2019Brien.
+    return tuple(w.lower().replace("\u2019", "'") for w in words)
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,7 @@ class Redactor:
         self._names = {
             words
             for n in ids.names
-            if 2 <= len(words := tuple(w.lower() for w in _WORD.findall(n))) <= _MAX_NAME_WORDS
+            if 2 <= len(words := _name_key(_WORD.findall(n))) <= _MAX_NAME_WORDS
         }
         self._everyone = everyone
 
@@ -149,13 +164,31 @@ class Redactor:
                     _NAME_GAP.fullmatch(text, a.end(), b.start())
                     for a, b in itertools.pairwise(run)
                 )
-                if joined and tuple(w.group().lower() for w in run) in self._names:
+                if joined and _name_key(w.group() for w in run) in self._names:
                     start, end = run[0].start(), run[-1].end()
                     yield Match(start, end, Kind.NAME, text[start:end])
                     i += n
                     break
             else:
                 i += 1
+
+    def sql_prefilter(self) -> str | None:
+        """A PostgreSQL regex (for ~*) matching every text this redactor may change.
+
+        A superset, so the database can skip rows that cannot mention the subject;
+        None when every row must be looked at (a whole tenant).
+        """
+        if self._everyone:
+            return None
+        gap = r"[[:space:]_.-]{1,3}"
+        parts = [
+            gap.join(_pg_escape(w).replace("'", "['\u2019]") for w in name)
+            for name in sorted(self._names)
+        ]
+        parts += [_pg_escape(v) for v in sorted(self._emails | self._handles)]
+        parts += ["[^0-9]{0,3}".join(number) for number in sorted(self._phones)]
+        # An empty alternation would match everything: match nothing instead.
+        return "|".join(parts) if parts else "$^"
 
     def redact(self, text: str, replace: Replace = _redacted) -> str:
         """Replace every identifier; everything between them stays as it was."""

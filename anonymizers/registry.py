@@ -44,8 +44,18 @@ class Registry:
 
 def default_registry() -> Registry:
     """A registry with every built-in anonymizer."""
+    from anonymizers.accounts import AccountsAnonymizer
+    from anonymizers.activity import ActivityAnonymizer
     from anonymizers.contacts import ContactsAnonymizer
     from anonymizers.files import FilesAnonymizer
     from anonymizers.messages import MessagesAnonymizer
 
-    return Registry([FilesAnonymizer(), MessagesAnonymizer(), ContactsAnonymizer()])
+    return Registry(
+        [
+            FilesAnonymizer(),
+            MessagesAnonymizer(),
+            ActivityAnonymizer(),
+            ContactsAnonymizer(),
+            AccountsAnonymizer(),
+        ]
+    )

@@ -110,6 +110,30 @@ class PrivacyClient:
         except grpc.aio.AioRpcError as error:
             raise PrivacyClientError.from_rpc_error(error) from error
 
+    async def anonymize(
+        self,
+        tenant_id: str,
+        subject: pb.Subject,
+        *,
+        data_types: Sequence[str] = (),
+        dry_run: bool = False,
+        idempotency_key: str = "",
+        reason: str = "",
+    ) -> pb.Job:
+        """Ask for an anonymization; returns the accepted job at once."""
+        request = pb.AnonymizeRequest(
+            tenant_id=tenant_id,
+            subject=subject,
+            data_types=list(data_types),
+            dry_run=dry_run,
+            idempotency_key=idempotency_key,
+            reason=reason,
+        )
+        try:
+            return await self._stub.Anonymize(request)
+        except grpc.aio.AioRpcError as error:
+            raise PrivacyClientError.from_rpc_error(error) from error
+
     async def get_job(self, job_id: str) -> pb.Job:
         try:
             return await self._stub.GetJob(pb.GetJobRequest(job_id=job_id))

@@ -61,18 +61,25 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--contacts", type=int, default=100, help="number of contacts (100)")
     seed.add_argument("--seed", type=int, default=0, help="random seed (0)")
 
-    for name, verb in (("erase", "Erase"),):
+    for name, verb in (("erase", "Erase"), ("anonymize", "Anonymize")):
         cmd = sub.add_parser(
             name,
             help=f"{verb.lower()} a subject's personal data",
-            description=f"Submit an {verb} job for one subject; --wait follows it to its end.",
+            description=f"Submit an {verb} job for one subject (or a whole tenant); "
+            "--wait follows it to its end.",
         )
         _add_target(cmd)
         cmd.add_argument("--tenant", required=True)
         who = cmd.add_mutually_exclusive_group(required=True)
-        who.add_argument("--email")
-        who.add_argument("--phone")
+        who.add_argument("--email", help="a contact's or user account's email (any case)")
+        who.add_argument("--phone", help="a contact's phone number, in any common format")
         who.add_argument("--contact-id", type=int)
+        who.add_argument("--user-id", type=int, help="a user account")
+        who.add_argument(
+            "--whole-tenant",
+            metavar="TENANT",
+            help="every person of the tenant: repeat the tenant id to confirm",
+        )
         cmd.add_argument(
             "--data-type",
             action="append",
@@ -121,7 +128,11 @@ def _add_target(cmd: argparse.ArgumentParser) -> None:
 
 
 def _describe(job: pb.Job) -> str:
-    counts = ", ".join(f"{p.data_type} {p.done}/{p.planned}" for p in job.progress)
+    counts = ", ".join(
+        f"{p.data_type} {p.done}/{p.planned}"
+        + (f" (+{p.mentions_redacted} mentions)" if p.mentions_redacted else "")
+        for p in job.progress
+    )
     text = f"job {job.id} {STATE_NAMES.get(job.state, '?')}"
     if job.dry_run:
         text += " (dry run: planned counts only)"
@@ -132,11 +143,18 @@ def _describe(job: pb.Job) -> str:
     return text
 
 
-async def _erase(args: argparse.Namespace, console: Console) -> int:
+async def _submit(args: argparse.Namespace, console: Console) -> int:
     async with PrivacyClient(args.target) as client:
-        job = await client.erase(
+        submit = client.erase if args.command == "erase" else client.anonymize
+        job = await submit(
             args.tenant,
-            subject(email=args.email, phone=args.phone, contact_id=args.contact_id),
+            subject(
+                email=args.email,
+                phone=args.phone,
+                contact_id=args.contact_id,
+                user_id=args.user_id,
+                whole_tenant=args.whole_tenant,
+            ),
             data_types=args.data_types,
             dry_run=args.dry_run,
             idempotency_key=args.idempotency_key,
@@ -194,7 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed":
         return int(_server().seed(args.tenant, contacts=args.contacts, seed=args.seed))
     console = Console()
-    run = {"erase": _erase, "jobs": _jobs, "watch": _watch, "cancel": _cancel}[args.command]
+    run = {
+        "erase": _submit,
+        "anonymize": _submit,
+        "jobs": _jobs,
+        "watch": _watch,
+        "cancel": _cancel,
+    }[args.command]
     try:
         return asyncio.run(run(args, console))
     except PrivacyClientError as error:

@@ -37,7 +37,12 @@ def job_to_proto(job: Job) -> pb.Job:
         kind=KIND_TO_PROTO[job.kind],
         state=STATE_TO_PROTO[job.state],
         progress=[
-            pb.DataTypeProgress(data_type=p.data_type, planned=p.planned, done=p.done)
+            pb.DataTypeProgress(
+                data_type=p.data_type,
+                planned=p.planned,
+                done=p.done,
+                mentions_redacted=p.mentions,
+            )
             for p in job.progress
         ],
         created_at=_ts(job.created_at),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from anonymizers.base import Connection, Scope
+from anonymizers.redaction import Identifiers
 from anonymizers.registry import Registry
 from server import audit, subjects
 from server.audit import AuditEntry
@@ -21,6 +23,10 @@ from server.queries import Q
 from server.subjects import Subject
 
 DEFAULT_PRIORITY = 100
+# A job's steps, in order: the subject's identifiers replaced in every record's
+# free text, then the subject's own rows erased or anonymized.
+STEP_MENTIONS = "mentions"
+STEP_APPLY = "apply"
 
 
 class JobKind(StrEnum):
@@ -58,8 +64,9 @@ class JobRequest:
 @dataclass(frozen=True)
 class Progress:
     data_type: str
-    planned: int
-    done: int
+    planned: int  # the subject's own rows, counted when the job was accepted
+    done: int  # of those, processed so far
+    mentions: int  # other rows whose free text had the subject's identifiers replaced
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,21 @@ def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         error=row["error"],
-        progress=tuple(Progress(t["data_type"], t["planned"], t["done"]) for t in tasks),
+        progress=_progress(tasks),
     )
+
+
+def _progress(tasks: list[asyncpg.Record]) -> tuple[Progress, ...]:
+    """One line per data type: its apply step's plan and progress, its mentions step's count."""
+    by_type: dict[str, Progress] = {}
+    for t in tasks:
+        p = by_type.get(t["data_type"], Progress(t["data_type"], 0, 0, 0))
+        if t["step"] == STEP_MENTIONS:
+            p = Progress(p.data_type, p.planned, p.done, p.mentions + t["done"])
+        else:
+            p = Progress(p.data_type, p.planned + t["planned"], p.done + t["done"], p.mentions)
+        by_type[p.data_type] = p
+    return tuple(by_type.values())
 
 
 async def get(conn: Connection, job_id: uuid.UUID) -> Job:
@@ -123,6 +143,7 @@ async def submit(
             tenant_id=request.tenant_id,
             contact_ids=resolved.contact_ids,
             user_ids=resolved.user_ids,
+            whole_tenant=resolved.whole_tenant,
         )
         anonymizers = [
             a
@@ -130,6 +151,9 @@ async def submit(
             if not request.data_types or a.data_type in request.data_types
         ]
         planned = {a.data_type: await a.count(conn, scope) for a in anonymizers}
+        # A whole tenant's apply step looks at every row anyway: no mentions step.
+        steps = [STEP_APPLY] if resolved.whole_tenant else [STEP_MENTIONS, STEP_APPLY]
+        tasks = [(a.data_type, step) for step in steps for a in anonymizers]
         job_id = uuid.uuid4()
         now = await conn.fetchval("SELECT now()")
         state = JobState.SUCCEEDED if request.dry_run else JobState.PENDING
@@ -143,6 +167,7 @@ async def submit(
             subject_hash,
             list(resolved.contact_ids),
             list(resolved.user_ids),
+            resolved.whole_tenant,
             request.dry_run,
             request.idempotency_key,
             request.reason,
@@ -157,10 +182,14 @@ async def submit(
             existing = await _idempotent_job(conn, request, subject_hash)
             assert existing is not None
             return existing
-        for position, (data_type, count) in enumerate(planned.items()):
+        for position, (data_type, step) in enumerate(tasks):
+            count = planned[data_type] if step == STEP_APPLY else 0
             await conn.execute(
-                Q["insert_task"], job_id, data_type, position, count, request.dry_run
+                Q["insert_task"], job_id, position, data_type, step, count, request.dry_run
             )
+        if not request.dry_run:
+            ids = await _identifiers(conn, registry, scope)
+            await conn.execute(Q["insert_identifiers"], job_id, json.dumps(asdict(ids)))
         action = f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}"
         details: dict[str, Any] = {
             "planned": planned,
@@ -199,6 +228,23 @@ async def _idempotent_job(conn: Connection, request: JobRequest, subject_hash: s
             "idempotency_key was already used for a different request; use a new key"
         )
     return await get(conn, row["id"])
+
+
+async def _identifiers(conn: Connection, registry: Registry, scope: Scope) -> Identifiers:
+    """Everything that identifies the subject, from every data type (filtered or not)."""
+    found = [await a.identifiers(conn, scope) for a in registry.ordered()]
+    return Identifiers(
+        names=tuple(dict.fromkeys(n for i in found for n in i.names)),
+        emails=tuple(dict.fromkeys(e for i in found for e in i.emails)),
+        phones=tuple(dict.fromkeys(p for i in found for p in i.phones)),
+        handles=tuple(dict.fromkeys(h for i in found for h in i.handles)),
+    )
+
+
+def identifiers_from_json(raw: str) -> Identifiers:
+    """The identifiers a job stored when it was accepted."""
+    data = json.loads(raw)
+    return Identifiers(**{k: tuple(v) for k, v in data.items()})
 
 
 def _page_token(job: Job) -> str:
@@ -255,6 +301,7 @@ async def cancel(conn: Connection, job_id: uuid.UUID, actor: str) -> Job:
             await conn.fetchval(
                 Q["finish_job"], job_id, JobState.CANCELLED.value, "cancelled before it started"
             )
+            await conn.execute(Q["forget_identifiers"], job_id)
         await audit.append(
             conn,
             AuditEntry(

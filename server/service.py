@@ -49,7 +49,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         return await self._submit(request, JobKind.ERASE)
 
     async def Anonymize(self, request: pb.AnonymizeRequest, context: Context) -> pb.Job:
-        raise Unimplemented("Anonymize is not implemented yet")
+        return await self._submit(request, JobKind.ANONYMIZE)
 
     async def Export(
         self, request: pb.ExportRequest, context: Context

@@ -36,9 +36,10 @@ class Subject:
 class Resolved:
     """A subject turned into the rows it covers."""
 
-    subject_kind: str  # 'contact', 'user' or 'tenant'
+    subject_kind: str  # 'contact', 'user', 'person' (both) or 'tenant'
     contact_ids: tuple[int, ...] = ()
     user_ids: tuple[int, ...] = ()
+    whole_tenant: bool = False
 
 
 async def tenant_key(conn: Connection, tenant_id: str) -> bytes:
@@ -53,17 +54,30 @@ def subject_hash(key: bytes, subject: Subject) -> str:
     return hmac.new(key, subject.canonical().encode(), hashlib.sha256).hexdigest()
 
 
+async def _ids(conn: Connection, query: str, *args: object) -> tuple[int, ...]:
+    return tuple(r["id"] for r in await conn.fetch(Q[query], *args))
+
+
 async def resolve(conn: Connection, tenant_id: str, subject: Subject) -> Resolved:
     """Find the rows a subject covers; NotFound when there are none."""
+    contacts: tuple[int, ...] = ()
+    users: tuple[int, ...] = ()
+    if subject.kind is SubjectKind.WHOLE_TENANT:
+        return Resolved(subject_kind="tenant", whole_tenant=True)
     if subject.kind is SubjectKind.CONTACT_ID:
-        rows = await conn.fetch(Q["contacts_by_id"], tenant_id, int(subject.value))
+        contacts = await _ids(conn, "contacts_by_id", tenant_id, int(subject.value))
     elif subject.kind is SubjectKind.EMAIL:
-        rows = await conn.fetch(Q["contacts_by_email"], tenant_id, subject.value)
+        contacts = await _ids(conn, "contacts_by_email", tenant_id, subject.value)
+        users = await _ids(conn, "users_by_email", tenant_id, subject.value)
     elif subject.kind is SubjectKind.PHONE:
-        rows = await conn.fetch(Q["contacts_by_phone"], tenant_id, subject.value)
-    else:
-        raise NotImplementedError(subject.kind)  # refused earlier by validation
-    if not rows:
+        contacts = await _ids(conn, "contacts_by_phone", tenant_id, subject.value)
+    elif subject.kind is SubjectKind.USER_ID:
+        users = await _ids(conn, "users_by_id", tenant_id, int(subject.value))
+    if not (contacts or users):
         # Names the field, never the value: messages carry no personal data.
-        raise NotFound(f"no contact in tenant {tenant_id!r} matches subject.{subject.kind.value}")
-    return Resolved(subject_kind="contact", contact_ids=tuple(r["id"] for r in rows))
+        raise NotFound(
+            f"no contact or user account in tenant {tenant_id!r} matches "
+            f"subject.{subject.kind.value}"
+        )
+    kind = "person" if contacts and users else "contact" if contacts else "user"
+    return Resolved(subject_kind=kind, contact_ids=contacts, user_ids=users)

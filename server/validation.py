@@ -9,7 +9,7 @@ from anonymizers.redaction import digits
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
-from server.errors import InvalidArgument, Unimplemented
+from server.errors import InvalidArgument
 from server.jobs import JobKind, JobRequest, JobState
 from server.subjects import Subject, SubjectKind
 
@@ -64,8 +64,17 @@ def subject(request_subject: pb.Subject, tenant: str, has_subject: bool) -> Subj
                 "with optional +, spaces, dashes, dots or parentheses)",
             )
         return Subject(SubjectKind.PHONE, number)
-    # user_id and whole_tenant subjects come with the accounts and tenant-wide work.
-    raise Unimplemented(f"subject.{which} is not supported yet; use contact_id, email or phone")
+    if which == "user_id":
+        if request_subject.user_id <= 0:
+            raise InvalidArgument("subject.user_id", "must be a positive id")
+        return Subject(SubjectKind.USER_ID, str(request_subject.user_id))
+    # A whole tenant: the caller repeats the tenant id, a guard against a wrong one.
+    if request_subject.whole_tenant.confirm_tenant_id != tenant:
+        raise InvalidArgument(
+            "subject.whole_tenant.confirm_tenant_id",
+            "must repeat tenant_id to act on the whole tenant",
+        )
+    return Subject(SubjectKind.WHOLE_TENANT, tenant)
 
 
 def job_request(

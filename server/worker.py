@@ -12,19 +12,22 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 
 import asyncpg
 
-from anonymizers.base import Batch, Connection, Scope
+from anonymizers.base import Batch, BatchResult, Connection, Scope, Tools
+from anonymizers.fakes import Fakes
+from anonymizers.redaction import Identifiers
 from anonymizers.registry import Registry
-from server import audit
+from server import audit, subjects
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.events import JobEvents, wait_first
-from server.jobs import JobState
+from server.jobs import STEP_MENTIONS, JobKind, JobState, identifiers_from_json
 from server.metrics import BATCHES, ROWS
 from server.queries import Q
 
@@ -95,6 +98,7 @@ class Worker:
         self._events = events
         self._config = config
         self._lease = config.lease
+        self._tools_cache: dict[uuid.UUID, Tools] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until stop is set; an in-flight batch always finishes first."""
@@ -144,66 +148,123 @@ class Worker:
                     return Outcome.DONE
                 task = await conn.fetchrow(Q["next_task"], job_id)
                 if task is None:
-                    # Every data type is done; the blobs must be gone before SUCCEEDED.
+                    # Every step is done; blobs must be gone or rewritten before SUCCEEDED.
                     await self._drain_blobs(conn, job_id)
                     await self._finish(conn, job_id, job, JobState.SUCCEEDED)
                     return Outcome.DONE
-                data_type = task["data_type"]
-                anonymizer = self._registry.get(data_type)
-                scope = Scope(
-                    tenant_id=job["tenant_id"],
-                    contact_ids=tuple(job["contact_ids"]),
-                    user_ids=tuple(job["user_ids"]),
-                )
-                batch = Batch(scope, after=task["checkpoint"], limit=self._config.batch_size)
-                result = await anonymizer.erase(conn, batch)
+                result = await self._apply(conn, job_id, job, task)
                 await conn.execute(
                     Q["advance_task"],
                     job_id,
-                    data_type,
+                    task["position"],
+                    result.part,
                     result.checkpoint,
                     result.processed,
                     result.finished,
                 )
+                tenant_id, kind = job["tenant_id"], job["kind"]
                 if result.blob_keys:
                     await conn.execute(
-                        Q["queue_blob_deletion"], job["tenant_id"], list(result.blob_keys), job_id
+                        Q["queue_blob_deletion"], tenant_id, list(result.blob_keys), job_id
                     )
+                for key, data in result.blob_rewrites:
+                    await conn.execute(Q["queue_blob_rewrite"], tenant_id, key, job_id, data)
                 await conn.execute(Q["reset_attempts"], job_id)
                 await audit.append(
                     conn,
                     AuditEntry(
-                        tenant_id=job["tenant_id"],
+                        tenant_id=tenant_id,
                         actor=self.name,
-                        action=f"{job['kind']}.batch",
+                        action=f"{kind}.{task['step']}",
                         job_id=job_id,
                         subject_hash=job["subject_hash"],
-                        data_type=data_type,
+                        data_type=task["data_type"],
                         details={
                             "batch": task["batches"] + 1,
                             "processed": result.processed,
+                            "part": result.part,
                             "checkpoint": result.checkpoint,
                             "finished": result.finished,
                         },
                     ),
                 )
                 await conn.execute(Q["notify_job"], str(job_id))
-                blob_keys = result.blob_keys
-                tenant_id, kind = job["tenant_id"], job["kind"]
         except Exception as exc:  # any failure: retried, and the job fails after N tries
             return await self._record_failure(job_id, exc)
-        BATCHES.labels(kind=kind, data_type=data_type).inc()
-        ROWS.labels(kind=kind, data_type=data_type).inc(result.processed)
-        # After the commit: the rows are gone, so their blobs go too. A crash or a
-        # failure here leaves the outbox rows, which _drain_blobs clears before the
-        # job can succeed.
+        BATCHES.labels(kind=kind, data_type=task["data_type"]).inc()
+        ROWS.labels(kind=kind, data_type=task["data_type"]).inc(result.processed)
+        # After the commit: the rows are gone or anonymized, so their blobs follow.
+        # A crash or a failure here leaves the outbox rows, which _drain_blobs
+        # clears before the job can succeed.
         try:
-            await self._delete_blobs([(tenant_id, k) for k in blob_keys])
+            await self._write_blobs(tenant_id, result.blob_rewrites)
+            await self._delete_blobs([(tenant_id, k) for k in result.blob_keys])
         except OSError as exc:
             log.warning(
-                "blob deletion deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
+                "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
             )
         return Outcome.MORE
+
+    async def _apply(
+        self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
+    ) -> BatchResult:
+        anonymizer = self._registry.get(task["data_type"])
+        scope = Scope(
+            tenant_id=job["tenant_id"],
+            contact_ids=tuple(job["contact_ids"]),
+            user_ids=tuple(job["user_ids"]),
+            whole_tenant=job["whole_tenant"],
+        )
+        batch = Batch(
+            scope, part=task["part"], after=task["checkpoint"], limit=self._config.batch_size
+        )
+        tools = await self._tools(conn, job_id, job)
+        if task["step"] == STEP_MENTIONS:
+            return await anonymizer.redact_mentions(conn, batch, tools)
+        if job["kind"] == JobKind.ANONYMIZE.value:
+            return await anonymizer.anonymize(conn, batch, tools)
+        return await anonymizer.erase(conn, batch, tools)
+
+    async def _tools(self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record) -> Tools:
+        """The job's tools, built once per job: a tenant's identifiers can be many."""
+        cached = self._tools_cache.get(job_id)
+        if cached is not None:
+            return cached
+        raw = await conn.fetchval(Q["job_identifiers"], job_id)
+        tools = Tools.for_job(
+            anonymize=job["kind"] == JobKind.ANONYMIZE.value,
+            identifiers=identifiers_from_json(raw) if raw else Identifiers(),
+            whole_tenant=job["whole_tenant"],
+            fakes=Fakes(await subjects.tenant_key(conn, job["tenant_id"])),
+            read_blob=self._read_blob,
+        )
+        self._tools_cache = {job_id: tools}  # one job at a time per worker
+        return tools
+
+    async def _read_blob(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._blobs.get, key)
+
+    async def _write_blobs(
+        self,
+        tenant_id: str,
+        rewrites: Sequence[tuple[str, bytes]],
+        conn: Connection | None = None,
+    ) -> None:
+        """Write rewritten blobs, then forget their outbox rows (writing twice is harmless)."""
+        if not rewrites:
+            return
+
+        def write_all() -> None:
+            for key, data in rewrites:
+                self._blobs.put(key, data)
+
+        await asyncio.to_thread(write_all)
+        keys = [(tenant_id, key) for key, _ in rewrites]
+        if conn is not None:
+            await conn.executemany(Q["forget_blob_rewrite"], keys)
+            return
+        async with self._pool.acquire() as c:
+            await c.executemany(Q["forget_blob_rewrite"], keys)
 
     async def _finish(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState
@@ -214,6 +275,8 @@ class Worker:
         if state is JobState.CANCELLED:
             error = f"cancelled at a batch boundary after {sum(done.values())} rows: {done}"
         await conn.fetchval(Q["finish_job"], job_id, state.value, error)
+        await conn.execute(Q["forget_identifiers"], job_id)
+        self._tools_cache.pop(job_id, None)
         await audit.append(
             conn,
             AuditEntry(
@@ -229,6 +292,10 @@ class Worker:
         log.info("job finished", extra={"job_id": str(job_id), "state": state.value})
 
     async def _drain_blobs(self, conn: Connection, job_id: uuid.UUID) -> None:
+        """Finish the blob work a crash (or a failed write) left in the outboxes."""
+        while rows := await conn.fetch(Q["pending_blob_rewrites"], job_id, _BLOB_DRAIN_CHUNK):
+            for r in rows:
+                await self._write_blobs(r["tenant_id"], [(r["blob_key"], bytes(r["data"]))], conn)
         while rows := await conn.fetch(Q["pending_blob_deletions"], job_id, _BLOB_DRAIN_CHUNK):
             await self._delete_blobs([(r["tenant_id"], r["blob_key"]) for r in rows], conn)
 
@@ -265,6 +332,8 @@ class Worker:
                 return Outcome.RETRY
             message = f"gave up after {attempts} failed attempts; last error: {error}"
             await conn.fetchval(Q["finish_job"], job_id, JobState.FAILED.value, message)
+            await conn.execute(Q["forget_identifiers"], job_id)
+            self._tools_cache.pop(job_id, None)
             await audit.append(
                 conn,
                 AuditEntry(

@@ -1,47 +1,92 @@
--- Contacts, with the notes about them and the link from their deals.
--- $1 tenant_id, $2 contact ids.
+-- Contacts, the notes about them, and their deals.
+-- Throughout: $1 tenant_id, $2 whole tenant?, $3 the subject's contact ids.
+
+-- name: identifiers
+SELECT first_name, last_name, email, phone FROM contacts
+WHERE tenant_id = $1 AND ($2 OR id = ANY($3));
 
 -- name: count
-SELECT (SELECT count(*) FROM contacts WHERE tenant_id = $1 AND id = ANY($2))
-     + (SELECT count(*) FROM notes WHERE tenant_id = $1 AND contact_id = ANY($2))
-     + (SELECT count(*) FROM deals WHERE tenant_id = $1 AND contact_id = ANY($2));
+SELECT (SELECT count(*) FROM contacts WHERE tenant_id = $1 AND ($2 OR id = ANY($3)))
+     + (SELECT count(*) FROM notes WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3)))
+     + (SELECT count(*) FROM deals WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3)));
 
--- name: lock_batch
--- $3 after (checkpoint), $4 limit.
-SELECT id, first_name, last_name, email, phone
-FROM contacts
-WHERE tenant_id = $1 AND id = ANY($2) AND id > $3
+-- name: lock_contacts
+-- $4 after (checkpoint), $5 limit.
+SELECT id FROM contacts
+WHERE tenant_id = $1 AND ($2 OR id = ANY($3)) AND id > $4
 ORDER BY id
-LIMIT $4
+LIMIT $5
 FOR UPDATE;
 
--- name: delete_notes
-WITH gone AS (
+-- name: erase_contacts
+-- $2: the batch's contact ids. Notes about them go; deals stay, without the link
+-- (their free text was redacted by the mentions step); rows of data types a
+-- data_types filter left out lose the link, so the contact row can go.
+WITH notes_gone AS (
     DELETE FROM notes WHERE tenant_id = $1 AND contact_id = ANY($2) RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- name: linked_deals
-SELECT id, description FROM deals
-WHERE tenant_id = $1 AND contact_id = ANY($2)
-ORDER BY id
-FOR UPDATE;
-
--- name: unlink_deal
--- Deals keep their business fields; they lose the person.
-UPDATE deals SET contact_id = NULL, description = $3 WHERE tenant_id = $1 AND id = $2;
-
--- name: unlink_leftovers
--- Rows of data types the job left out (a data_types filter) keep their data but
--- lose the link, so the contact row can go.
-WITH m AS (
+), deals_unlinked AS (
+    UPDATE deals SET contact_id = NULL WHERE tenant_id = $1 AND contact_id = ANY($2)
+    RETURNING 1
+), messages_unlinked AS (
     UPDATE messages SET contact_id = NULL WHERE tenant_id = $1 AND contact_id = ANY($2)
     RETURNING 1
-), f AS (
+), files_unlinked AS (
     UPDATE files SET contact_id = NULL WHERE tenant_id = $1 AND contact_id = ANY($2)
     RETURNING 1
+), contacts_gone AS (
+    DELETE FROM contacts WHERE tenant_id = $1 AND id = ANY($2) RETURNING 1
 )
-SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM f);
+SELECT (SELECT count(*) FROM notes_gone) + (SELECT count(*) FROM deals_unlinked)
+     + (SELECT count(*) FROM contacts_gone);
 
--- name: delete_contacts
-DELETE FROM contacts WHERE tenant_id = $1 AND id = ANY($2);
+-- name: erase_tenant_deals
+-- A whole tenant: the deals go too. $4 after, $5 limit.
+WITH batch AS (
+    SELECT id FROM deals WHERE tenant_id = $1 AND id > $4 ORDER BY id LIMIT $5 FOR UPDATE
+), notes_gone AS (
+    DELETE FROM notes n USING batch WHERE n.tenant_id = $1 AND n.deal_id = batch.id
+    RETURNING 1
+), gone AS (
+    DELETE FROM deals d USING batch WHERE d.tenant_id = $1 AND d.id = batch.id
+    RETURNING d.id
+)
+SELECT count(*) + (SELECT count(*) FROM notes_gone), coalesce(max(id), $4) FROM gone;
+
+-- name: erase_tenant_notes
+WITH batch AS (
+    SELECT id FROM notes WHERE tenant_id = $1 AND id > $4 ORDER BY id LIMIT $5 FOR UPDATE
+), gone AS (
+    DELETE FROM notes n USING batch WHERE n.tenant_id = $1 AND n.id = batch.id
+    RETURNING n.id
+)
+SELECT count(*), coalesce(max(id), $4) FROM gone;
+
+-- name: contacts_to_anonymize
+-- $4 after, $5 limit.
+SELECT id, first_name, last_name, email, phone, address FROM contacts
+WHERE tenant_id = $1 AND ($2 OR id = ANY($3)) AND id > $4
+ORDER BY id
+LIMIT $5
+FOR UPDATE;
+
+-- name: anonymize_contacts
+-- One statement for the whole batch: the fakes arrive as arrays.
+UPDATE contacts c
+SET first_name = f.first_name, last_name = f.last_name, email = f.email,
+    phone = f.phone, address = f.address, birthday = NULL, custom_fields = '{}'
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+     AS f(id, first_name, last_name, email, phone, address)
+WHERE c.tenant_id = $1 AND c.id = f.id;
+
+-- name: export_contacts
+SELECT id, first_name, last_name, email, phone, address, company, birthday,
+       custom_fields, created_at
+FROM contacts WHERE tenant_id = $1 AND ($2 OR id = ANY($3)) ORDER BY id;
+
+-- name: export_notes
+SELECT id, contact_id, deal_id, body, created_at
+FROM notes WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3)) ORDER BY id;
+
+-- name: export_deals
+SELECT id, contact_id, title, description, amount, currency, stage, created_at
+FROM deals WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3)) ORDER BY id;

@@ -1,25 +1,43 @@
--- File rows and their blobs. $1 tenant_id, $2 contact ids.
--- A contact's files: attached to the contact, or to one of the contact's messages.
+-- File rows; the bytes are in the blob store under blob_key.
+-- $1 tenant_id, $2 whole tenant?, $3 contact ids, $4 user ids.
+-- A subject's files: attached to one of its contacts or to one of their messages,
+-- or a user's own uploads (attached to no contact and no message).
 
 -- name: count
 SELECT count(*) FROM files f
 WHERE f.tenant_id = $1
-  AND (f.contact_id = ANY($2)
+  AND ($2 OR f.contact_id = ANY($3)
        OR f.message_id IN (SELECT id FROM messages
-                           WHERE tenant_id = $1 AND contact_id = ANY($2)));
+                           WHERE tenant_id = $1 AND contact_id = ANY($3))
+       OR (f.user_id = ANY($4) AND f.contact_id IS NULL AND f.message_id IS NULL));
 
--- name: erase_batch
--- $3 after (checkpoint), $4 limit. Returns the blob keys to delete after commit.
-WITH batch AS (
-    SELECT f.id FROM files f
-    WHERE f.tenant_id = $1 AND f.id > $3
-      AND (f.contact_id = ANY($2)
-           OR f.message_id IN (SELECT id FROM messages
-                               WHERE tenant_id = $1 AND contact_id = ANY($2)))
-    ORDER BY f.id
-    LIMIT $4
-    FOR UPDATE
-)
-DELETE FROM files f USING batch
-WHERE f.tenant_id = $1 AND f.id = batch.id
-RETURNING f.id, f.blob_key;
+-- name: lock_batch
+-- $5 after (checkpoint), $6 limit.
+SELECT f.id, f.name, f.content_type, f.blob_key FROM files f
+WHERE f.tenant_id = $1 AND f.id > $5
+  AND ($2 OR f.contact_id = ANY($3)
+       OR f.message_id IN (SELECT id FROM messages
+                           WHERE tenant_id = $1 AND contact_id = ANY($3))
+       OR (f.user_id = ANY($4) AND f.contact_id IS NULL AND f.message_id IS NULL))
+ORDER BY f.id
+LIMIT $6
+FOR UPDATE;
+
+-- name: delete
+DELETE FROM files WHERE tenant_id = $1 AND id = ANY($2);
+
+-- name: update_anonymized
+UPDATE files f SET name = u.name, size_bytes = u.size, sha256 = u.sha256
+FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(id, name, size, sha256)
+WHERE f.tenant_id = $1 AND f.id = u.id;
+
+-- name: export
+SELECT f.id, f.contact_id, f.message_id, f.name, f.content_type, f.size_bytes, f.sha256,
+       f.blob_key, f.created_at
+FROM files f
+WHERE f.tenant_id = $1
+  AND ($2 OR f.contact_id = ANY($3)
+       OR f.message_id IN (SELECT id FROM messages
+                           WHERE tenant_id = $1 AND contact_id = ANY($3))
+       OR (f.user_id = ANY($4) AND f.contact_id IS NULL AND f.message_id IS NULL))
+ORDER BY f.id;

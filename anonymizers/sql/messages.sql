@@ -1,16 +1,24 @@
--- Messages on every channel. $1 tenant_id, $2 contact ids.
+-- Messages on every channel. $1 tenant_id, $2 whole tenant?, $3 contact ids.
+
+-- name: handles
+-- The subject's channel addresses that are not an email or a phone number:
+-- Telegram handles and live-chat visitor ids (theirs, not the company's side).
+SELECT DISTINCT CASE WHEN direction = 'inbound' THEN sender ELSE r END AS handle
+FROM messages LEFT JOIN LATERAL unnest(recipients) AS r ON direction = 'outbound'
+WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3))
+  AND channel IN ('telegram', 'livechat');
 
 -- name: count
-SELECT count(*) FROM messages WHERE tenant_id = $1 AND contact_id = ANY($2);
+SELECT count(*) FROM messages WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3));
 
 -- name: erase_batch
--- $3 after (checkpoint), $4 limit. Attachments of these messages were erased by
+-- $4 after (checkpoint), $5 limit. Attachments of these messages were erased by
 -- the files stage; any left (a data_types filter) are unlinked first.
 WITH batch AS (
     SELECT id FROM messages
-    WHERE tenant_id = $1 AND contact_id = ANY($2) AND id > $3
+    WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3)) AND id > $4
     ORDER BY id
-    LIMIT $4
+    LIMIT $5
     FOR UPDATE
 ), unlinked AS (
     UPDATE files f SET message_id = NULL
@@ -21,6 +29,11 @@ WITH batch AS (
     WHERE m.tenant_id = $1 AND m.id = batch.id
     RETURNING m.id
 )
-SELECT count(*) AS processed, coalesce(max(id), $3) AS checkpoint,
+SELECT count(*) AS processed, coalesce(max(id), $4) AS checkpoint,
        (SELECT count(*) FROM unlinked) AS unlinked
 FROM gone;
+
+-- name: export
+SELECT id, channel, contact_id, direction, thread_id, sender, recipients, cc, bcc,
+       subject, body, sent_at
+FROM messages WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3)) ORDER BY id;

@@ -16,12 +16,15 @@ CREATE TABLE privacy_jobs (
     state             text NOT NULL
                       CHECK (state IN ('scheduled', 'pending', 'running',
                                        'succeeded', 'failed', 'cancelled')),
-    subject_kind      text NOT NULL CHECK (subject_kind IN ('contact', 'user', 'tenant')),
+    -- 'person': an email that matched both contacts and user accounts.
+    subject_kind      text NOT NULL
+                      CHECK (subject_kind IN ('contact', 'user', 'person', 'tenant')),
     subject_hash      text NOT NULL,
     -- The subject resolved to row ids when the job was accepted: the job never
     -- stores the email or phone it was asked about.
     contact_ids       bigint[] NOT NULL DEFAULT '{}',
     user_ids          bigint[] NOT NULL DEFAULT '{}',
+    whole_tenant      boolean NOT NULL DEFAULT false,
     dry_run           boolean NOT NULL DEFAULT false,
     idempotency_key   text,
     reason            text NOT NULL DEFAULT '',
@@ -45,18 +48,32 @@ CREATE INDEX privacy_jobs_tenant_idx ON privacy_jobs (tenant_id, created_at DESC
 CREATE INDEX privacy_jobs_queue_idx ON privacy_jobs (priority, deadline, created_at)
     WHERE state IN ('scheduled', 'pending', 'running');
 
--- One row per job and data type: the plan, the progress and the checkpoint
--- (the last row id processed) that a resumed job starts after.
+-- One row per job, data type and step: the plan, the progress, and the cursor
+-- (a part of the data type, and the last row id processed in it) that a resumed
+-- job starts after. Steps: 'mentions' (the subject's identifiers in every
+-- record's free text) runs for every data type before 'apply' (the subject's own
+-- rows), so identifiers are still known when they are looked for.
 CREATE TABLE privacy_job_tasks (
     job_id      uuid NOT NULL REFERENCES privacy_jobs (id),
+    position    integer NOT NULL,
     data_type   text NOT NULL,
-    position    integer NOT NULL,      -- tasks of a job run in this order
+    step        text NOT NULL CHECK (step IN ('mentions', 'apply')),
     planned     bigint NOT NULL DEFAULT 0,
     done        bigint NOT NULL DEFAULT 0,
+    part        integer NOT NULL DEFAULT 0,
     checkpoint  bigint NOT NULL DEFAULT 0,
     batches     integer NOT NULL DEFAULT 0,
     finished    boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (job_id, data_type)
+    PRIMARY KEY (job_id, position),
+    UNIQUE (job_id, data_type, step)
+);
+
+-- The subject's identifiers (names, emails, phones, handles) while its job runs:
+-- the redaction of other records needs them after the subject's own rows are
+-- gone. Deleted in the transaction that ends the job, so no personal data stays.
+CREATE TABLE privacy_job_identifiers (
+    job_id       uuid PRIMARY KEY REFERENCES privacy_jobs (id),
+    identifiers  jsonb NOT NULL
 );
 
 -- Blobs whose rows a committed batch removed; deleted from the blob store after
@@ -69,6 +86,19 @@ CREATE TABLE privacy_blob_deletions (
     PRIMARY KEY (tenant_id, blob_key)
 );
 CREATE INDEX privacy_blob_deletions_job_idx ON privacy_blob_deletions (job_id);
+
+-- New contents for blobs whose rows a committed batch anonymized (metadata
+-- stripped, identifiers replaced): written to the blob store after the commit,
+-- then deleted here, so a crash in between is replayed, never lost.
+CREATE TABLE privacy_blob_rewrites (
+    tenant_id  text NOT NULL,
+    blob_key   text NOT NULL,
+    job_id     uuid,
+    data       bytea NOT NULL,
+    queued_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, blob_key)
+);
+CREATE INDEX privacy_blob_rewrites_job_idx ON privacy_blob_rewrites (job_id);
 
 -- Append-only, hash-chained per tenant. Entries carry no raw personal data:
 -- a subject is the keyed hash the job carries.

@@ -24,27 +24,42 @@ WHERE tenant_id = $1
   AND right(regexp_replace(phone, '\D', '', 'g'), 10) = right($2, 10)
 ORDER BY id;
 
+-- name: users_by_id
+SELECT id FROM users WHERE tenant_id = $1 AND id = $2;
+
+-- name: users_by_email
+SELECT id FROM users WHERE tenant_id = $1 AND lower(email) = lower($2) ORDER BY id;
+
 -- name: insert_job
 INSERT INTO privacy_jobs (id, tenant_id, kind, state, subject_kind, subject_hash,
-                          contact_ids, user_ids, dry_run, idempotency_key, reason,
-                          requested_by, priority, not_before, deadline, finished_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                          contact_ids, user_ids, whole_tenant, dry_run, idempotency_key,
+                          reason, requested_by, priority, not_before, deadline, finished_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
 RETURNING id;
+
+-- name: insert_identifiers
+INSERT INTO privacy_job_identifiers (job_id, identifiers) VALUES ($1, $2::jsonb);
+
+-- name: job_identifiers
+SELECT identifiers FROM privacy_job_identifiers WHERE job_id = $1;
+
+-- name: forget_identifiers
+DELETE FROM privacy_job_identifiers WHERE job_id = $1;
 
 -- name: job_by_idempotency_key
 SELECT id, kind, subject_hash, dry_run FROM privacy_jobs
 WHERE tenant_id = $1 AND idempotency_key = $2;
 
 -- name: insert_task
-INSERT INTO privacy_job_tasks (job_id, data_type, position, planned, finished)
-VALUES ($1, $2, $3, $4, $5);
+INSERT INTO privacy_job_tasks (job_id, position, data_type, step, planned, finished)
+VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: get_job
 SELECT * FROM privacy_jobs WHERE id = $1;
 
 -- name: job_tasks
-SELECT data_type, planned, done, checkpoint, finished
+SELECT data_type, step, planned, done, finished
 FROM privacy_job_tasks WHERE job_id = $1 ORDER BY position;
 
 -- name: list_jobs
@@ -59,7 +74,7 @@ ORDER BY created_at DESC, id DESC
 LIMIT $6;
 
 -- name: tasks_of_jobs
-SELECT job_id, data_type, planned, done, checkpoint, finished
+SELECT job_id, data_type, step, planned, done, finished
 FROM privacy_job_tasks WHERE job_id = ANY($1) ORDER BY job_id, position;
 
 -- name: lease_next_job
@@ -87,10 +102,10 @@ RETURNING j.id;
 UPDATE privacy_jobs
 SET lease_expires_at = now() + $3::interval
 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
-RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, cancel_requested;
+RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, whole_tenant, cancel_requested;
 
 -- name: next_task
-SELECT data_type, checkpoint, done, batches FROM privacy_job_tasks
+SELECT position, data_type, step, part, checkpoint, done, batches FROM privacy_job_tasks
 WHERE job_id = $1 AND NOT finished
 ORDER BY position
 LIMIT 1
@@ -98,8 +113,8 @@ FOR UPDATE;
 
 -- name: advance_task
 UPDATE privacy_job_tasks
-SET checkpoint = $3, done = done + $4, batches = batches + 1, finished = $5
-WHERE job_id = $1 AND data_type = $2;
+SET part = $3, checkpoint = $4, done = done + $5, batches = batches + 1, finished = $6
+WHERE job_id = $1 AND position = $2;
 
 -- name: reset_attempts
 UPDATE privacy_jobs SET attempts = 0 WHERE id = $1;
@@ -144,6 +159,18 @@ LIMIT $2;
 
 -- name: forget_blob_deletion
 DELETE FROM privacy_blob_deletions WHERE tenant_id = $1 AND blob_key = $2;
+
+-- name: queue_blob_rewrite
+INSERT INTO privacy_blob_rewrites (tenant_id, blob_key, job_id, data)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (tenant_id, blob_key) DO UPDATE SET data = excluded.data, job_id = excluded.job_id;
+
+-- name: pending_blob_rewrites
+SELECT tenant_id, blob_key, data FROM privacy_blob_rewrites
+WHERE job_id = $1 ORDER BY queued_at LIMIT $2;
+
+-- name: forget_blob_rewrite
+DELETE FROM privacy_blob_rewrites WHERE tenant_id = $1 AND blob_key = $2;
 
 -- name: audit_append
 SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb);

@@ -70,6 +70,19 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
             "is not a phone number",
         ),
         (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(user_id=0)),
+            "subject.user_id",
+            "must be a positive id",
+        ),
+        (
+            pb.EraseRequest(
+                tenant_id="acme",
+                subject=pb.Subject(whole_tenant=pb.WholeTenant(confirm_tenant_id="acm")),
+            ),
+            "subject.whole_tenant.confirm_tenant_id",
+            "must repeat tenant_id",
+        ),
+        (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(contact_id=-4)),
             "subject.contact_id",
             "must be a positive id",
@@ -81,7 +94,7 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
                 data_types=["contacts", "emails"],
             ),
             "data_types[1]",
-            "is not a data type; known: files, messages, contacts",
+            "is not a data type; known: files, messages, activity, contacts, accounts",
         ),
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="x" * 501),
@@ -125,7 +138,9 @@ async def test_unknown_tenant_and_unknown_subject_are_not_found(
         with pytest.raises(PrivacyClientError) as raised:
             await client.erase("acme", who)
         assert raised.value.code is grpc.StatusCode.NOT_FOUND
-        assert "no contact in tenant 'acme' matches subject." in raised.value.message
+        assert "no contact or user account in tenant 'acme' matches subject." in (
+            raised.value.message
+        )
         assert "example.com" not in raised.value.message and "7946" not in raised.value.message
     assert await _counts(db) == before
 
@@ -183,18 +198,10 @@ async def test_reusing_an_idempotency_key_for_another_subject_is_refused(
     assert again.id == first.id
 
 
-async def test_not_yet_implemented_parts_say_so(
+async def test_export_is_not_implemented_yet(
     stub: privacy_pb2_grpc.PrivacyServiceAsyncStub, db: asyncpg.Connection, jane: factories.Person
 ) -> None:
     before = await _counts(db)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.Anonymize(
-            pb.AnonymizeRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"))
-        )
-    assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.Erase(pb.EraseRequest(tenant_id="acme", subject=pb.Subject(user_id=1)))
-    assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         async for _ in stub.Export(pb.ExportRequest(tenant_id="acme")):
             pass

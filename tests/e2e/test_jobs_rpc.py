@@ -25,7 +25,9 @@ async def test_dry_run_counts_and_changes_nothing(
     assert {p.data_type: (p.planned, p.done) for p in job.progress} == {
         "files": (0, 0),
         "messages": (4, 0),
+        "activity": (0, 0),
         "contacts": (1, 0),
+        "accounts": (0, 0),
     }
     await asyncio.sleep(0.5)  # give a (wrong) worker the chance to run it
     assert await db.fetchval("SELECT count(*) FROM messages") == 4

@@ -51,7 +51,7 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
     left = await db.fetchval("SELECT count(*) FROM messages")
     done = await db.fetchval(
         "SELECT coalesce(sum((details->>'processed')::int), 0) FROM privacy_audit_log "
-        "WHERE action = 'erase.batch' AND data_type = 'messages'"
+        "WHERE action = 'erase.apply' AND data_type = 'messages'"
     )
     assert left + done == 300  # every committed batch is in the audit log, nothing half-done
 

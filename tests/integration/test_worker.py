@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from anonymizers.base import Batch, BatchResult, Connection
+from anonymizers.base import Batch, BatchResult, Connection, Tools
 from anonymizers.messages import MessagesAnonymizer
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
@@ -70,8 +70,8 @@ async def test_a_dead_workers_job_is_taken_again_once_its_lease_expires(
 class _FailingMessages(MessagesAnonymizer):
     """Deletes its batch, then fails before the batch can commit."""
 
-    async def erase(self, conn: Connection, batch: Batch) -> BatchResult:
-        await super().erase(conn, batch)
+    async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        await super().erase(conn, batch, tools)
         raise asyncpg.exceptions.SerializationError("simulated conflict mentioning jane@x.com")
 
 
@@ -98,10 +98,16 @@ async def test_a_failing_batch_writes_nothing_and_the_job_fails_after_retries(
     # Every attempt rolled back: the messages and the contact are all still there.
     assert await db.fetchval("SELECT count(*) FROM messages") == 4
     assert await db.fetchval("SELECT count(*) FROM contacts") == 1
-    actions = [
-        r["action"] for r in await db.fetch("SELECT action FROM privacy_audit_log ORDER BY seq")
+    entries = [
+        (r["action"], r["data_type"])
+        for r in await db.fetch("SELECT action, data_type FROM privacy_audit_log ORDER BY seq")
     ]
-    assert actions == ["erase.requested", "erase.batch", "job.failed"]  # files batch, then fail
+    # Accepted, every committed batch up to the failing one, then the failure: the
+    # failing batch itself left no entry.
+    assert entries[0] == ("erase.requested", "")
+    assert entries[-1] == ("job.failed", "")
+    assert ("erase.apply", "files") in entries
+    assert ("erase.apply", "messages") not in entries
 
 
 async def test_cancel_stops_at_the_next_batch_boundary(
@@ -116,8 +122,9 @@ async def test_cancel_stops_at_the_next_batch_boundary(
             worker = app.make_worker("test:0")
             leased = await worker.lease_next()
             assert str(leased) == job.id
-            assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.MORE  # files
-            assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.MORE  # 3 messages
+            # Run batches until the first one of messages (3 rows, batch_size=3) is done.
+            while await db.fetchval("SELECT count(*) FROM messages") == 10:
+                assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.MORE
             running = await client.cancel_job(job.id)
             assert running.state == pb.JOB_STATE_RUNNING  # cancel is a request until then
             assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.DONE
@@ -204,7 +211,7 @@ async def test_a_stopped_server_releases_its_job_and_another_finishes_it_exactly
     # Exactly once: the batches' counts add up to the rows, and the checkpoints only grow.
     batches = await db.fetch(
         "SELECT (details->>'processed')::int AS n, (details->>'checkpoint')::bigint AS cp "
-        "FROM privacy_audit_log WHERE action = 'erase.batch' AND data_type = 'messages' "
+        "FROM privacy_audit_log WHERE action = 'erase.apply' AND data_type = 'messages' "
         "ORDER BY seq"
     )
     assert sum(b["n"] for b in batches) == 40
@@ -229,8 +236,9 @@ async def test_concurrent_workers_never_share_a_job(
     assert {j.state for j in done} == {pb.JOB_STATE_SUCCEEDED}
     # Each job's batch numbers run 1, 2, 3… with no repeat: one worker at a time.
     rows = await db.fetch(
-        "SELECT job_id, data_type, (details->>'batch')::int AS b FROM privacy_audit_log "
-        "WHERE action = 'erase.batch' ORDER BY seq"
+        "SELECT job_id, data_type || action AS data_type, (details->>'batch')::int AS b "
+        "FROM privacy_audit_log "
+        "WHERE action IN ('erase.mentions', 'erase.apply') ORDER BY seq"
     )
     seen: dict[tuple[object, str], list[int]] = {}
     for r in rows:

@@ -7,8 +7,9 @@ from anonymizers.registry import DuplicateDataType, Registry, default_registry
 
 
 def test_built_ins_run_dependents_first() -> None:
-    # Files reference messages and contacts; messages reference contacts.
-    assert default_registry().names() == ["files", "messages", "contacts"]
+    # Files reference messages and contacts; messages and events reference contacts and
+    # users; contacts reference users.
+    assert default_registry().names() == ["files", "messages", "activity", "contacts", "accounts"]
 
 
 def test_duplicate_data_type_is_refused() -> None:

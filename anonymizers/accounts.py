@@ -1,0 +1,194 @@
+"""User accounts: profile, billing contact, channel credentials, sessions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anonymizers.base import (
+    Action,
+    Batch,
+    BatchResult,
+    Category,
+    Column,
+    Connection,
+    Scope,
+    Tools,
+    advance,
+    counted_batch,
+)
+from anonymizers.devices import generalize_user_agent, truncate_ip
+from anonymizers.fakes import Fakes
+from anonymizers.queries import load_queries
+from anonymizers.records import record
+from anonymizers.redaction import Identifiers
+
+_SQL = load_queries("anonymizers.sql", "accounts.sql")
+_PARTS = 4  # credentials, billing contacts, sessions, users: references first
+
+
+def _args(scope: Scope) -> tuple[str, bool, list[int]]:
+    return scope.tenant_id, scope.whole_tenant, list(scope.user_ids)
+
+
+def _fake_name(fakes: Fakes, name: str) -> str:
+    first, _, last = name.strip().partition(" ")
+    return fakes.full_name(first, last or first)
+
+
+class AccountsAnonymizer:
+    """A user account and what hangs off it."""
+
+    data_type = "accounts"
+    stage = 95  # last: contacts, notes, messages and files reference users
+    columns = (
+        Column(
+            "tenants",
+            "name",
+            Category.COMPANY,
+            Action.KEEP,
+            Action.KEEP,
+            "the tenant's company name: not a person",
+        ),
+        Column("users", "name", Category.PERSON_NAME, Action.DELETE_ROW, Action.FAKE),
+        Column("users", "email", Category.EMAIL, Action.DELETE_ROW, Action.FAKE),
+        Column("users", "display_name", Category.PERSON_NAME, Action.DELETE_ROW, Action.FAKE),
+        Column("users", "password_hash", Category.SECRET, Action.DELETE_ROW, Action.NULL),
+        Column("users", "profile_picture", Category.FILE_REFERENCE, Action.DELETE_ROW, Action.NULL),
+        Column("billing_contacts", "name", Category.PERSON_NAME, Action.DELETE_ROW, Action.FAKE),
+        Column("billing_contacts", "email", Category.EMAIL, Action.DELETE_ROW, Action.FAKE),
+        Column("billing_contacts", "phone", Category.PHONE, Action.DELETE_ROW, Action.FAKE),
+        Column(
+            "billing_contacts", "address", Category.POSTAL_ADDRESS, Action.DELETE_ROW, Action.FAKE
+        ),
+        Column(
+            "billing_contacts",
+            "vat_number",
+            Category.TAX_ID,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "legal retention: tax records of the tenant's company, not of a person",
+        ),
+        Column(
+            "channel_credentials",
+            "channel",
+            Category.TECHNICAL,
+            Action.DELETE_ROW,
+            Action.DELETE_ROW,
+        ),
+        Column(
+            "channel_credentials", "account", Category.HANDLE, Action.DELETE_ROW, Action.DELETE_ROW
+        ),
+        Column(
+            "channel_credentials", "secret", Category.SECRET, Action.DELETE_ROW, Action.DELETE_ROW
+        ),
+        Column(
+            "sessions",
+            "token_hash",
+            Category.SECRET,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "a hash of a token that anonymize revokes; useless once revoked",
+        ),
+        Column("sessions", "ip", Category.IP_ADDRESS, Action.DELETE_ROW, Action.TRUNCATE),
+        Column("sessions", "user_agent", Category.USER_AGENT, Action.DELETE_ROW, Action.TRUNCATE),
+        Column("sessions", "device_id", Category.DEVICE_ID, Action.DELETE_ROW, Action.PSEUDONYMIZE),
+    )
+
+    async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
+        if not (scope.user_ids or scope.whole_tenant):
+            return Identifiers()
+        users = await conn.fetch(_SQL["users"], *_args(scope))
+        billing = await conn.fetch(_SQL["billing"], *_args(scope))
+        accounts = [
+            r["account"] for r in await conn.fetch(_SQL["credential_accounts"], *_args(scope))
+        ]
+        names = [r["name"] for r in (*users, *billing)]
+        names += [r["display_name"] for r in users if r["display_name"]]
+        return Identifiers(
+            names=tuple(n for n in names if n and " " in n.strip()),
+            emails=tuple(r["email"] for r in (*users, *billing))
+            + tuple(a for a in accounts if "@" in a[1:]),
+            phones=tuple(r["phone"] for r in billing if r["phone"])
+            + tuple(a for a in accounts if a.lstrip("+").replace(" ", "").isdigit()),
+            handles=tuple(a for a in accounts if a.startswith("@")),
+        )
+
+    async def count(self, conn: Connection, scope: Scope) -> int:
+        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+
+    async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        # Account tables hold no free text about other people.
+        return BatchResult(processed=0, part=0, checkpoint=batch.after, finished=True)
+
+    async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        args = _args(batch.scope)
+        if batch.part < 3:
+            sql = _SQL[("destroy_credentials", "erase_billing", "erase_sessions")[batch.part]]
+            return advance(await counted_batch(conn, sql, args, batch), batch.part, _PARTS)
+        users = await conn.fetch(_SQL["lock_users"], *args, batch.after, batch.limit)
+        ids = [u["id"] for u in users]
+        await conn.fetchval(_SQL["erase_users"], batch.scope.tenant_id, ids)
+        return BatchResult(
+            processed=len(users),
+            part=batch.part,
+            checkpoint=ids[-1] if ids else batch.after,
+            finished=len(users) < batch.limit,
+            blob_keys=tuple(u["profile_picture"] for u in users if u["profile_picture"]),
+        )
+
+    async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        args, f = _args(batch.scope), tools.fakes
+        if batch.part == 0:
+            result = await counted_batch(conn, _SQL["destroy_credentials"], args, batch)
+            return advance(result, 0, _PARTS)
+        if batch.part == 1:
+            rows = await conn.fetch(_SQL["lock_billing"], *args, batch.after, batch.limit)
+            await conn.execute(
+                _SQL["anonymize_billing"],
+                batch.scope.tenant_id,
+                [r["id"] for r in rows],
+                [_fake_name(f, r["name"]) for r in rows],
+                [f.email(r["email"]) for r in rows],
+                [f.phone(r["phone"]) if r["phone"] else None for r in rows],
+                [f.address(r["address"]) if r["address"] else None for r in rows],
+            )
+        elif batch.part == 2:
+            rows = await conn.fetch(_SQL["lock_sessions"], *args, batch.after, batch.limit)
+            await conn.execute(
+                _SQL["anonymize_sessions"],
+                batch.scope.tenant_id,
+                [r["id"] for r in rows],
+                [truncate_ip(r["ip"]) if r["ip"] else None for r in rows],
+                [generalize_user_agent(r["user_agent"]) if r["user_agent"] else None for r in rows],
+                [f.token(r["device_id"], "device") if r["device_id"] else None for r in rows],
+            )
+        else:
+            rows = await conn.fetch(_SQL["lock_users"], *args, batch.after, batch.limit)
+            await conn.execute(
+                _SQL["anonymize_users"],
+                batch.scope.tenant_id,
+                [r["id"] for r in rows],
+                [_fake_name(f, r["name"]) for r in rows],
+                [f.email(r["email"]) for r in rows],
+                [f.first_name(r["display_name"]) if r["display_name"] else None for r in rows],
+            )
+        result = BatchResult(
+            processed=len(rows),
+            part=batch.part,
+            checkpoint=rows[-1]["id"] if rows else batch.after,
+            finished=len(rows) < batch.limit,
+            blob_keys=tuple(
+                r["profile_picture"] for r in rows if batch.part == 3 and r["profile_picture"]
+            ),
+        )
+        return advance(result, batch.part, _PARTS)
+
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+        for kind, query in (
+            ("users", "export_users"),
+            ("billing_contacts", "export_billing"),
+            ("sessions", "export_sessions"),
+        ):
+            async for row in conn.cursor(_SQL[query], *_args(scope)):
+                yield record(kind, row)

@@ -1,0 +1,89 @@
+"""Activity: usage events and the device data that comes with them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anonymizers.base import (
+    Action,
+    Batch,
+    BatchResult,
+    Category,
+    Column,
+    Connection,
+    Scope,
+    Tools,
+    counted_batch,
+)
+from anonymizers.devices import generalize_user_agent, truncate_ip
+from anonymizers.mentions import TextColumns, redact_batch
+from anonymizers.queries import load_queries
+from anonymizers.records import record
+from anonymizers.redaction import Identifiers
+
+_SQL = load_queries("anonymizers.sql", "activity.sql")
+_PAGES = TextColumns("usage_events", text=("page",))
+
+
+def _args(scope: Scope) -> tuple[str, bool, list[int]]:
+    return scope.tenant_id, scope.whole_tenant, list(scope.user_ids)
+
+
+class ActivityAnonymizer:
+    """Usage events: erase deletes them; anonymize keeps them, less identifying."""
+
+    data_type = "activity"
+    stage = 30  # before accounts: events reference users
+    columns = (
+        Column(
+            "usage_events",
+            "event",
+            Category.TECHNICAL,
+            Action.DELETE_ROW,
+            Action.KEEP,
+            "what feature was used: product analytics, names no one",
+        ),
+        Column("usage_events", "page", Category.FREE_TEXT, Action.DELETE_ROW, Action.REDACT),
+        Column("usage_events", "ip", Category.IP_ADDRESS, Action.DELETE_ROW, Action.TRUNCATE),
+        Column(
+            "usage_events", "user_agent", Category.USER_AGENT, Action.DELETE_ROW, Action.TRUNCATE
+        ),
+        Column(
+            "usage_events", "device_id", Category.DEVICE_ID, Action.DELETE_ROW, Action.PSEUDONYMIZE
+        ),
+    )
+
+    async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
+        return Identifiers()  # device ids are pseudonymized, not searched for in text
+
+    async def count(self, conn: Connection, scope: Scope) -> int:
+        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+
+    async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        # A page address can carry an email (/contacts?email=…).
+        return await redact_batch(conn, _PAGES, batch, tools, rows="all")
+
+    async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        return await counted_batch(conn, _SQL["erase_batch"], _args(batch.scope), batch)
+
+    async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        rows = await conn.fetch(_SQL["lock_batch"], *_args(batch.scope), batch.after, batch.limit)
+        await conn.execute(
+            _SQL["anonymize_batch"],
+            batch.scope.tenant_id,
+            [r["id"] for r in rows],
+            [truncate_ip(r["ip"]) if r["ip"] else None for r in rows],
+            [generalize_user_agent(r["user_agent"]) if r["user_agent"] else None for r in rows],
+            [tools.fakes.token(r["device_id"], "device") if r["device_id"] else None for r in rows],
+        )
+        return BatchResult(
+            processed=len(rows),
+            part=0,
+            checkpoint=rows[-1]["id"] if rows else batch.after,
+            finished=len(rows) < batch.limit,
+        )
+
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+        async for row in conn.cursor(_SQL["export"], *_args(scope)):
+            yield record("usage_events", row)

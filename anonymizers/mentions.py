@@ -1,0 +1,100 @@
+"""Replace a subject's identifiers in the free text of any row of a table.
+
+Shared by the anonymizers: each declares its free-text columns as a TextColumns
+and calls redact_batch. The SQL is built from those declarations (names from
+code, never from input); values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from anonymizers.base import Batch, BatchResult, Connection, Tools
+
+
+@dataclass(frozen=True)
+class TextColumns:
+    """The free-text columns of one table, by how they are stored."""
+
+    table: str
+    text: tuple[str, ...] = ()
+    arrays: tuple[str, ...] = ()  # text[]: each element on its own
+    json: tuple[str, ...] = ()  # jsonb: every string value (not the keys)
+    # When erasing, rows the subject owns (by this column) are deleted anyway: skip them.
+    owner: str | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        return self.text + self.arrays + self.json
+
+    def select_sql(self) -> str:
+        # $5: the subject's own row ids (by `owner`); $6: which rows to look at,
+        # 'others' (not the subject's), 'owned' (only the subject's) or 'all'.
+        matches = [f"{c} ~* $3" for c in self.text]
+        matches += [f"array_to_string({c}, ' ') ~* $3" for c in self.arrays]
+        matches += [f"{c}::text ~* $3" for c in self.json]
+        owned = f"coalesce({self.owner} = ANY($5), false)" if self.owner else "false"
+        return (
+            f"SELECT id, {', '.join(self._all())} FROM {self.table} "
+            f"WHERE tenant_id = $1 AND id > $2 "
+            f"AND ($3::text IS NULL OR {' OR '.join(matches)}) "
+            f"AND CASE $6::text WHEN 'others' THEN NOT {owned} "
+            f"WHEN 'owned' THEN {owned} ELSE $5::bigint[] IS NOT NULL END "
+            f"ORDER BY id LIMIT $4 FOR UPDATE"
+        )
+
+    def update_sql(self) -> str:
+        sets = ", ".join(f"{c} = ${i + 3}" for i, c in enumerate(self._all()))
+        return f"UPDATE {self.table} SET {sets} WHERE tenant_id = $1 AND id = $2"
+
+
+def _redact_value(value: Any, tools: Tools) -> Any:
+    """Redact a string, or every string inside a list or a JSON value."""
+    if isinstance(value, str):
+        return tools.redactor.redact(value, tools.replace)
+    if isinstance(value, list):
+        return [_redact_value(v, tools) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_value(v, tools) for k, v in value.items()}
+    return value
+
+
+async def redact_batch(
+    conn: Connection,
+    columns: TextColumns,
+    batch: Batch,
+    tools: Tools,
+    *,
+    rows: str = "all",
+    owners: tuple[int, ...] = (),
+) -> BatchResult:
+    """Redact the next batch of rows ('others', 'owned' by `owners`, or 'all')."""
+    found = await conn.fetch(
+        columns.select_sql(),
+        batch.scope.tenant_id,
+        batch.after,
+        # Own rows are rewritten whatever they mention; others only where they mention.
+        None if rows == "owned" else tools.redactor.sql_prefilter(),
+        batch.limit,
+        list(owners),
+        rows,
+    )
+    updates = []
+    for row in found:
+        old = [row[c] for c in columns.text + columns.arrays]
+        old += [json.loads(row[c]) if row[c] is not None else None for c in columns.json]
+        new = [_redact_value(v, tools) for v in old]
+        if new != old:
+            changed = new[: len(columns.text + columns.arrays)]
+            changed += [json.dumps(v) if v is not None else None for v in new[len(changed) :]]
+            updates.append((batch.scope.tenant_id, row["id"], *changed))
+    if updates:
+        await conn.executemany(columns.update_sql(), updates)
+    return BatchResult(
+        # Own rows count as done when looked at; others when they changed.
+        processed=len(found) if rows == "owned" else len(updates),
+        part=batch.part,
+        checkpoint=found[-1]["id"] if found else batch.after,
+        finished=len(found) < batch.limit,
+    )

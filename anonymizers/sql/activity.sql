@@ -1,0 +1,32 @@
+-- Usage events: pages visited, features used, with device data.
+-- $1 tenant_id, $2 whole tenant?, $3 user ids.
+
+-- name: count
+SELECT count(*) FROM usage_events WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3));
+
+-- name: erase_batch
+-- $4 after, $5 limit.
+WITH batch AS (
+    SELECT id FROM usage_events
+    WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3)) AND id > $4
+    ORDER BY id LIMIT $5 FOR UPDATE
+), gone AS (
+    DELETE FROM usage_events e USING batch WHERE e.tenant_id = $1 AND e.id = batch.id
+    RETURNING e.id
+)
+SELECT count(*), coalesce(max(id), $4) FROM gone;
+
+-- name: lock_batch
+SELECT id, ip, user_agent, device_id FROM usage_events
+WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3)) AND id > $4
+ORDER BY id LIMIT $5 FOR UPDATE;
+
+-- name: anonymize_batch
+UPDATE usage_events e
+SET ip = a.ip, user_agent = a.user_agent, device_id = a.device_id
+FROM unnest($2::bigint[], $3::inet[], $4::text[], $5::text[]) AS a(id, ip, user_agent, device_id)
+WHERE e.tenant_id = $1 AND e.id = a.id;
+
+-- name: export
+SELECT id, event, page, ip, user_agent, device_id, occurred_at
+FROM usage_events WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3)) ORDER BY id;
