@@ -73,6 +73,9 @@ class ActivityAnonymizer:
             _SQL["anonymize_batch"],
             batch.scope.tenant_id,
             [r["id"] for r in rows],
+            # The page is free text: the subject's own events lose their identifiers here
+            # (for one person, the mentions step did the rest of the tenant).
+            [tools.redactor.redact(r["page"], tools.replace) if r["page"] else None for r in rows],
             [truncate_ip(r["ip"]) if r["ip"] else None for r in rows],
             [generalize_user_agent(r["user_agent"]) if r["user_agent"] else None for r in rows],
             [tools.fakes.token(r["device_id"], "device") if r["device_id"] else None for r in rows],

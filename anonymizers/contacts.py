@@ -88,7 +88,7 @@ class ContactsAnonymizer:
         parts = _TENANT_ERASE_PARTS if whole else ("contacts",)
         name = parts[batch.part]
         if name != "contacts":
-            result = await counted_batch(conn, _SQL[name], (tenant, whole, ids), batch)
+            result = await counted_batch(conn, _SQL[name], (tenant,), batch)
             return advance(result, batch.part, len(parts))
         rows = await conn.fetch(_SQL["lock_contacts"], tenant, whole, ids, batch.after, batch.limit)
         if not rows:

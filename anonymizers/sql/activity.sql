@@ -17,14 +17,15 @@ WITH batch AS (
 SELECT count(*), coalesce(max(id), $4) FROM gone;
 
 -- name: lock_batch
-SELECT id, ip, user_agent, device_id FROM usage_events
+SELECT id, page, ip, user_agent, device_id FROM usage_events
 WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3)) AND id > $4
 ORDER BY id LIMIT $5 FOR UPDATE;
 
 -- name: anonymize_batch
 UPDATE usage_events e
-SET ip = a.ip, user_agent = a.user_agent, device_id = a.device_id
-FROM unnest($2::bigint[], $3::inet[], $4::text[], $5::text[]) AS a(id, ip, user_agent, device_id)
+SET page = a.page, ip = a.ip, user_agent = a.user_agent, device_id = a.device_id
+FROM unnest($2::bigint[], $3::text[], $4::inet[], $5::text[], $6::text[])
+     AS a(id, page, ip, user_agent, device_id)
 WHERE e.tenant_id = $1 AND e.id = a.id;
 
 -- name: export

@@ -40,9 +40,9 @@ SELECT (SELECT count(*) FROM notes_gone) + (SELECT count(*) FROM deals_unlinked)
      + (SELECT count(*) FROM contacts_gone);
 
 -- name: erase_tenant_deals
--- A whole tenant: the deals go too. $4 after, $5 limit.
+-- A whole tenant: the deals go too. $2 after, $3 limit.
 WITH batch AS (
-    SELECT id FROM deals WHERE tenant_id = $1 AND id > $4 ORDER BY id LIMIT $5 FOR UPDATE
+    SELECT id FROM deals WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 FOR UPDATE
 ), notes_gone AS (
     DELETE FROM notes n USING batch WHERE n.tenant_id = $1 AND n.deal_id = batch.id
     RETURNING 1
@@ -50,16 +50,16 @@ WITH batch AS (
     DELETE FROM deals d USING batch WHERE d.tenant_id = $1 AND d.id = batch.id
     RETURNING d.id
 )
-SELECT count(*) + (SELECT count(*) FROM notes_gone), coalesce(max(id), $4) FROM gone;
+SELECT count(*) + (SELECT count(*) FROM notes_gone), coalesce(max(id), $2) FROM gone;
 
 -- name: erase_tenant_notes
 WITH batch AS (
-    SELECT id FROM notes WHERE tenant_id = $1 AND id > $4 ORDER BY id LIMIT $5 FOR UPDATE
+    SELECT id FROM notes WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 FOR UPDATE
 ), gone AS (
     DELETE FROM notes n USING batch WHERE n.tenant_id = $1 AND n.id = batch.id
     RETURNING n.id
 )
-SELECT count(*), coalesce(max(id), $4) FROM gone;
+SELECT count(*), coalesce(max(id), $2) FROM gone;
 
 -- name: contacts_to_anonymize
 -- $4 after, $5 limit.

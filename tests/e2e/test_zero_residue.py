@@ -1,0 +1,386 @@
+"""Properties over generated tenants: Erase and Anonymize leave nothing of the subject,
+change nothing else, and keep the audit log an append-only history.
+
+Each example gets its own database and server, so "nothing else changed" can be
+checked exactly: every other row equals its old self with the subject's
+identifiers replaced, and nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anonymizers.base import fake_replacer
+from anonymizers.fakes import Fakes
+from anonymizers.redaction import REDACTED, Identifiers, Redactor, Replace
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from clients.client import PrivacyClient, subject
+from server.app import App
+from server.blobs import LocalBlobStore
+from server.config import Settings
+from tests.conftest import with_database
+from tests.generated import OTHER_LAST, Person, TenantSpec, insert, tenants
+
+TENANT, OTHER = "t1", "t2"
+# Tables and the columns compared; rows are matched by (tenant_id, id).
+TABLES = {
+    "contacts": "first_name, last_name, email, phone, address, company, birthday, "
+    "custom_fields::text",
+    "notes": "contact_id, body",
+    "deals": "title, description, amount",
+    "messages": "channel, sender, recipients, cc, bcc, subject, body",
+    "files": "name",
+    "users": "name, email, display_name",
+    "sessions": "host(ip), user_agent, device_id, revoked_at IS NULL",
+    "usage_events": "page, host(ip), user_agent, device_id",
+    "billing_contacts": "name, email, phone, address",
+    "channel_credentials": "account, secret",
+}
+EXAMPLES = settings(
+    max_examples=int(os.environ.get("PRIVACY_PROPERTY_EXAMPLES", "6")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+Snapshot = dict[str, dict[tuple[str, int], tuple[Any, ...]]]
+
+
+async def snapshot(conn: asyncpg.Connection) -> Snapshot:
+    out: Snapshot = {}
+    for table, columns in TABLES.items():
+        rows = await conn.fetch(f"SELECT tenant_id, id, {columns} FROM {table}")
+        out[table] = {(r[0], r[1]): tuple(r)[2:] for r in rows}
+    return out
+
+
+def pg_dump(url: str) -> str:
+    binary = shutil.which("pg_dump", path=_pg_bin()) or "pg_dump"
+    return subprocess.run(
+        [binary, "--no-owner", url], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _pg_bin() -> str:
+    import pgserver
+
+    return (
+        str(Path(pgserver.__file__).parent / "pginstall" / "bin") + os.pathsep + os.environ["PATH"]
+    )
+
+
+def blob_texts(root: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in root.rglob("*") if p.is_file())
+
+
+def residue(text: str, person: Person) -> list[str]:
+    lowered = text.lower()
+    return [i for i in person.identifiers() if i.lower() in lowered]
+
+
+def redacted(value: Any, redactor: Redactor, replace_: Replace) -> Any:
+    if isinstance(value, str):
+        return redactor.redact(value, replace_)
+    if isinstance(value, list):
+        return [redacted(v, redactor, replace_) for v in value]
+    return value
+
+
+class World:
+    """One example's database, blob store and server."""
+
+    def __init__(self, server_url: str, template: str, tmp: Path) -> None:
+        self.name = f"privacy_prop_{uuid.uuid4().hex[:10]}"
+        self.url = with_database(server_url, self.name)
+        self.server_url, self.template = server_url, template
+        self.blob_dir = tmp / self.name
+        self.blobs = LocalBlobStore(self.blob_dir)
+
+    async def __aenter__(self) -> World:
+        admin = await asyncpg.connect(self.server_url)
+        await admin.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.template}"')
+        await admin.close()
+        self.conn = await asyncpg.connect(self.url)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.conn.close()
+        admin = await asyncpg.connect(self.server_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        await admin.close()
+        shutil.rmtree(self.blob_dir, ignore_errors=True)
+
+    async def run(
+        self, settings_: Settings, call: Callable[[PrivacyClient], Awaitable[pb.Job]]
+    ) -> pb.Job:
+        app = App(replace(settings_, database_url=self.url, blob_dir=self.blob_dir))
+        await app.start()
+        try:
+            async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+                return await client.wait_job((await call(client)).id)
+        finally:
+            await app.stop()
+
+
+WorldArgs = tuple[str, str, Path, Settings]
+
+
+@pytest.fixture
+def world_args(
+    server_url: str, template_db: str, tmp_path: Path, settings: Settings
+) -> tuple[str, str, Path, Settings]:
+    return server_url, template_db, tmp_path, settings
+
+
+def redactor_for(people: list[Person], *, everyone: bool = False) -> Redactor:
+    return Redactor(
+        Identifiers(
+            names=tuple(p.full_name for p in people),
+            emails=tuple(p.email for p in people),
+            phones=tuple(p.phone for p in people),
+            handles=tuple(h for p in people for h in (p.handle, p.visitor)),
+        ),
+        everyone=everyone,
+    )
+
+
+Pick = Callable[[dict[str, list[int]]], tuple[pb.Subject, list[Person], set[tuple[str, int]]]]
+
+
+@dataclass
+class Outcome:
+    ids: dict[str, list[int]]
+    before: Snapshot
+    after: Snapshot
+    fakes: Fakes
+
+    def count(self, snap: Snapshot, table: str) -> int:
+        return sum(1 for k in snap[table] if k[0] == TENANT)
+
+
+async def run_and_check(
+    args: tuple[str, str, Path, Settings],
+    spec: TenantSpec,
+    other: TenantSpec,
+    *,
+    anonymize: bool,
+    pick: Pick,
+    whole_tenant: bool = False,
+) -> Outcome:
+    """Run one job on a fresh world and check what every right must guarantee:
+    nothing of the subject in a pg_dump or a blob; every other row, and every
+    blob left, exactly its old self with the subject's identifiers replaced; the
+    other tenant untouched; the audit log only grew; no identifiers kept.
+    """
+    server_url, template, tmp, settings_ = args
+    async with World(server_url, template, tmp) as w:
+        ids = await insert(w.conn, w.blobs, TENANT, spec)
+        await insert(w.conn, w.blobs, OTHER, other)
+        who, people, special = pick(ids)
+        before = await snapshot(w.conn)
+        blobs_before = {p: p.read_bytes() for p in w.blob_dir.rglob("*") if p.is_file()}
+        audit_before = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
+
+        def submit(c: PrivacyClient) -> Awaitable[pb.Job]:
+            return (c.anonymize if anonymize else c.erase)(TENANT, who)
+
+        job = await w.run(settings_, submit)
+        assert job.state == pb.JOB_STATE_SUCCEEDED, job.error_message
+
+        dump = pg_dump(w.url)
+        for person in people:
+            left = [line for line in dump.splitlines() if residue(line, person)]
+            assert left == [], f"the database still holds {person.full_name}"
+            assert residue(blob_texts(w.blob_dir), person) == [], "a blob still holds them"
+
+        key = await w.conn.fetchval(
+            "SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1", TENANT
+        )
+        fakes = Fakes(bytes(key))
+        replace_: Replace = fake_replacer(fakes) if anonymize else (lambda *_: REDACTED)
+        redactor = redactor_for(people, everyone=whole_tenant)
+        after = await snapshot(w.conn)
+        for table, rows in before.items():
+            for row_key, old in rows.items():
+                if row_key[0] == OTHER:
+                    assert after[table].get(row_key) == old, (table, row_key)  # untouched
+                elif row_key in after[table] and not {(table, row_key[1]), (table, 0)} & special:
+                    expected = tuple(redacted(v, redactor, replace_) for v in old)
+                    assert after[table][row_key] == expected, (table, row_key)
+        for path, data in blobs_before.items():
+            if path.exists():  # erased blobs were checked by the residue search
+                text = data.decode()
+                expected_blob = text if OTHER in path.parts else redactor.redact(text, replace_)
+                assert path.read_text() == expected_blob, path
+        for row in await w.conn.fetch("SELECT blob_key, sha256 FROM files"):
+            data = (w.blob_dir / row["blob_key"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == row["sha256"]  # rows match contents
+
+        audit_after = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
+        assert audit_after[: len(audit_before)] == audit_before
+        assert len(audit_after) > len(audit_before)
+        assert await w.conn.fetchval("SELECT count(*) FROM privacy_job_identifiers") == 0
+        return Outcome(ids, before, after, fakes)
+
+
+def a_contact(spec: TenantSpec, who: int, by: str) -> Pick:
+    def pick(ids: dict[str, list[int]]) -> tuple[pb.Subject, list[Person], set[tuple[str, int]]]:
+        s = spec.people[who]
+        subj = {
+            "email": subject(email=s.email.upper()),
+            "phone": subject(phone=s.phone),
+            "id": subject(contact_id=ids["contacts"][who]),
+        }[by]
+        return subj, [s], {("contacts", ids["contacts"][who])}
+
+    return pick
+
+
+def a_user(spec: TenantSpec, which: int) -> Pick:
+    def pick(ids: dict[str, list[int]]) -> tuple[pb.Subject, list[Person], set[tuple[str, int]]]:
+        uid = ids["users"][which]
+        # Account tables change by column (fakes, truncation): the tests check them.
+        return subject(user_id=uid), [spec.staff[which]], set(ACCOUNT_TABLES)
+
+    return pick
+
+
+def the_tenant(spec: TenantSpec) -> Pick:
+    def pick(ids: dict[str, list[int]]) -> tuple[pb.Subject, list[Person], set[tuple[str, int]]]:
+        # Every contact and account row changes by column: the tests check counts.
+        special = {("contacts", 0), *ACCOUNT_TABLES}
+        return subject(whole_tenant=TENANT), spec.people + spec.staff, special
+
+    return pick
+
+
+ACCOUNT_TABLES = [
+    (t, 0) for t in ("users", "sessions", "usage_events", "billing_contacts", "channel_credentials")
+]
+SPECS = {"spec": tenants(), "other": tenants(last_names=OTHER_LAST), "data": st.data()}
+
+
+@EXAMPLES
+@given(**SPECS)
+async def test_erase_of_a_contact_leaves_nothing_of_them_and_changes_nothing_else(
+    world_args: WorldArgs, spec: TenantSpec, other: TenantSpec, data: st.DataObject
+) -> None:
+    who = data.draw(st.integers(0, len(spec.people) - 1))
+    by = data.draw(st.sampled_from(["email", "phone", "id"]))
+    out = await run_and_check(
+        world_args, spec, other, anonymize=False, pick=a_contact(spec, who, by)
+    )
+    assert (TENANT, out.ids["contacts"][who]) not in out.after["contacts"]
+    assert out.count(out.after, "contacts") == out.count(out.before, "contacts") - 1
+    assert out.count(out.after, "deals") == out.count(out.before, "deals")  # kept, unlinked
+
+
+@EXAMPLES
+@given(**SPECS)
+async def test_anonymize_of_a_contact_keeps_every_record_with_consistent_fakes(
+    world_args: WorldArgs, spec: TenantSpec, other: TenantSpec, data: st.DataObject
+) -> None:
+    who = data.draw(st.integers(0, len(spec.people) - 1))
+    out = await run_and_check(
+        world_args, spec, other, anonymize=True, pick=a_contact(spec, who, "email")
+    )
+    for table in TABLES:  # every record is still there
+        assert out.count(out.after, table) == out.count(out.before, table), table
+    s, f = spec.people[who], out.fakes
+    row = out.after["contacts"][(TENANT, out.ids["contacts"][who])]
+    assert row[:5] == (
+        f.first_name(s.first),
+        f.last_name(s.last),
+        f.email(s.email),
+        f.phone(s.phone),
+        row[4],
+    )
+    assert row[4] != "9 Elm St, Shelbyville" and row[6] is None and row[7] == "{}"
+    # The same identifier became the same fake in every table it appears in.
+    fake_email = f.email(s.email)
+    tables = {
+        t
+        for t, rows in out.after.items()
+        for k, v in rows.items()
+        if k[0] == TENANT and fake_email in repr(v)
+    }
+    mentioned = {
+        t
+        for t, rows in out.before.items()
+        for k, v in rows.items()
+        if k[0] == TENANT and s.email in repr(v)
+    }
+    assert tables == mentioned
+
+
+@EXAMPLES
+@given(**SPECS)
+async def test_erase_of_a_user_account_removes_the_account_and_keeps_the_business(
+    world_args: WorldArgs, spec: TenantSpec, other: TenantSpec, data: st.DataObject
+) -> None:
+    which = data.draw(st.integers(0, len(spec.staff) - 1))
+    out = await run_and_check(world_args, spec, other, anonymize=False, pick=a_user(spec, which))
+    uid = out.ids["users"][which]
+    assert (TENANT, uid) not in out.after["users"]
+    for table in ("sessions", "usage_events", "billing_contacts", "channel_credentials"):
+        assert out.count(out.after, table) == out.count(out.before, table) - 1, table
+    for table in ("messages", "contacts", "notes", "deals"):  # the tenant's business stays
+        assert out.count(out.after, table) == out.count(out.before, table), table
+
+
+@EXAMPLES
+@given(**SPECS)
+async def test_anonymize_of_a_user_account_revokes_and_pseudonymizes(
+    world_args: WorldArgs, spec: TenantSpec, other: TenantSpec, data: st.DataObject
+) -> None:
+    which = data.draw(st.integers(0, len(spec.staff) - 1))
+    out = await run_and_check(world_args, spec, other, anonymize=True, pick=a_user(spec, which))
+    u, f = spec.staff[which], out.fakes
+    assert out.after["users"][(TENANT, out.ids["users"][which])][1] == f.email(u.email)
+    assert (
+        out.count(out.after, "channel_credentials")
+        == out.count(out.before, "channel_credentials") - 1
+    )  # tokens are destroyed, never kept
+    sessions = [v for k, v in out.after["sessions"].items() if k[0] == TENANT]
+    revoked = [v for v in sessions if v[3] is False]
+    assert len(revoked) == 1 and revoked[0][0] == "203.0.113.0"  # IPv4 /24
+    assert revoked[0][1] == "Chrome on Windows"
+
+
+@EXAMPLES
+@given(**SPECS)
+async def test_erase_of_a_whole_tenant_leaves_the_other_tenant_alone(
+    world_args: WorldArgs, spec: TenantSpec, other: TenantSpec, data: st.DataObject
+) -> None:
+    out = await run_and_check(
+        world_args, spec, other, anonymize=False, pick=the_tenant(spec), whole_tenant=True
+    )
+    for table in TABLES:
+        assert out.count(out.after, table) == 0, table
+
+
+@EXAMPLES
+@given(**SPECS)
+async def test_anonymize_of_a_whole_tenant_keeps_its_records(
+    world_args: WorldArgs, spec: TenantSpec, other: TenantSpec, data: st.DataObject
+) -> None:
+    out = await run_and_check(
+        world_args, spec, other, anonymize=True, pick=the_tenant(spec), whole_tenant=True
+    )
+    for table in TABLES:
+        expected = out.count(out.before, table)
+        if table == "channel_credentials":
+            expected = 0
+        assert out.count(out.after, table) == expected, table
