@@ -69,6 +69,7 @@ class PrivacyClient:
     """Typed async calls; failures raise PrivacyClientError."""
 
     def __init__(self, target: str = DEFAULT_TARGET, *, channel: grpc.aio.Channel | None = None):
+        self.target = target
         self._channel = channel or grpc.aio.insecure_channel(target)
         self._stub = privacy_pb2_grpc.PrivacyServiceStub(self._channel)
 
@@ -133,6 +134,29 @@ class PrivacyClient:
             return await self._stub.Anonymize(request)
         except grpc.aio.AioRpcError as error:
             raise PrivacyClientError.from_rpc_error(error) from error
+
+    async def export(
+        self, tenant_id: str, subject: pb.Subject, *, data_types: Sequence[str] = ()
+    ) -> AsyncIterator[pb.ExportChunk]:
+        """Stream a subject's data: records, file chunks, then the manifest.
+
+        Breaking out of the loop cancels the call; the server stops at once.
+        """
+        call = self._stub.Export(
+            pb.ExportRequest(
+                tenant_id=tenant_id,
+                subject=subject,
+                data_types=list(data_types),
+                format=pb.EXPORT_FORMAT_NDJSON,
+            )
+        )
+        try:
+            async for chunk in call:
+                yield chunk
+        except grpc.aio.AioRpcError as error:
+            raise PrivacyClientError.from_rpc_error(error) from error
+        finally:
+            call.cancel()
 
     async def get_job(self, job_id: str) -> pb.Job:
         try:

@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import os
 import sys
+from pathlib import Path
 from types import ModuleType
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import DEFAULT_TARGET, PrivacyClient, PrivacyClientError, subject
+from clients.export_files import write_ndjson, write_zip
 from clients.progress import STATE_NAMES, watch_with_progress
 
 EXIT_OK = 0
@@ -70,27 +72,24 @@ def _parser() -> argparse.ArgumentParser:
         )
         _add_target(cmd)
         cmd.add_argument("--tenant", required=True)
-        who = cmd.add_mutually_exclusive_group(required=True)
-        who.add_argument("--email", help="a contact's or user account's email (any case)")
-        who.add_argument("--phone", help="a contact's phone number, in any common format")
-        who.add_argument("--contact-id", type=int)
-        who.add_argument("--user-id", type=int, help="a user account")
-        who.add_argument(
-            "--whole-tenant",
-            metavar="TENANT",
-            help="every person of the tenant: repeat the tenant id to confirm",
-        )
-        cmd.add_argument(
-            "--data-type",
-            action="append",
-            default=[],
-            dest="data_types",
-            help="limit to this data type (repeatable); default: all",
-        )
+        _add_subject(cmd)
         cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
         cmd.add_argument("--idempotency-key", default="", help="retries with it return one job")
         cmd.add_argument("--reason", default="", help="ticket or legal basis (audit log)")
         cmd.add_argument("--wait", action="store_true", help="show progress until the job ends")
+
+    exp = sub.add_parser(
+        "export",
+        help="export a subject's data (right of access, portability)",
+        description="Stream a subject's (or a whole tenant's) data from one consistent "
+        "snapshot: --out X.zip writes manifest.json, one <data_type>.ndjson per type and "
+        "files/; --out X.ndjson (or -) writes NDJSON records and the manifest, no file "
+        "contents. See docs/export.md.",
+    )
+    _add_target(exp)
+    exp.add_argument("--tenant", required=True)
+    _add_subject(exp)
+    exp.add_argument("--out", required=True, help="a .zip or .ndjson path, or - for stdout")
 
     jobs = sub.add_parser(
         "jobs", help="list a tenant's jobs", description="List jobs, newest first."
@@ -117,6 +116,36 @@ def _parser() -> argparse.ArgumentParser:
     _add_target(cancel)
     cancel.add_argument("job_id")
     return parser
+
+
+def _add_subject(cmd: argparse.ArgumentParser) -> None:
+    who = cmd.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="a contact's or user account's email (any case)")
+    who.add_argument("--phone", help="a contact's phone number, in any common format")
+    who.add_argument("--contact-id", type=int)
+    who.add_argument("--user-id", type=int, help="a user account")
+    who.add_argument(
+        "--whole-tenant",
+        metavar="TENANT",
+        help="every person of the tenant: repeat the tenant id to confirm",
+    )
+    cmd.add_argument(
+        "--data-type",
+        action="append",
+        default=[],
+        dest="data_types",
+        help="limit to this data type (repeatable); default: all",
+    )
+
+
+def _subject(args: argparse.Namespace) -> pb.Subject:
+    return subject(
+        email=args.email,
+        phone=args.phone,
+        contact_id=args.contact_id,
+        user_id=args.user_id,
+        whole_tenant=args.whole_tenant,
+    )
 
 
 def _add_target(cmd: argparse.ArgumentParser) -> None:
@@ -148,13 +177,7 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
         submit = client.erase if args.command == "erase" else client.anonymize
         job = await submit(
             args.tenant,
-            subject(
-                email=args.email,
-                phone=args.phone,
-                contact_id=args.contact_id,
-                user_id=args.user_id,
-                whole_tenant=args.whole_tenant,
-            ),
+            _subject(args),
             data_types=args.data_types,
             dry_run=args.dry_run,
             idempotency_key=args.idempotency_key,
@@ -165,6 +188,23 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
             job = await watch_with_progress(client, job.id, console)
             console.print(_describe(job))
     return EXIT_OK if job.state != pb.JOB_STATE_FAILED else EXIT_JOB_NOT_SUCCEEDED
+
+
+async def _export(args: argparse.Namespace, console: Console) -> int:
+    async with PrivacyClient(args.target) as client:
+        chunks = client.export(args.tenant, _subject(args), data_types=args.data_types)
+        if args.out == "-":
+            await write_ndjson(chunks, sys.stdout)
+            return EXIT_OK
+        out = Path(args.out)
+        if out.suffix == ".ndjson":
+            with out.open("w", encoding="utf-8") as f:
+                manifest = await write_ndjson(chunks, f)
+        else:
+            manifest = await write_zip(chunks, out, Console(stderr=True))
+    counts = ", ".join(f"{k} {v}" for k, v in (manifest or {}).get("record_counts", {}).items())
+    console.print(f"exported to {out}: {counts}", highlight=False)
+    return EXIT_OK
 
 
 async def _jobs(args: argparse.Namespace, console: Console) -> int:
@@ -215,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     run = {
         "erase": _submit,
         "anonymize": _submit,
+        "export": _export,
         "jobs": _jobs,
         "watch": _watch,
         "cancel": _cancel,

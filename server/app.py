@@ -80,7 +80,9 @@ class App:
 
     async def _start_grpc(self, pool: asyncpg.Pool) -> None:
         server = grpc.aio.server(interceptors=[ErrorInterceptor()])
-        service = PrivacyService(pool, self.registry, self.events, self.settings.deadline)
+        service = PrivacyService(
+            pool, self.registry, self.events, self.settings.deadline, self.blobs
+        )
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(

@@ -7,6 +7,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
+from server import export
 from server.jobs import Job, JobKind, JobState
 
 STATE_TO_PROTO = {
@@ -53,4 +54,32 @@ def job_to_proto(job: Job) -> pb.Job:
         error_message=job.error,
         dry_run=job.dry_run,
         subject_hash=job.subject_hash,
+    )
+
+
+def export_chunk(item: export.Item) -> pb.ExportChunk:
+    if isinstance(item, export.Record):
+        return pb.ExportChunk(record=pb.ExportRecord(data_type=item.data_type, json=item.json))
+    if isinstance(item, export.FileChunk):
+        return pb.ExportChunk(
+            file_chunk=pb.FileChunk(
+                file_id=item.file_id,
+                path=item.path,
+                offset=item.offset,
+                data=item.data,
+                last=item.last,
+            )
+        )
+    return pb.ExportChunk(
+        manifest=pb.ExportManifest(
+            schema_version=item.schema_version,
+            record_counts=item.record_counts,
+            files=[
+                pb.ExportedFile(
+                    file_id=f.file_id, path=f.path, size_bytes=f.size_bytes, sha256=f.sha256
+                )
+                for f in item.files
+            ],
+            snapshot_at=_ts(item.snapshot_at),
+        )
     )

@@ -9,15 +9,18 @@ from typing import Any
 import asyncpg
 import grpc
 
+from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import jobs, validation
+from server import audit, convert, export, jobs, subjects, validation
+from server.audit import AuditEntry
+from server.blobs import BlobStore
 from server.convert import job_to_proto
-from server.errors import Unimplemented
 from server.events import JobEvents, wait_first
 from server.jobs import JobKind
 from server.metrics import JOBS_SUBMITTED
+from server.subjects import Subject
 
 # Until callers authenticate, the audit log records requests as from this caller.
 ANONYMOUS_CALLER = "unauthenticated"
@@ -29,9 +32,15 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     def __init__(
-        self, pool: asyncpg.Pool, registry: Registry, events: JobEvents, deadline: timedelta
+        self,
+        pool: asyncpg.Pool,
+        registry: Registry,
+        events: JobEvents,
+        deadline: timedelta,
+        blobs: BlobStore,
     ) -> None:
         self._pool = pool
+        self._blobs = blobs
         self._registry = registry
         self._events = events
         self._deadline = deadline
@@ -54,8 +63,22 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     async def Export(
         self, request: pb.ExportRequest, context: Context
     ) -> AsyncIterator[pb.ExportChunk]:
-        raise Unimplemented("Export is not implemented yet")
-        yield  # an async generator, for the streaming signature
+        query = validation.export_request(request, self._registry)
+        async with self._pool.acquire() as conn:
+            items = export.export(
+                conn,
+                self._registry,
+                self._blobs,
+                query.tenant_id,
+                query.subject,
+                query.data_types,
+            )
+            async for item in items:
+                if isinstance(item, export.Manifest):
+                    # Audited before the manifest goes out: a caller that has the
+                    # whole export has an audit entry for it.
+                    await audit_export(conn, query.tenant_id, query.subject, item)
+                yield convert.export_chunk(item)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
         job_id = validation.job_id(request.job_id)
@@ -100,3 +123,25 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         job_id = validation.job_id(request.job_id)
         async with self._pool.acquire() as conn:
             return job_to_proto(await jobs.cancel(conn, job_id, ANONYMOUS_CALLER))
+
+
+async def audit_export(
+    conn: Connection, tenant_id: str, subject: Subject, manifest: export.Manifest
+) -> None:
+    """One audit entry per completed export: who, whose (keyed hash), how much."""
+    async with conn.transaction():
+        key = await subjects.tenant_key(conn, tenant_id)
+        await audit.append(
+            conn,
+            AuditEntry(
+                tenant_id=tenant_id,
+                actor=ANONYMOUS_CALLER,
+                action="export.completed",
+                subject_hash=subjects.subject_hash(key, subject),
+                details={
+                    "records": manifest.record_counts,
+                    "files": len(manifest.files),
+                    "bytes": sum(f.size_bytes for f in manifest.files),
+                },
+            ),
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from anonymizers.redaction import digits
 from anonymizers.registry import Registry
@@ -85,12 +87,7 @@ def job_request(
 ) -> JobRequest:
     tenant = tenant_id(request.tenant_id)
     subj = subject(request.subject, tenant, request.HasField("subject"))
-    data_types = tuple(dict.fromkeys(request.data_types))  # keep order, drop repeats
-    for i, name in enumerate(data_types):
-        if name not in registry:
-            raise InvalidArgument(
-                f"data_types[{i}]", f"is not a data type; known: {', '.join(registry.names())}"
-            )
+    data_types = _data_types(request.data_types, registry)
     if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument("idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY}")
     if len(request.reason) > MAX_REASON:
@@ -105,6 +102,31 @@ def job_request(
         reason=request.reason,
         requested_by=requested_by,
     )
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    tenant_id: str
+    subject: Subject
+    data_types: tuple[str, ...]
+
+
+def export_request(request: pb.ExportRequest, registry: Registry) -> ExportQuery:
+    tenant = tenant_id(request.tenant_id)
+    subj = subject(request.subject, tenant, request.HasField("subject"))
+    if request.format not in (pb.EXPORT_FORMAT_UNSPECIFIED, pb.EXPORT_FORMAT_NDJSON):
+        raise InvalidArgument("format", "is not an ExportFormat; use EXPORT_FORMAT_NDJSON")
+    return ExportQuery(tenant, subj, _data_types(request.data_types, registry))
+
+
+def _data_types(names: Iterable[str], registry: Registry) -> tuple[str, ...]:
+    data_types = tuple(dict.fromkeys(names))  # keep order, drop repeats
+    for i, name in enumerate(data_types):
+        if name not in registry:
+            raise InvalidArgument(
+                f"data_types[{i}]", f"is not a data type; known: {', '.join(registry.names())}"
+            )
+    return data_types
 
 
 def job_id(value: str) -> uuid.UUID:

@@ -196,14 +196,3 @@ async def test_reusing_an_idempotency_key_for_another_subject_is_refused(
         "acme", subject(email=jane.email), idempotency_key="k1", dry_run=True
     )
     assert again.id == first.id
-
-
-async def test_export_is_not_implemented_yet(
-    stub: privacy_pb2_grpc.PrivacyServiceAsyncStub, db: asyncpg.Connection, jane: factories.Person
-) -> None:
-    before = await _counts(db)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        async for _ in stub.Export(pb.ExportRequest(tenant_id="acme")):
-            pass
-    assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
-    assert await _counts(db) == before

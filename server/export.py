@@ -1,0 +1,127 @@
+"""Export: a subject's (or a whole tenant's) data as a stream, from one consistent snapshot.
+
+Records come from every anonymizer's `export` (a new data type is exported with
+no change here), read through server-side cursors in one REPEATABLE READ,
+read-only transaction; each record is sent before the next is read, so gRPC flow
+control is the back-pressure and memory stays flat. File contents follow in
+chunks, then a manifest with counts and every file's size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from anonymizers.base import Connection, Scope
+from anonymizers.registry import Registry
+from server import subjects
+from server.blobs import BlobStore
+from server.errors import NotFound
+from server.queries import Q
+from server.subjects import Subject
+
+SCHEMA_VERSION = "1"
+CHUNK_BYTES = 64 * 1024
+# Internal fields that never leave the service, whatever an anonymizer yields.
+_NEVER_EXPORTED = frozenset({"blob_key", "password_hash", "token_hash", "secret"})
+_UNSAFE_PATH = re.compile(r"[^\w.\-]+")
+
+
+@dataclass(frozen=True)
+class Record:
+    data_type: str
+    json: str
+
+
+@dataclass(frozen=True)
+class FileChunk:
+    file_id: str
+    path: str
+    offset: int
+    data: bytes
+    last: bool
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    file_id: str
+    path: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    snapshot_at: datetime
+    record_counts: dict[str, int] = field(default_factory=dict)
+    files: list[ExportedFile] = field(default_factory=list)
+    schema_version: str = SCHEMA_VERSION
+
+
+Item = Record | FileChunk | Manifest
+
+
+@dataclass(frozen=True)
+class _PendingFile:
+    file_id: str
+    path: str
+    blob_key: str
+
+
+def file_path(record: dict[str, Any]) -> str:
+    """Where a file goes in an export: files/<id>-<name>, with a name safe on any disk."""
+    name = _UNSAFE_PATH.sub("_", str(record.get("name") or "file")).strip("._") or "file"
+    return f"files/{record['id']}-{name}"
+
+
+async def export(
+    conn: Connection,
+    registry: Registry,
+    blobs: BlobStore,
+    tenant_id: str,
+    subject: Subject,
+    data_types: tuple[str, ...],
+) -> AsyncIterator[Item]:
+    """Yield records, then file chunks, then the manifest; NotFound for no such subject."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if not await conn.fetchval(Q["tenant_exists"], tenant_id):
+            raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        resolved = await subjects.resolve(conn, tenant_id, subject)
+        scope = Scope(
+            tenant_id=tenant_id,
+            contact_ids=resolved.contact_ids,
+            user_ids=resolved.user_ids,
+            whole_tenant=resolved.whole_tenant,
+        )
+        manifest = Manifest(snapshot_at=await conn.fetchval("SELECT now()"))
+        pending: list[_PendingFile] = []
+        for anonymizer in registry.ordered():
+            if data_types and anonymizer.data_type not in data_types:
+                continue
+            count = 0
+            async for record in anonymizer.export(conn, scope):
+                if record.get("kind") == "files" and "blob_key" in record:
+                    path = file_path(record)
+                    pending.append(_PendingFile(str(record["id"]), path, record["blob_key"]))
+                    record = {**record, "path": path}
+                public = {k: v for k, v in record.items() if k not in _NEVER_EXPORTED}
+                yield Record(anonymizer.data_type, json.dumps(public, sort_keys=True))
+                count += 1
+            manifest.record_counts[anonymizer.data_type] = count
+    # Blobs are not in the database snapshot; their rows were, so read them now.
+    for f in pending:
+        digest, size = hashlib.sha256(), 0
+        data = await asyncio.to_thread(blobs.get, f.blob_key)
+        for offset in range(0, max(len(data), 1), CHUNK_BYTES):
+            piece = data[offset : offset + CHUNK_BYTES]
+            digest.update(piece)
+            size += len(piece)
+            yield FileChunk(f.file_id, f.path, offset, piece, offset + CHUNK_BYTES >= len(data))
+        manifest.files.append(ExportedFile(f.file_id, f.path, size, digest.hexdigest()))
+    yield manifest

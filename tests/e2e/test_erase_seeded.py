@@ -1,0 +1,157 @@
+"""The foundation's promise end to end: seed → Erase by email over gRPC → nothing of
+the contact left in a pg_dump or the blob store, everyone else untouched, the
+audit log only grown. And the same through the real CLI against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from clients.client import PrivacyClient, subject
+from server.blobs import LocalBlobStore
+from server.seed import seed_tenant
+from tests.e2e import processes
+from tests.e2e.test_zero_residue import pg_dump
+
+TABLES = (
+    "contacts",
+    "messages",
+    "notes",
+    "deals",
+    "files",
+    "users",
+    "sessions",
+    "usage_events",
+    "billing_contacts",
+    "channel_credentials",
+)
+
+
+async def _rows(db: asyncpg.Connection) -> dict[str, dict[int, asyncpg.Record]]:
+    return {t: {r["id"]: r for r in await db.fetch(f"SELECT * FROM {t}")} for t in TABLES}
+
+
+async def _subject(db: asyncpg.Connection) -> asyncpg.Record:
+    row = await db.fetchrow(
+        "SELECT id, first_name, last_name, email, phone FROM contacts "
+        "WHERE EXISTS (SELECT 1 FROM files WHERE contact_id = contacts.id) ORDER BY id LIMIT 1"
+    )
+    assert row is not None
+    return row
+
+
+async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
+    client: PrivacyClient,
+    db: asyncpg.Connection,
+    db_url: str,
+    blobs: LocalBlobStore,
+    blob_dir: Path,
+) -> None:
+    summary = await seed_tenant(db, blobs, "demo", contacts=30, seed=7)
+    assert summary.contacts == 30 and summary.files > 0
+    jane = await _subject(db)
+    name = f"{jane['first_name']} {jane['last_name']}"
+    identifiers = [jane["email"], jane["phone"], name]
+    dump = pg_dump(db_url)
+    assert all(i in dump for i in identifiers)  # the check below can fail
+    before = await _rows(db)
+    audit_before = await db.fetch("SELECT * FROM privacy_audit_log ORDER BY seq")
+
+    job = await client.erase("demo", subject(email=jane["email"].upper()))
+    done = await client.wait_job(job.id)
+
+    assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
+    dump = pg_dump(db_url)
+    assert [i for i in identifiers if i.lower() in dump.lower()] == []
+    blob_text = b"".join(p.read_bytes() for p in blob_dir.rglob("*") if p.is_file()).lower()
+    assert [i for i in identifiers if i.lower().encode() in blob_text] == []
+    after = await _rows(db)
+    assert jane["id"] not in after["contacts"]
+    for table in TABLES:  # every row not about Jane is exactly as it was
+        for row_id, row in before[table].items():
+            if row_id in after[table] and row.get("contact_id") != jane["id"]:
+                assert after[table][row_id] == row, (table, row_id)
+    others = [i for i in before["contacts"] if i != jane["id"]]
+    assert all(i in after["contacts"] for i in others)
+    audit_after = await db.fetch("SELECT * FROM privacy_audit_log ORDER BY seq")
+    assert audit_after[: len(audit_before)] == audit_before
+    assert len(audit_after) > len(audit_before)
+
+
+async def test_cli_seed_and_erase_wait_against_a_served_process(
+    db: asyncpg.Connection, db_url: str, blob_dir: Path, tmp_path: Path
+) -> None:
+    port = processes.free_port()
+    env = processes.env(db_url, blob_dir, PRIVACY_GRPC_ADDR=f"127.0.0.1:{port}")
+    seed = await asyncio.create_subprocess_exec(
+        processes.PRIVACYCTL,
+        "seed",
+        "--tenant",
+        "demo",
+        "--contacts",
+        "5",
+        "--seed",
+        "3",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await seed.communicate()
+    assert seed.returncode == 0, out
+    assert b"seeded tenant 'demo': 5 contacts" in out
+    again = await asyncio.create_subprocess_exec(
+        processes.PRIVACYCTL,
+        "seed",
+        "--tenant",
+        "demo",
+        "--contacts",
+        "5",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await again.communicate()
+    assert again.returncode == 1 and b"exists already" in out
+
+    email = await db.fetchval("SELECT email FROM contacts ORDER BY id LIMIT 1")
+    server = await processes.start(["serve"], env, tmp_path / "serve.log")
+    try:
+        await processes.wait_serving(port)
+        erase = await asyncio.create_subprocess_exec(
+            processes.PRIVACYCTL,
+            "erase",
+            "--tenant",
+            "demo",
+            "--email",
+            email,
+            "--wait",
+            env={**env, "COLUMNS": "120"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(erase.communicate(), 60)
+        assert erase.returncode == 0, out
+        text = out.decode()
+        assert "accepted job" in text and "succeeded" in text
+        assert "messages" in text  # the progress bars name each data type
+        bad = await asyncio.create_subprocess_exec(
+            processes.PRIVACYCTL,
+            "erase",
+            "--tenant",
+            "demo",
+            "--email",
+            "not-an-email",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await bad.communicate()
+        assert bad.returncode == 2
+        assert b"INVALID_ARGUMENT" in out and b"subject.email" in out
+    finally:
+        server.terminate()
+        await server.wait()
+    assert await db.fetchval("SELECT count(*) FROM contacts WHERE email = $1", email) == 0
