@@ -7,7 +7,7 @@ PROTO  := protos/atomicrm/privacy/v1/privacy.proto
 STUBS  := gen/atomicrm/privacy/v1/privacy_pb2.py
 EDITABLE := $(VENV)/.editable-installed
 
-.PHONY: run test lint proto bench bench-quick clean setup
+.PHONY: run test lint proto clean setup
 
 setup: $(EDITABLE)
 
@@ -43,12 +43,6 @@ lint: $(EDITABLE)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-
-bench: $(EDITABLE)
-	$(BIN)/python -m bench $(BENCH_ARGS)
-
-bench-quick: $(EDITABLE)
-	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf gen $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ files/<id>-<name>. NDJSON: one {"data_type", "record"} object a line, then one
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,7 +60,9 @@ async def write_zip(
                 entry.close()
                 entry = None
             if entry is None:
-                entry, entry_name = archive.open(name, "w"), name
+                info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+                info.compress_type = zipfile.ZIP_DEFLATED
+                entry, entry_name = archive.open(info, "w"), name
             return entry
 
         try:

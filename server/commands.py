@@ -65,6 +65,10 @@ def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
             summary = await seed_tenant(
                 conn, LocalBlobStore(settings.blob_dir), tenant_id, contacts=contacts, seed=seed
             )
+            # Demo data, made up by faker: safe to show, and it saves a look-up.
+            sample = await conn.fetchval(
+                "SELECT email FROM contacts WHERE tenant_id = $1 ORDER BY id LIMIT 1", tenant_id
+            )
         finally:
             await conn.close()
         print(
@@ -73,6 +77,8 @@ def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
             f"{summary.files} files, {summary.users} users, {summary.sessions} sessions, "
             f"{summary.usage_events} usage events"
         )
+        if sample:
+            print(f"try: privacyctl erase --tenant {tenant_id} --email {sample} --wait")
 
     try:
         asyncio.run(go())

@@ -5,6 +5,8 @@ audit log only grown. And the same through the real CLI against a real server.""
 from __future__ import annotations
 
 import asyncio
+import json
+import zipfile
 from pathlib import Path
 
 import asyncpg
@@ -137,6 +139,52 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
         text = out.decode()
         assert "accepted job" in text and "succeeded" in text
         assert "messages" in text  # the progress bars name each data type
+        listing = await asyncio.create_subprocess_exec(
+            processes.PRIVACYCTL,
+            "jobs",
+            "--tenant",
+            "demo",
+            "--state",
+            "succeeded",
+            env={**env, "COLUMNS": "200"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await listing.communicate()
+        assert listing.returncode == 0, out
+        job_id = await db.fetchval("SELECT id::text FROM privacy_jobs")
+        assert job_id in out.decode() and "succeeded" in out.decode()
+        watch = await asyncio.create_subprocess_exec(
+            processes.PRIVACYCTL,
+            "watch",
+            job_id,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await watch.communicate()
+        assert watch.returncode == 0 and f"job {job_id} succeeded" in out.decode()
+        zip_path = tmp_path / "demo.zip"
+        export = await asyncio.create_subprocess_exec(
+            processes.PRIVACYCTL,
+            "export",
+            "--tenant",
+            "demo",
+            "--whole-tenant",
+            "demo",
+            "--out",
+            str(zip_path),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await export.communicate()
+        assert export.returncode == 0, out
+        assert b"exported to" in out
+        with zipfile.ZipFile(zip_path) as archive:
+            lines = archive.read("contacts.ndjson").decode().splitlines()
+        kinds = [json.loads(line)["kind"] for line in lines]
+        assert kinds.count("contacts") == 4  # 5 seeded, 1 erased
         bad = await asyncio.create_subprocess_exec(
             processes.PRIVACYCTL,
             "erase",

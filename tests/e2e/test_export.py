@@ -232,3 +232,35 @@ async def test_a_cancelled_export_leaves_no_open_transaction(
         )
         == 0
     )
+
+
+async def test_a_user_account_and_a_whole_tenant(
+    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+) -> None:
+    await _seeded(db, blobs)
+    user = await db.fetchrow("SELECT id, email FROM users ORDER BY id LIMIT 1")
+    assert user is not None
+    chunks = [c async for c in client.export("demo", subject(email=user["email"]))]
+    kinds = {json.loads(c.record.json)["kind"] for c in chunks if c.HasField("record")}
+    assert {"users", "sessions", "usage_events"} <= kinds
+    users = [
+        json.loads(c.record.json)
+        for c in chunks
+        if c.HasField("record") and json.loads(c.record.json)["kind"] == "users"
+    ]
+    assert [u["id"] for u in users] == [user["id"]]
+    assert "password_hash" not in users[0]
+
+    whole = [c async for c in client.export("demo", subject(whole_tenant="demo"))]
+    counts = whole[-1].manifest.record_counts
+    for data_type, tables in {
+        "contacts": ("contacts", "notes", "deals"),
+        "messages": ("messages",),
+        "files": ("files",),
+        "activity": ("usage_events",),
+        "accounts": ("users", "billing_contacts", "sessions"),
+    }.items():
+        total = 0
+        for table in tables:
+            total += await db.fetchval(f"SELECT count(*) FROM {table} WHERE tenant_id = 'demo'")
+        assert counts[data_type] == total, data_type
