@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from types import TracebackType
+from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -13,6 +14,7 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+T = TypeVar("T")
 TERMINAL_STATES = frozenset({pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED})
 
 
@@ -106,10 +108,7 @@ class PrivacyClient:
             idempotency_key=idempotency_key,
             reason=reason,
         )
-        try:
-            return await self._stub.Erase(request)
-        except grpc.aio.AioRpcError as error:
-            raise PrivacyClientError.from_rpc_error(error) from error
+        return await _unary(self._stub.Erase(request))
 
     async def anonymize(
         self,
@@ -130,39 +129,25 @@ class PrivacyClient:
             idempotency_key=idempotency_key,
             reason=reason,
         )
-        try:
-            return await self._stub.Anonymize(request)
-        except grpc.aio.AioRpcError as error:
-            raise PrivacyClientError.from_rpc_error(error) from error
+        return await _unary(self._stub.Anonymize(request))
 
-    async def export(
+    def export(
         self, tenant_id: str, subject: pb.Subject, *, data_types: Sequence[str] = ()
     ) -> AsyncIterator[pb.ExportChunk]:
         """Stream a subject's data: records, file chunks, then the manifest.
 
-        Breaking out of the loop cancels the call; the server stops at once.
+        Leaving the loop early cancels the call; the server stops at once.
         """
-        call = self._stub.Export(
-            pb.ExportRequest(
-                tenant_id=tenant_id,
-                subject=subject,
-                data_types=list(data_types),
-                format=pb.EXPORT_FORMAT_NDJSON,
-            )
+        request = pb.ExportRequest(
+            tenant_id=tenant_id,
+            subject=subject,
+            data_types=list(data_types),
+            format=pb.EXPORT_FORMAT_NDJSON,
         )
-        try:
-            async for chunk in call:
-                yield chunk
-        except grpc.aio.AioRpcError as error:
-            raise PrivacyClientError.from_rpc_error(error) from error
-        finally:
-            call.cancel()
+        return _stream(self._stub.Export(request))
 
     async def get_job(self, job_id: str) -> pb.Job:
-        try:
-            return await self._stub.GetJob(pb.GetJobRequest(job_id=job_id))
-        except grpc.aio.AioRpcError as error:
-            raise PrivacyClientError.from_rpc_error(error) from error
+        return await _unary(self._stub.GetJob(pb.GetJobRequest(job_id=job_id)))
 
     async def list_jobs(
         self,
@@ -180,21 +165,11 @@ class PrivacyClient:
             page_size=page_size,
             page_token=page_token,
         )
-        try:
-            return await self._stub.ListJobs(request)
-        except grpc.aio.AioRpcError as error:
-            raise PrivacyClientError.from_rpc_error(error) from error
+        return await _unary(self._stub.ListJobs(request))
 
-    async def watch_job(self, job_id: str) -> AsyncIterator[pb.Job]:
+    def watch_job(self, job_id: str) -> AsyncIterator[pb.Job]:
         """Yield the job each time it changes, ending after a terminal state."""
-        call = self._stub.WatchJob(pb.WatchJobRequest(job_id=job_id))
-        try:
-            async for job in call:
-                yield job
-        except grpc.aio.AioRpcError as error:
-            raise PrivacyClientError.from_rpc_error(error) from error
-        finally:
-            call.cancel()
+        return _stream(self._stub.WatchJob(pb.WatchJobRequest(job_id=job_id)))
 
     async def wait_job(self, job_id: str) -> pb.Job:
         """Return the job once it reaches a terminal state."""
@@ -205,7 +180,23 @@ class PrivacyClient:
         return last
 
     async def cancel_job(self, job_id: str) -> pb.Job:
-        try:
-            return await self._stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
-        except grpc.aio.AioRpcError as error:
-            raise PrivacyClientError.from_rpc_error(error) from error
+        return await _unary(self._stub.CancelJob(pb.CancelJobRequest(job_id=job_id)))
+
+
+async def _unary(call: Awaitable[T]) -> T:
+    """Await a call; its gRPC error becomes a PrivacyClientError."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        raise PrivacyClientError.from_rpc_error(error) from error
+
+
+async def _stream(call: grpc.aio.UnaryStreamCall[Any, T]) -> AsyncIterator[T]:
+    """Iterate a streaming call; its gRPC error becomes a PrivacyClientError."""
+    try:
+        async for message in call:
+            yield message
+    except grpc.aio.AioRpcError as error:
+        raise PrivacyClientError.from_rpc_error(error) from error
+    finally:
+        call.cancel()  # a caller that stops early stops the server too

@@ -29,21 +29,20 @@ def _settings() -> Settings | None:
 
 def serve() -> int:
     """Run the gRPC server and its workers until SIGTERM/SIGINT."""
-    logs.setup(os.environ.get("PRIVACY_LOG_LEVEL", "INFO"))
-    settings = _settings()
-    if settings is None:
-        return EXIT_CONFIG
-    asyncio.run(app.run(settings, grpc_server=True))
-    return EXIT_OK
+    return _run(grpc_server=True)
 
 
 def worker() -> int:
     """Run workers only, until SIGTERM/SIGINT."""
+    return _run(grpc_server=False)
+
+
+def _run(*, grpc_server: bool) -> int:
     logs.setup(os.environ.get("PRIVACY_LOG_LEVEL", "INFO"))
     settings = _settings()
     if settings is None:
         return EXIT_CONFIG
-    asyncio.run(app.run(settings, grpc_server=False))
+    asyncio.run(app.run(settings, grpc_server=grpc_server))
     return EXIT_OK
 
 

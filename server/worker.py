@@ -149,7 +149,7 @@ class Worker:
                 task = await conn.fetchrow(Q["next_task"], job_id)
                 if task is None:
                     # Every step is done; blobs must be gone or rewritten before SUCCEEDED.
-                    await self._drain_blobs(conn, job_id)
+                    await self._drain_blobs(conn, job_id, job["tenant_id"])
                     await self._finish(conn, job_id, job, JobState.SUCCEEDED)
                     return Outcome.DONE
                 result = await self._apply(conn, job_id, job, task)
@@ -197,8 +197,7 @@ class Worker:
         # A crash or a failure here leaves the outbox rows, which _drain_blobs
         # clears before the job can succeed.
         try:
-            await self._write_blobs(tenant_id, result.blob_rewrites)
-            await self._delete_blobs([(tenant_id, k) for k in result.blob_keys])
+            await self._blob_work(tenant_id, result.blob_rewrites, result.blob_keys)
         except OSError as exc:
             log.warning(
                 "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
@@ -244,28 +243,6 @@ class Worker:
     async def _read_blob(self, key: str) -> bytes:
         return await asyncio.to_thread(self._blobs.get, key)
 
-    async def _write_blobs(
-        self,
-        tenant_id: str,
-        rewrites: Sequence[tuple[str, bytes]],
-        conn: Connection | None = None,
-    ) -> None:
-        """Write rewritten blobs, then forget their outbox rows (writing twice is harmless)."""
-        if not rewrites:
-            return
-
-        def write_all() -> None:
-            for key, data in rewrites:
-                self._blobs.put(key, data)
-
-        await asyncio.to_thread(write_all)
-        keys = [(tenant_id, key) for key, _ in rewrites]
-        if conn is not None:
-            await conn.executemany(Q["forget_blob_rewrite"], keys)
-            return
-        async with self._pool.acquire() as c:
-            await c.executemany(Q["forget_blob_rewrite"], keys)
-
     async def _finish(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState
     ) -> None:
@@ -291,31 +268,51 @@ class Worker:
         await conn.execute(Q["notify_job"], str(job_id))
         log.info("job finished", extra={"job_id": str(job_id), "state": state.value})
 
-    async def _drain_blobs(self, conn: Connection, job_id: uuid.UUID) -> None:
+    async def _drain_blobs(self, conn: Connection, job_id: uuid.UUID, tenant_id: str) -> None:
         """Finish the blob work a crash (or a failed write) left in the outboxes."""
         while rows := await conn.fetch(Q["pending_blob_rewrites"], job_id, _BLOB_DRAIN_CHUNK):
-            for r in rows:
-                await self._write_blobs(r["tenant_id"], [(r["blob_key"], bytes(r["data"]))], conn)
+            rewrites = [(r["blob_key"], bytes(r["data"])) for r in rows]
+            await self._blob_work(tenant_id, rewrites, (), conn)
         while rows := await conn.fetch(Q["pending_blob_deletions"], job_id, _BLOB_DRAIN_CHUNK):
-            await self._delete_blobs([(r["tenant_id"], r["blob_key"]) for r in rows], conn)
+            await self._blob_work(tenant_id, (), [r["blob_key"] for r in rows], conn)
 
-    async def _delete_blobs(
-        self, keys: list[tuple[str, str]], conn: Connection | None = None
+    async def _blob_work(
+        self,
+        tenant_id: str,
+        rewrites: Sequence[tuple[str, bytes]],
+        deletions: Sequence[str],
+        conn: Connection | None = None,
     ) -> None:
-        """Delete blobs, then their outbox rows (deleting a blob twice is harmless)."""
-        if not keys:
+        """Write rewritten blobs and delete removed ones, then forget their outbox rows.
+
+        Doing either twice is harmless, so a replay after a crash is safe.
+        """
+        if not (rewrites or deletions):
             return
 
-        def delete_all() -> None:
-            for _, key in keys:
+        def work() -> None:
+            for key, data in rewrites:
+                self._blobs.put(key, data)
+            for key in deletions:
                 self._blobs.delete(key)
 
-        await asyncio.to_thread(delete_all)
+        await asyncio.to_thread(work)
+
+        async def forget(c: Connection) -> None:
+            if rewrites:
+                await c.executemany(
+                    Q["forget_blob_rewrite"], [(tenant_id, key) for key, _ in rewrites]
+                )
+            if deletions:
+                await c.executemany(
+                    Q["forget_blob_deletion"], [(tenant_id, key) for key in deletions]
+                )
+
         if conn is not None:
-            await conn.executemany(Q["forget_blob_deletion"], keys)
-            return
-        async with self._pool.acquire() as c:
-            await c.executemany(Q["forget_blob_deletion"], keys)
+            await forget(conn)
+        else:
+            async with self._pool.acquire() as c:
+                await forget(c)
 
     async def _record_failure(self, job_id: uuid.UUID, exc: BaseException) -> Outcome:
         error = _safe_error(exc)

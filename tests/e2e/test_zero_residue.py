@@ -9,6 +9,7 @@ identifiers replaced, and nothing more.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -74,11 +75,12 @@ def pg_dump(url: str) -> str:
 
 
 def _pg_bin() -> str:
-    import pgserver
-
-    return (
-        str(Path(pgserver.__file__).parent / "pginstall" / "bin") + os.pathsep + os.environ["PATH"]
-    )
+    # pgserver ships PostgreSQL 16's pg_dump, which dumps older servers too. Found
+    # without importing pgserver (its import warns when nothing else needs it).
+    spec = importlib.util.find_spec("pgserver")
+    assert spec is not None and spec.submodule_search_locations
+    bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return str(bundled) + os.pathsep + os.environ["PATH"]
 
 
 def blob_texts(root: Path) -> str:
