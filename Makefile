@@ -7,7 +7,7 @@ PROTO  := protos/atomicrm/privacy/v1/privacy.proto
 STUBS  := gen/atomicrm/privacy/v1/privacy_pb2.py
 EDITABLE := $(VENV)/.editable-installed
 
-.PHONY: run test lint proto clean setup
+.PHONY: run test lint proto clean setup check-alerts promtool
 
 setup: $(EDITABLE)
 
@@ -35,8 +35,27 @@ $(EDITABLE): $(STUBS) pyproject.toml
 run: $(EDITABLE)
 	$(BIN)/privacyctl serve
 
-test: $(EDITABLE)
+test: $(EDITABLE) check-alerts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Alert rules, checked and unit-tested with the real Prometheus toolchain.
+check-alerts: promtool
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
+
+# promtool comes from Debian's prometheus package; installed here when we can.
+promtool:
+	@command -v promtool >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "promtool not found: installing Debian's prometheus package"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; \
+	fi; \
+	command -v promtool >/dev/null 2>&1 || { \
+		echo "promtool is missing and could not be installed: install Debian's" \
+		     "'prometheus' package (apt-get install prometheus) or put promtool on PATH" >&2; \
+		exit 1; }
 
 lint: $(EDITABLE)
 	$(BIN)/ruff check .

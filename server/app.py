@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
+from wsgiref.simple_server import WSGIServer
 
 import asyncpg
 import grpc
@@ -15,13 +15,13 @@ from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
+from server import metrics
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
-from server.metrics import serve_metrics
 from server.service import PrivacyService
 from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
 
@@ -50,6 +50,9 @@ class App:
         self.port = 0
         self._stop_workers = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
+        self._metrics_server: WSGIServer | None = None
+        self._side_tasks: list[asyncio.Task[None]] = []
+        self.metrics_port = 0
 
     async def start(self) -> None:
         """Migrate, open the pool, start serving and working."""
@@ -64,6 +67,20 @@ class App:
         for i in range(self.settings.workers):
             worker = self.make_worker(worker_name(i))
             self._workers.append(asyncio.create_task(worker.run(self._stop_workers)))
+        if self.settings.metrics_addr:
+            self._start_metrics(self.pool)
+
+    def _start_metrics(self, pool: asyncpg.Pool) -> None:
+        try:
+            self._metrics_server = metrics.serve_metrics(self.settings.metrics_addr)
+        except OSError:
+            # Another process of the service on this host serves the address already;
+            # the backlog figures are the same from any process.
+            log.warning("metrics address in use", extra={"addr": self.settings.metrics_addr})
+            return
+        self.metrics_port = self._metrics_server.server_port
+        refresh = metrics.refresh_forever(pool, self.settings.metrics_refresh, self._stop_workers)
+        self._side_tasks.append(asyncio.create_task(refresh))
 
     def make_worker(self, name: str) -> Worker:
         """A worker over this process's pool, registry and blob store."""
@@ -127,6 +144,10 @@ class App:
             for task in late:
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._side_tasks, return_exceptions=True)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         await self.events.close()
         if self.pool is not None:
             await self.pool.close()
@@ -140,9 +161,6 @@ async def run(settings: Settings, *, grpc_server: bool = True) -> None:
         loop.add_signal_handler(sig, stop.set)
     app = App(settings, grpc_server=grpc_server)
     await app.start()
-    if grpc_server and settings.metrics_addr:
-        with contextlib.suppress(OSError):  # a second process on the same host may hold it
-            serve_metrics(settings.metrics_addr)
     try:
         await app.wait(stop)
     finally:

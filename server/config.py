@@ -20,6 +20,7 @@ DEFAULT_DEADLINE = timedelta(days=30)  # privacy policy, section 8
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_BASE = timedelta(seconds=1)
 DEFAULT_POOL_SIZE = 10
+DEFAULT_METRICS_REFRESH = timedelta(seconds=5)
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,7 @@ class Settings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     retry_base: timedelta = DEFAULT_RETRY_BASE  # first retry delay; doubles each time
     pool_size: int = DEFAULT_POOL_SIZE
+    metrics_refresh: timedelta = DEFAULT_METRICS_REFRESH  # how often backlog gauges are read
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +67,9 @@ class Settings:
             max_attempts=_int(env, "PRIVACY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1),
             retry_base=_seconds(env, "PRIVACY_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE),
             pool_size=_int(env, "PRIVACY_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=2),
+            metrics_refresh=_seconds(
+                env, "PRIVACY_METRICS_REFRESH_SECONDS", DEFAULT_METRICS_REFRESH
+            ),
         )
 
 

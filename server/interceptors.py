@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,6 +15,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from atomicrm.privacy.v1 import privacy_pb2
+from server import metrics
 from server.errors import (
     AlreadyExists,
     DatabaseUnavailable,
@@ -74,17 +77,34 @@ def _translate(exc: Exception) -> PrivacyError | None:
     return None
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception, method: str) -> None:
+def _status_for(exc: Exception, method: str) -> grpc.Status:
     error = _translate(exc)
     if error is None:
         # Only the type: an exception's text can quote personal data.
         log.error("unexpected error", extra={"method": method, "error": type(exc).__name__})
         error = PrivacyError("internal error; the service logged it")
-    await context.abort_with_status(to_status(error))
+    return to_status(error)
+
+
+class _Observed:
+    """One RPC's metrics: started now, handled with `code` when done."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method.rsplit("/", 1)[-1]  # a bounded label: the method's name
+        self.code = grpc.StatusCode.OK
+        self.started = time.perf_counter()
+        metrics.GRPC_STARTED.labels(grpc_method=self.method).inc()
+
+    def done(self) -> None:
+        metrics.GRPC_HANDLED.labels(grpc_method=self.method, grpc_code=self.code.name).inc()
+        metrics.GRPC_SECONDS.labels(grpc_method=self.method).observe(
+            time.perf_counter() - self.started
+        )
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Turn PrivacyError (and driver errors) into precise statuses; never leak messages."""
+    """Turn PrivacyError (and driver errors) into precise statuses, never leaking
+    messages; count and time every call of the service."""
 
     async def intercept_service(
         self,
@@ -103,12 +123,21 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             inner_unary: Any = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                call = _Observed(method)
                 try:
                     return await inner_unary(request, context)
                 except grpc.aio.AbortError:
+                    call.code = context.code() or grpc.StatusCode.UNKNOWN  # aborted by the handler
+                    raise
+                except asyncio.CancelledError:
+                    call.code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception as exc:
-                    await _abort(context, exc, method)
+                    status = _status_for(exc, method)
+                    call.code = status.code
+                    await context.abort_with_status(status)
+                finally:
+                    call.done()
 
             return handler._replace(unary_unary=unary)  # type: ignore[attr-defined,no-any-return]
         if handler.unary_stream is not None:
@@ -117,13 +146,22 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             async def stream(
                 request: Any, context: grpc.aio.ServicerContext[Any, Any]
             ) -> AsyncIterator[Any]:
+                call = _Observed(method)
                 try:
                     async for response in inner_stream(request, context):
                         yield response
                 except grpc.aio.AbortError:
+                    call.code = context.code() or grpc.StatusCode.UNKNOWN  # aborted by the handler
+                    raise
+                except (asyncio.CancelledError, GeneratorExit):
+                    call.code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception as exc:
-                    await _abort(context, exc, method)
+                    status = _status_for(exc, method)
+                    call.code = status.code
+                    await context.abort_with_status(status)
+                finally:
+                    call.done()
 
             return handler._replace(unary_stream=stream)  # type: ignore[attr-defined,no-any-return]
         return handler

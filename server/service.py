@@ -13,13 +13,12 @@ from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import audit, convert, export, jobs, subjects, validation
+from server import audit, convert, export, jobs, metrics, subjects, validation
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.convert import job_to_proto
 from server.events import JobEvents, wait_first
 from server.jobs import JobKind
-from server.metrics import JOBS_SUBMITTED
 from server.subjects import Subject
 
 # Until callers authenticate, the audit log records requests as from this caller.
@@ -51,7 +50,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         job_request = validation.job_request(request, kind, self._registry, ANONYMOUS_CALLER)
         async with self._pool.acquire() as conn:
             job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
-        JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
+        metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
         return job_to_proto(job)
 
     async def Erase(self, request: pb.EraseRequest, context: Context) -> pb.Job:

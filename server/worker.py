@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +24,11 @@ from anonymizers.base import Batch, BatchResult, Connection, Scope, Tools
 from anonymizers.fakes import Fakes
 from anonymizers.redaction import Identifiers
 from anonymizers.registry import Registry
-from server import audit, subjects
+from server import audit, metrics, subjects
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.events import JobEvents, wait_first
 from server.jobs import STEP_MENTIONS, JobKind, JobState, identifiers_from_json
-from server.metrics import BATCHES, ROWS
 from server.queries import Q
 
 log = logging.getLogger(__name__)
@@ -104,13 +104,18 @@ class Worker:
         """Work until stop is set; an in-flight batch always finishes first."""
         signal = self._events.work_signal()
         log.info("worker started", extra={"worker": self.name})
-        while not stop.is_set():
-            signal.clear()
-            job_id = await self.lease_next()
-            if job_id is None:
-                await wait_first(self._config.poll_interval, signal, stop)
-                continue
-            await self._run_job(job_id, stop)
+        metrics.WORKERS_ACTIVE.inc()
+        try:
+            while not stop.is_set():
+                signal.clear()
+                metrics.heartbeat()
+                job_id = await self.lease_next()
+                if job_id is None:
+                    await wait_first(self._config.poll_interval, signal, stop)
+                    continue
+                await self._run_job(job_id, stop)
+        finally:
+            metrics.WORKERS_ACTIVE.dec()
         log.info("worker stopped", extra={"worker": self.name})
 
     async def lease_next(self) -> uuid.UUID | None:
@@ -138,6 +143,7 @@ class Worker:
 
     async def run_batch(self, job_id: uuid.UUID) -> Outcome:
         """Run the leased job's next batch in one transaction."""
+        started = time.perf_counter()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 job = await conn.fetchrow(Q["lock_leased_job"], job_id, self.name, self._lease)
@@ -191,8 +197,11 @@ class Worker:
                 await conn.execute(Q["notify_job"], str(job_id))
         except Exception as exc:  # any failure: retried, and the job fails after N tries
             return await self._record_failure(job_id, exc)
-        BATCHES.labels(kind=kind, data_type=task["data_type"]).inc()
-        ROWS.labels(kind=kind, data_type=task["data_type"]).inc(result.processed)
+        labels = {"kind": kind, "data_type": task["data_type"]}
+        metrics.BATCHES.labels(**labels).inc()
+        metrics.ROWS.labels(**labels).inc(result.processed)
+        metrics.BATCH_SECONDS.labels(**labels).observe(time.perf_counter() - started)
+        metrics.heartbeat()
         # After the commit: the rows are gone or anonymized, so their blobs follow.
         # A crash or a failure here leaves the outbox rows, which _drain_blobs
         # clears before the job can succeed.
@@ -266,6 +275,7 @@ class Worker:
             ),
         )
         await conn.execute(Q["notify_job"], str(job_id))
+        metrics.JOBS_FINISHED.labels(kind=job["kind"], state=state.value).inc()
         log.info("job finished", extra={"job_id": str(job_id), "state": state.value})
 
     async def _drain_blobs(self, conn: Connection, job_id: uuid.UUID, tenant_id: str) -> None:
@@ -317,6 +327,7 @@ class Worker:
     async def _record_failure(self, job_id: uuid.UUID, exc: BaseException) -> Outcome:
         error = _safe_error(exc)
         log.warning("batch failed", extra={"job_id": str(job_id), "error": error})
+        metrics.BATCH_FAILURES.inc()
         retry = self._config.retry
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(Q["lock_failed_job"], job_id, self.name)
@@ -327,6 +338,7 @@ class Worker:
             await conn.execute(Q["record_failure"], job_id, attempts, error, retry.delay(attempts))
             if not retry.gives_up(attempts):
                 return Outcome.RETRY
+            metrics.JOBS_FINISHED.labels(kind=row["kind"], state=JobState.FAILED.value).inc()
             message = f"gave up after {attempts} failed attempts; last error: {error}"
             await conn.fetchval(Q["finish_job"], job_id, JobState.FAILED.value, message)
             await conn.execute(Q["forget_identifiers"], job_id)

@@ -131,7 +131,7 @@ UPDATE privacy_jobs SET lease_owner = NULL, lease_expires_at = NULL
 WHERE id = $1 AND lease_owner = $2;
 
 -- name: lock_failed_job
-SELECT attempts, tenant_id, subject_hash FROM privacy_jobs
+SELECT attempts, tenant_id, kind, subject_hash FROM privacy_jobs
 WHERE id = $1 AND lease_owner = $2
 FOR UPDATE;
 
@@ -177,3 +177,15 @@ SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb);
 
 -- name: notify_job
 SELECT pg_notify('privacy_jobs', $1::text);
+
+-- name: backlog
+-- Open jobs only: the partial index privacy_jobs_queue_idx has this predicate, so
+-- the cost follows the backlog, not the history.
+SELECT kind, state, count(*) AS jobs,
+       extract(epoch FROM now() - min(created_at))::float8 AS oldest_age,
+       count(*) FILTER (WHERE deadline < now()) AS past_deadline,
+       count(*) FILTER (WHERE deadline >= now()
+                          AND deadline < now() + interval '72 hours') AS at_risk
+FROM privacy_jobs
+WHERE state IN ('scheduled', 'pending', 'running')
+GROUP BY kind, state;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 
@@ -72,4 +73,10 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
     assert await db.fetchval("SELECT state FROM privacy_jobs WHERE id = $1", job.id) == "succeeded"
     assert await db.fetchval("SELECT count(*) FROM messages") == 0
     assert await db.fetchval("SELECT count(*) FROM contacts") == 0
-    assert "Traceback" not in log.read_text()
+    # Logs: JSON lines, jobs named by id, and nothing of the person anywhere.
+    logs = log.read_text() + (tmp_path / "worker.log").read_text()
+    entries = [json.loads(line) for line in logs.splitlines() if line.strip()]
+    assert {"job leased", "job finished", "worker stopped"} <= {e["msg"] for e in entries}
+    assert all(e["job_id"] == job.id for e in entries if e["msg"] in ("job leased", "job finished"))
+    for identifier in (jane.email, jane.full_name, jane.phone, "5550102030", "Jane"):
+        assert identifier.lower() not in logs.lower()
