@@ -11,6 +11,7 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from tests import factories
 from tests.e2e import processes
@@ -80,3 +81,54 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
     assert all(e["job_id"] == job.id for e in entries if e["msg"] in ("job leased", "job finished"))
     for identifier in (jane.email, jane.full_name, jane.phone, "5550102030", "Jane"):
         assert identifier.lower() not in logs.lower()
+
+
+async def test_a_worker_killed_mid_job_loses_nothing_and_repeats_nothing(
+    db: asyncpg.Connection, db_url: str, blob_dir: Path, tmp_path: Path
+) -> None:
+    await factories.tenant(db)
+    jane = await factories.contact(db, "acme", "Jane", "Doe", messages=300)
+    port = processes.free_port()
+    env = processes.env(
+        db_url,
+        blob_dir,
+        PRIVACY_GRPC_ADDR=f"127.0.0.1:{port}",
+        PRIVACY_WORKERS="0",
+    )
+    server = await processes.start(["serve"], env, tmp_path / "serve.log")
+    worker_env = {
+        **env,
+        "PRIVACY_BATCH_SIZE": "1",
+        "PRIVACY_LEASE_SECONDS": "1",
+        "PRIVACY_WORKERS": "1",
+    }
+    try:
+        await processes.wait_serving(port)
+        async with PrivacyClient(f"127.0.0.1:{port}") as client:
+            job = await client.erase("acme", subject(email=jane.email))
+            doomed = await processes.start(["worker"], worker_env, tmp_path / "doomed.log")
+            while await db.fetchval("SELECT count(*) FROM messages") > 250:
+                await asyncio.sleep(0.01)
+            doomed.kill()  # SIGKILL: no shutdown, a batch may be half done
+            await doomed.wait()
+            survivor = await processes.start(["worker"], worker_env, tmp_path / "next.log")
+            try:
+                done = await asyncio.wait_for(client.wait_job(job.id), 60)
+            finally:
+                survivor.terminate()
+                await survivor.wait()
+    finally:
+        server.terminate()
+        await server.wait()
+    assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+    # Exactly once in effect: the committed batches account for every row, once.
+    processed = await db.fetchval(
+        "SELECT sum((details->>'processed')::int) FROM privacy_audit_log "
+        "WHERE action = 'erase.apply' AND data_type = 'messages'"
+    )
+    assert processed == 300
+    owners = await db.fetch(
+        "SELECT DISTINCT actor FROM privacy_audit_log WHERE action = 'erase.apply'"
+    )
+    assert len(owners) == 2  # the killed worker's batches, then the survivor's
