@@ -7,7 +7,7 @@ PROTO  := protos/atomicrm/privacy/v1/privacy.proto
 STUBS  := gen/atomicrm/privacy/v1/privacy_pb2.py
 EDITABLE := $(VENV)/.editable-installed
 
-.PHONY: run test lint proto clean setup check-alerts promtool
+.PHONY: run test lint proto clean setup check-alerts promtool bench bench-quick
 
 setup: $(EDITABLE)
 
@@ -62,6 +62,13 @@ lint: $(EDITABLE)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Benchmarks: the service beside raw SQL on the same data (docs/performance.md).
+bench: $(EDITABLE)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(EDITABLE)
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf gen $(VENV) .pytest_cache .mypy_cache .ruff_cache

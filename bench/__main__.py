@@ -1,0 +1,239 @@
+"""make bench: the service beside the raw-SQL limit, on the same data, in the same run.
+
+    python -m bench [--contacts N] [--messages-per-contact M] [--quick]
+
+Seeds tenants with COPY (pairs with the same seed are identical), runs a real
+`privacyctl serve` process against them, and prints a table of ratios; the
+figures go to bench/results/latest.json too. DATABASE_URL picks the server
+(a database is created on it and dropped after); unset, the embedded one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bench import measure
+from server.blobs import LocalBlobStore
+from server.database import migrate, resolve_url
+from server.seed import seed_tenant
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    admin_url = resolve_url(os.environ.get("DATABASE_URL"), Path(".data"))
+    name = f"privacy_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(admin_url, name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="privacy-bench-") as tmp:
+            return await _run(args, url, Path(tmp))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
+    blobs = LocalBlobStore(tmp / "blobs")
+    conn = await asyncpg.connect(url)
+    await migrate(conn)
+    small = max(args.contacts // 100, 50)
+    plan = {
+        "erase_svc": args.contacts,
+        "erase_raw": args.contacts,
+        "anon_svc": args.contacts,
+        "anon_raw": args.contacts,
+        "small": small,
+    }
+    seeded: dict[str, int] = {}
+    for tenant, contacts in plan.items():
+        started = time.perf_counter()
+        summary = await seed_tenant(
+            conn,
+            blobs,
+            tenant,
+            contacts=contacts,
+            seed=1,
+            messages_per_contact=args.messages_per_contact,
+        )
+        seeded[tenant] = await measure.tenant_rows(conn, tenant)
+        log(
+            f"seeded {tenant}: {summary.contacts} contacts, {summary.messages} messages, "
+            f"{seeded[tenant]} rows in {time.perf_counter() - started:.1f}s"
+        )
+    await conn.execute("ANALYZE")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PRIVACY_BLOB_DIR": str(tmp / "blobs"),
+        "PRIVACY_GRPC_ADDR": f"127.0.0.1:{port}",
+        "PRIVACY_METRICS_ADDR": "",
+        "PRIVACY_BATCH_SIZE": str(args.batch_size),
+        "PRIVACY_WORKERS": str(args.workers),
+        "PRIVACY_POLL_SECONDS": "0.2",
+        "PRIVACY_LOG_LEVEL": "WARNING",
+    }
+    server = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "privacyctl"),
+        "serve",
+        env=env,
+        stderr=open(tmp / "serve.log", "wb"),
+    )
+    results: dict[str, Any] = {"seeded_rows": seeded}
+    try:
+        target = f"127.0.0.1:{port}"
+        await measure.wait_serving(target)
+        steps: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = [
+            (
+                "submission",
+                lambda: measure.submission(target, conn, "small", args.callers, args.requests),
+            ),
+            ("latency_small", lambda: measure.latency(target, conn, "small", args.subjects)),
+            ("latency_large", lambda: measure.latency(target, conn, "erase_raw", args.subjects)),
+            ("export", lambda: measure.export(target, conn, server.pid, "anon_svc", "small")),
+            ("erase", lambda: measure.tenant_erase(target, conn, "erase_svc", "erase_raw")),
+            (
+                "anonymize",
+                lambda: measure.tenant_anonymize(
+                    target, conn, "anon_svc", "anon_raw", args.naive_rows
+                ),
+            ),
+        ]
+        for key, step in steps:
+            started = time.perf_counter()
+            results[key] = await step()
+            log(f"{key}: {time.perf_counter() - started:.1f}s")
+    finally:
+        server.terminate()
+        await server.wait()
+        await conn.close()
+    return results
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def table(results: dict[str, Any]) -> str:
+    e, a, x = results["erase"], results["anonymize"], results["export"]
+    s, ls, ll = results["submission"], results["latency_small"], results["latency_large"]
+    rows = [
+        (
+            "1 tenant Erase",
+            f"{e['service_rows_per_s']:,.0f} rows/s",
+            f"DELETE {e['raw_rows_per_s']:,.0f} rows/s",
+            e["ratio"],
+            ">= 0.5",
+        ),
+        (
+            "2 tenant Anonymize",
+            f"{a['service_rows_per_s']:,.0f} rows/s",
+            f"UPDATE md5 {a['raw_rows_per_s']:,.0f} rows/s",
+            a["ratio"],
+            ">= 0.5",
+        ),
+        (
+            "2 vs naive faker",
+            f"{a['service_rows_per_s']:,.0f} rows/s",
+            f"naive {a['naive_rows_per_s']:,.0f} rows/s",
+            a["speedup_vs_naive"],
+            ">= 20",
+        ),
+        (
+            "3 Export",
+            f"{x['service_mb_per_s']:.1f} MB/s",
+            f"COPY {x['raw_mb_per_s']:.1f} MB/s",
+            x["ratio"],
+            ">= 0.5",
+        ),
+        (
+            "3 Export RSS growth",
+            f"{x['rss_growth_large_mb']:.1f} MB large",
+            f"{x['rss_growth_small_mb']:.1f} MB small",
+            None,
+            "flat within 50 MB",
+        ),
+        (
+            "4 erase latency p50/p99",
+            f"{ll['p50_ms']:.0f}/{ll['p99_ms']:.0f} ms large",
+            f"{ls['p50_ms']:.0f}/{ls['p99_ms']:.0f} ms small",
+            ll["p50_ms"] / max(ls["p50_ms"], 1),
+            "flat",
+        ),
+        (
+            "5 submission, 64 callers",
+            f"{s['requests_per_s']:,.0f} req/s",
+            f"p99 {s['p99_ms']:.0f} ms",
+            None,
+            ">= 1000/s, p99 < 50 ms",
+        ),
+    ]
+    out = [f"{'figure':<26}{'service':>24}{'beside':>32}{'ratio':>8}  target"]
+    for label, svc, raw, ratio, goal in rows:
+        r = f"{ratio:.2f}" if ratio is not None else "-"
+        out.append(f"{label:<26}{svc:>24}{raw:>32}{r:>8}  {goal}")
+    return "\n".join(out)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--messages-per-contact", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="a small run (2,000 contacts)")
+    parser.add_argument("--subjects", type=int, default=100, help="erasures in flight (100)")
+    parser.add_argument("--callers", type=int, default=64, help="concurrent callers (64)")
+    parser.add_argument("--requests", type=int, default=2000, help="submissions to time")
+    parser.add_argument("--naive-rows", type=int, default=2000, help="rows for naive faker")
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.quick:
+        args.contacts, args.requests, args.naive_rows = 2000, 1000, 500
+    results = asyncio.run(main(args))
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    results["args"] = {k: str(v) for k, v in vars(args).items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(table(results))
+    print(f"\nresults: {args.out}")
+
+
+if __name__ == "__main__":
+    cli()

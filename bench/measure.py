@@ -1,0 +1,273 @@
+"""The figures of make bench: each times the service and the raw-SQL limit beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+from faker import Faker
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from clients.client import PrivacyClient, subject
+
+# Every table of a tenant, in an order a plain DELETE can follow (references first).
+TABLES = (
+    "files",
+    "messages",
+    "usage_events",
+    "notes",
+    "deals",
+    "contacts",
+    "sessions",
+    "billing_contacts",
+    "channel_credentials",
+    "users",
+)
+# The columns Anonymize rewrites, per table: what the raw UPDATE … md5() touches too.
+PERSONAL = {
+    "contacts": ("first_name", "last_name", "email", "phone", "address"),
+    "messages": ("sender", "subject", "body"),
+    "notes": ("body",),
+    "deals": ("description",),
+    "files": ("name",),
+    "users": ("name", "email", "display_name"),
+    "billing_contacts": ("name", "email", "phone", "address"),
+    "sessions": ("user_agent", "device_id"),
+    "usage_events": ("user_agent", "device_id"),
+}
+
+
+async def tenant_rows(conn: asyncpg.Connection, tenant: str) -> int:
+    total = 0
+    for table in TABLES:
+        total += await conn.fetchval(f"SELECT count(*) FROM {table} WHERE tenant_id = $1", tenant)
+    return total
+
+
+async def wait_serving(target: str) -> None:
+    async with grpc.aio.insecure_channel(target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for _ in range(300):
+            try:
+                answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the server on {target} never served")
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+async def submission(
+    target: str, conn: asyncpg.Connection, tenant: str, callers: int, requests: int
+) -> dict[str, Any]:
+    """Erase submissions (dry runs: the accept path, no worker load) from many callers."""
+    emails = [
+        r["email"]
+        for r in await conn.fetch(
+            "SELECT email FROM contacts WHERE tenant_id = $1 ORDER BY id", tenant
+        )
+    ]
+    latencies: list[float] = []
+    queue = iter(range(requests))
+
+    async def caller(client: PrivacyClient) -> None:
+        for i in queue:
+            started = time.perf_counter()
+            await client.erase(tenant, subject(email=emails[i % len(emails)]), dry_run=True)
+            latencies.append(time.perf_counter() - started)
+
+    async with PrivacyClient(target) as client:
+        await client.erase(tenant, subject(email=emails[0]), dry_run=True)  # warm up
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(client) for _ in range(callers)))
+        elapsed = time.perf_counter() - started
+    return {
+        "requests": requests,
+        "callers": callers,
+        "requests_per_s": requests / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * _percentile(latencies, 0.99),
+    }
+
+
+async def latency(
+    target: str, conn: asyncpg.Connection, tenant: str, subjects: int
+) -> dict[str, Any]:
+    """Submit-to-SUCCEEDED of single-contact erasures, all in flight at once."""
+    ids = [
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM contacts WHERE tenant_id = $1 ORDER BY random() LIMIT $2",
+            tenant,
+            subjects,
+        )
+    ]
+    rows = await tenant_rows(conn, tenant)
+
+    async def one(client: PrivacyClient, contact_id: int) -> float:
+        started = time.perf_counter()
+        job = await client.erase(tenant, subject(contact_id=contact_id))
+        done = await client.wait_job(job.id)
+        if done.state != pb.JOB_STATE_SUCCEEDED:
+            raise RuntimeError(f"job {job.id} ended {done.state}: {done.error_message}")
+        return time.perf_counter() - started
+
+    async with PrivacyClient(target) as client:
+        times = await asyncio.gather(*(one(client, i) for i in ids))
+    return {
+        "tenant_rows": rows,
+        "subjects": len(ids),
+        "p50_ms": 1000 * statistics.median(times),
+        "p99_ms": 1000 * _percentile(times, 0.99),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _export_bytes(target: str, tenant: str, pid: int) -> tuple[int, float, float]:
+    """Bytes, seconds, and the server's RSS growth (MB) over one whole-tenant export."""
+    baseline, peak = _rss_mb(pid), 0.0
+    size = 0
+    started = time.perf_counter()
+    async with PrivacyClient(target) as client:
+        async for chunk in client.export(tenant, subject(whole_tenant=tenant)):
+            which = chunk.WhichOneof("payload")
+            size += len(chunk.record.json) if which == "record" else len(chunk.file_chunk.data)
+            peak = max(peak, _rss_mb(pid)) if size % 64 == 0 else peak
+    elapsed = time.perf_counter() - started
+    return size, elapsed, max(peak, _rss_mb(pid)) - baseline
+
+
+async def export(
+    target: str, conn: asyncpg.Connection, pid: int, large: str, small: str
+) -> dict[str, Any]:
+    """Export over gRPC beside COPY (SELECT …) TO STDOUT of the same rows."""
+    size, elapsed, growth_large = await _export_bytes(target, large, pid)
+    _, _, growth_small = await _export_bytes(target, small, pid)
+    copied = 0
+
+    async def sink(data: bytes) -> None:
+        nonlocal copied
+        copied += len(data)
+
+    started = time.perf_counter()
+    for table in TABLES:
+        if table == "channel_credentials":
+            continue  # never exported
+        await conn.copy_from_query(
+            f"SELECT * FROM {table} WHERE tenant_id = $1", large, output=sink
+        )
+    raw_elapsed = time.perf_counter() - started
+    service, raw = size / elapsed / 1e6, copied / raw_elapsed / 1e6
+    return {
+        "service_bytes": size,
+        "service_mb_per_s": service,
+        "raw_bytes": copied,
+        "raw_mb_per_s": raw,
+        "ratio": service / raw,
+        "rss_growth_large_mb": growth_large,
+        "rss_growth_small_mb": growth_small,
+        "note": "COPY is timed without reading the blob files the export also sends",
+    }
+
+
+async def _run_job(target: str, tenant: str, anonymize: bool) -> float:
+    async with PrivacyClient(target) as client:
+        started = time.perf_counter()
+        submit = client.anonymize if anonymize else client.erase
+        job = await submit(tenant, subject(whole_tenant=tenant))
+        done = await client.wait_job(job.id)
+        elapsed = time.perf_counter() - started
+    if done.state != pb.JOB_STATE_SUCCEEDED:
+        raise RuntimeError(f"job ended {done.state}: {done.error_message}")
+    return elapsed
+
+
+async def tenant_erase(
+    target: str, conn: asyncpg.Connection, service_tenant: str, raw_tenant: str
+) -> dict[str, Any]:
+    rows = await tenant_rows(conn, service_tenant)
+    elapsed = await _run_job(target, service_tenant, anonymize=False)
+    raw_rows = await tenant_rows(conn, raw_tenant)
+    started = time.perf_counter()
+    async with conn.transaction():
+        for table in TABLES:
+            await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1", raw_tenant)
+    raw_elapsed = time.perf_counter() - started
+    service, raw = rows / elapsed, raw_rows / raw_elapsed
+    return {
+        "rows": rows,
+        "service_rows_per_s": service,
+        "raw_rows": raw_rows,
+        "raw_rows_per_s": raw,
+        "ratio": service / raw,
+    }
+
+
+async def tenant_anonymize(
+    target: str, conn: asyncpg.Connection, service_tenant: str, raw_tenant: str, naive_rows: int
+) -> dict[str, Any]:
+    rows = await tenant_rows(conn, service_tenant)
+    elapsed = await _run_job(target, service_tenant, anonymize=True)
+    raw_rows = 0
+    started = time.perf_counter()
+    async with conn.transaction():
+        for table, columns in PERSONAL.items():
+            sets = ", ".join(f"{c} = md5({c})" for c in columns)
+            status = await conn.execute(
+                f"UPDATE {table} SET {sets} WHERE tenant_id = $1", raw_tenant
+            )
+            raw_rows += int(status.split()[-1])
+    raw_elapsed = time.perf_counter() - started
+    naive = await _naive_faker(conn, raw_tenant, naive_rows)
+    service, raw = rows / elapsed, raw_rows / raw_elapsed
+    return {
+        "rows": rows,
+        "service_rows_per_s": service,
+        "raw_rows": raw_rows,
+        "raw_rows_per_s": raw,
+        "ratio": service / raw,
+        "naive_rows_per_s": naive,
+        "speedup_vs_naive": service / naive,
+    }
+
+
+async def _naive_faker(conn: asyncpg.Connection, tenant: str, limit: int) -> float:
+    """What the obvious code does: a Faker seeded per row, one UPDATE per row."""
+    rows = await conn.fetch(
+        "SELECT id, email FROM contacts WHERE tenant_id = $1 LIMIT $2", tenant, limit
+    )
+    started = time.perf_counter()
+    for row in rows:
+        fake = Faker()
+        fake.seed_instance(int(hashlib.sha256(row["email"].encode()).hexdigest()[:8], 16))
+        await conn.execute(
+            "UPDATE contacts SET first_name = $2, last_name = $3, email = $4, phone = $5, "
+            "address = $6 WHERE tenant_id = $1 AND id = $7",
+            tenant,
+            fake.first_name(),
+            fake.last_name(),
+            fake.email(),
+            fake.phone_number(),
+            fake.address(),
+            row["id"],
+        )
+    return len(rows) / (time.perf_counter() - started)

@@ -1,0 +1,51 @@
+"""make bench runs end to end (at a tiny size: speed is measured there, never here)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+
+async def test_the_benchmark_harness_runs_and_reports_every_figure(
+    server_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "latest.json"
+    bench = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench",
+        "--contacts",
+        "60",
+        "--subjects",
+        "5",
+        "--callers",
+        "4",
+        "--requests",
+        "20",
+        "--naive-rows",
+        "10",
+        "--out",
+        str(out),
+        env={**os.environ, "DATABASE_URL": server_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=Path(__file__).parents[2],
+    )
+    printed, _ = await asyncio.wait_for(bench.communicate(), 110)
+    assert bench.returncode == 0, printed.decode()
+    results = json.loads(out.read_text())
+    for figure in ("erase", "anonymize", "export", "latency_small", "latency_large", "submission"):
+        assert figure in results, figure
+    assert results["erase"]["ratio"] > 0 and results["export"]["raw_bytes"] > 0
+    text = printed.decode()
+    for label in (
+        "1 tenant Erase",
+        "2 tenant Anonymize",
+        "3 Export",
+        "4 erase latency",
+        "5 submission",
+    ):
+        assert label in text
