@@ -54,3 +54,17 @@ async def wait_serving(port: int, timeout: float = 30) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError(f"server on port {port} never served")
+
+
+async def run(args: list[str], environment: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    """Run privacyctl to its end; return its exit code and what it printed."""
+    process = await asyncio.create_subprocess_exec(
+        PRIVACYCTL,
+        *args,
+        env={**environment, "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode()

@@ -4,7 +4,6 @@ audit log only grown. And the same through the real CLI against a real server.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import zipfile
 from pathlib import Path
@@ -88,117 +87,44 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
 ) -> None:
     port = processes.free_port()
     env = processes.env(db_url, blob_dir, PRIVACY_GRPC_ADDR=f"127.0.0.1:{port}")
-    seed = await asyncio.create_subprocess_exec(
-        processes.PRIVACYCTL,
-        "seed",
-        "--tenant",
-        "demo",
-        "--contacts",
-        "5",
-        "--seed",
-        "3",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    code, out = await processes.run(
+        ["seed", "--tenant", "demo", "--contacts", "5", "--seed", "3"], env
     )
-    out, _ = await seed.communicate()
-    assert seed.returncode == 0, out
-    assert b"seeded tenant 'demo': 5 contacts" in out
-    again = await asyncio.create_subprocess_exec(
-        processes.PRIVACYCTL,
-        "seed",
-        "--tenant",
-        "demo",
-        "--contacts",
-        "5",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await again.communicate()
-    assert again.returncode == 1 and b"exists already" in out
+    assert code == 0, out
+    assert "seeded tenant 'demo': 5 contacts" in out and "try: privacyctl erase" in out
+    code, out = await processes.run(["seed", "--tenant", "demo", "--contacts", "5"], env)
+    assert code == 1 and "exists already" in out
 
     email = await db.fetchval("SELECT email FROM contacts ORDER BY id LIMIT 1")
     server = await processes.start(["serve"], env, tmp_path / "serve.log")
     try:
         await processes.wait_serving(port)
-        erase = await asyncio.create_subprocess_exec(
-            processes.PRIVACYCTL,
-            "erase",
-            "--tenant",
-            "demo",
-            "--email",
-            email,
-            "--wait",
-            env={**env, "COLUMNS": "120"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+        code, out = await processes.run(
+            ["erase", "--tenant", "demo", "--email", email, "--wait"], env
         )
-        out, _ = await asyncio.wait_for(erase.communicate(), 60)
-        assert erase.returncode == 0, out
-        text = out.decode()
-        assert "accepted job" in text and "succeeded" in text
-        assert "messages" in text  # the progress bars name each data type
-        listing = await asyncio.create_subprocess_exec(
-            processes.PRIVACYCTL,
-            "jobs",
-            "--tenant",
-            "demo",
-            "--state",
-            "succeeded",
-            env={**env, "COLUMNS": "200"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await listing.communicate()
-        assert listing.returncode == 0, out
+        assert code == 0, out
+        assert "accepted job" in out and "succeeded" in out
+        assert "messages" in out  # the progress bars name each data type
+
+        code, out = await processes.run(["jobs", "--tenant", "demo", "--state", "succeeded"], env)
         job_id = await db.fetchval("SELECT id::text FROM privacy_jobs")
-        assert job_id in out.decode() and "succeeded" in out.decode()
-        watch = await asyncio.create_subprocess_exec(
-            processes.PRIVACYCTL,
-            "watch",
-            job_id,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await watch.communicate()
-        assert watch.returncode == 0 and f"job {job_id} succeeded" in out.decode()
+        assert code == 0 and job_id in out and "succeeded" in out, out
+        code, out = await processes.run(["watch", job_id], env)
+        assert code == 0 and f"job {job_id} succeeded" in out, out
+
         zip_path = tmp_path / "demo.zip"
-        export = await asyncio.create_subprocess_exec(
-            processes.PRIVACYCTL,
-            "export",
-            "--tenant",
-            "demo",
-            "--whole-tenant",
-            "demo",
-            "--out",
-            str(zip_path),
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+        code, out = await processes.run(
+            ["export", "--tenant", "demo", "--whole-tenant", "demo", "--out", str(zip_path)], env
         )
-        out, _ = await export.communicate()
-        assert export.returncode == 0, out
-        assert b"exported to" in out
+        assert code == 0 and "exported to" in out, out
         with zipfile.ZipFile(zip_path) as archive:
             lines = archive.read("contacts.ndjson").decode().splitlines()
         kinds = [json.loads(line)["kind"] for line in lines]
         assert kinds.count("contacts") == 4  # 5 seeded, 1 erased
-        bad = await asyncio.create_subprocess_exec(
-            processes.PRIVACYCTL,
-            "erase",
-            "--tenant",
-            "demo",
-            "--email",
-            "not-an-email",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await bad.communicate()
-        assert bad.returncode == 2
-        assert b"INVALID_ARGUMENT" in out and b"subject.email" in out
+
+        code, out = await processes.run(["erase", "--tenant", "demo", "--email", "nope"], env)
+        assert code == 2
+        assert "INVALID_ARGUMENT" in out and "subject.email" in out
     finally:
         server.terminate()
         await server.wait()
