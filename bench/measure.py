@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
+from clients.export_files import records_of
 
 # Every table of a tenant, in an order a plain DELETE can follow (references first).
 TABLES = (
@@ -149,8 +150,7 @@ async def _export_bytes(target: str, tenant: str, pid: int) -> tuple[int, float,
     started = time.perf_counter()
     async with PrivacyClient(target) as client:
         async for chunk in client.export(tenant, subject(whole_tenant=tenant)):
-            which = chunk.WhichOneof("payload")
-            size += len(chunk.record.json) if which == "record" else len(chunk.file_chunk.data)
+            size += sum(len(r.json) for r in records_of(chunk)) + len(chunk.file_chunk.data)
             peak = max(peak, _rss_mb(pid)) if size % 64 == 0 else peak
     elapsed = time.perf_counter() - started
     return size, elapsed, max(peak, _rss_mb(pid)) - baseline

@@ -26,6 +26,16 @@ from rich.progress import (
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 
 
+def records_of(chunk: pb.ExportChunk) -> list[pb.ExportRecord]:
+    """The records a chunk carries: one, several, or none (a file chunk, the manifest)."""
+    which = chunk.WhichOneof("payload")
+    if which == "record":
+        return [chunk.record]
+    if which == "records":
+        return list(chunk.records.records)
+    return []
+
+
 def manifest_dict(manifest: pb.ExportManifest) -> dict[str, Any]:
     """The manifest as the documented JSON object (docs/export-manifest.schema.json)."""
     return {
@@ -68,12 +78,12 @@ async def write_zip(
         try:
             async for chunk in chunks:
                 which = chunk.WhichOneof("payload")
-                if which == "record":
-                    line = (chunk.record.json + "\n").encode()
-                    switch_to(f"{chunk.record.data_type}.ndjson").write(line)
+                for record in records_of(chunk):
+                    line = (record.json + "\n").encode()
+                    switch_to(f"{record.data_type}.ndjson").write(line)
                     records += 1
                     bars.update(task, advance=len(line), records=records)
-                elif which == "file_chunk":
+                if which == "file_chunk":
                     switch_to(chunk.file_chunk.path).write(chunk.file_chunk.data)
                     bars.update(task, advance=len(chunk.file_chunk.data))
                 elif which == "manifest":
@@ -99,11 +109,9 @@ async def write_ndjson(chunks: AsyncIterator[pb.ExportChunk], out: TextIO) -> di
     """Write records and the manifest as NDJSON lines; file contents are skipped."""
     manifest: dict[str, Any] | None = None
     async for chunk in chunks:
-        which = chunk.WhichOneof("payload")
-        if which == "record":
-            record = json.loads(chunk.record.json)
-            out.write(json.dumps({"data_type": chunk.record.data_type, "record": record}) + "\n")
-        elif which == "manifest":
+        for r in records_of(chunk):
+            out.write(json.dumps({"data_type": r.data_type, "record": json.loads(r.json)}) + "\n")
+        if chunk.WhichOneof("payload") == "manifest":
             manifest = manifest_dict(chunk.manifest)
             out.write(json.dumps({"manifest": manifest}) + "\n")
     return manifest

@@ -57,6 +57,14 @@ def job_to_proto(job: Job) -> pb.Job:
     )
 
 
+def export_records(records: list[export.Record]) -> pb.ExportChunk:
+    return pb.ExportChunk(
+        records=pb.ExportRecords(
+            records=[pb.ExportRecord(data_type=r.data_type, json=r.json) for r in records]
+        )
+    )
+
+
 def export_chunk(item: export.Item) -> pb.ExportChunk:
     if isinstance(item, export.Record):
         return pb.ExportChunk(record=pb.ExportRecord(data_type=item.data_type, json=item.json))

@@ -16,7 +16,7 @@ import pytest
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import PrivacyClient, PrivacyClientError, subject
-from clients.export_files import write_ndjson, write_zip
+from clients.export_files import records_of, write_ndjson, write_zip
 from server.blobs import LocalBlobStore
 from server.seed import seed_tenant
 
@@ -122,28 +122,33 @@ async def test_export_is_one_snapshot_while_others_write(
     client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
 ) -> None:
     jane = await _seeded(db, blobs)
-    before = await db.fetchval("SELECT count(*) FROM messages WHERE contact_id = $1", jane["id"])
-    stream = client.export("demo", subject(email=jane["email"]), data_types=["messages"])
-    first = await anext(stream)  # the snapshot is taken by now
+    # Enough messages that the export is still reading when the first chunk arrives.
     await db.execute(
         "INSERT INTO messages (tenant_id, channel, contact_id, direction, sender, body) "
-        "SELECT 'demo', 'sms', $1, 'inbound', '+15550000000', 'late ' || g "
-        "FROM generate_series(1, 5) g",
+        "SELECT 'demo', 'sms', $1, 'inbound', '+15550000000', 'old ' || g "
+        "FROM generate_series(1, 3000) g",
         jane["id"],
     )
-    await db.execute(
-        "DELETE FROM messages WHERE contact_id = $1 AND body LIKE 'late %'", jane["id"]
-    )
+    ids = [
+        r["id"]
+        for r in await db.fetch(
+            "SELECT id FROM messages WHERE contact_id = $1 ORDER BY id", jane["id"]
+        )
+    ]
+    stream = client.export("demo", subject(email=jane["email"]), data_types=["messages"])
+    first = await anext(stream)  # read and sent: the snapshot is taken, more is to come
+    assert len(records_of(first)) < len(ids)
+    # Meanwhile another task deletes rows not exported yet, and adds new ones.
+    await db.execute("DELETE FROM messages WHERE id = ANY($1)", ids[-500:])
     await db.execute(
         "INSERT INTO messages (tenant_id, channel, contact_id, direction, sender, body) "
         "VALUES ('demo', 'sms', $1, 'inbound', '+15550000000', 'later')",
         jane["id"],
     )
     rest = [c async for c in stream]
-    records = [c for c in [first, *rest] if c.WhichOneof("payload") == "record"]
-    manifest = rest[-1].manifest
-    assert len(records) == before == manifest.record_counts["messages"]
-    assert all("later" not in c.record.json for c in records)
+    records = [json.loads(r.json) for c in [first, *rest] for r in records_of(c)]
+    assert [r["id"] for r in records] == ids  # exactly the rows of the snapshot
+    assert rest[-1].manifest.record_counts["messages"] == len(ids)
 
 
 async def test_ndjson_lines_and_the_erased_subject(
@@ -241,13 +246,10 @@ async def test_a_user_account_and_a_whole_tenant(
     user = await db.fetchrow("SELECT id, email FROM users ORDER BY id LIMIT 1")
     assert user is not None
     chunks = [c async for c in client.export("demo", subject(email=user["email"]))]
-    kinds = {json.loads(c.record.json)["kind"] for c in chunks if c.HasField("record")}
+    records = [json.loads(r.json) for c in chunks for r in records_of(c)]
+    kinds = {r["kind"] for r in records}
     assert {"users", "sessions", "usage_events"} <= kinds
-    users = [
-        json.loads(c.record.json)
-        for c in chunks
-        if c.HasField("record") and json.loads(c.record.json)["kind"] == "users"
-    ]
+    users = [r for r in records if r["kind"] == "users"]
     assert [u["id"] for u in users] == [user["id"]]
     assert "password_hash" not in users[0]
 

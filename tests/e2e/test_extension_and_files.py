@@ -13,6 +13,7 @@ import pytest
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
+from clients.export_files import records_of
 from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings
@@ -59,9 +60,7 @@ async def test_a_registered_data_type_is_exported_anonymized_and_erased(
 
     chunks = [c async for c in client.export("acme", subject(email=jane.email))]
     cards = [
-        json.loads(c.record.json)
-        for c in chunks
-        if c.WhichOneof("payload") == "record" and c.record.data_type == "loyalty_cards"
+        json.loads(r.json) for c in chunks for r in records_of(c) if r.data_type == "loyalty_cards"
     ]
     assert cards == [
         {
