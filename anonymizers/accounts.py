@@ -20,7 +20,7 @@ from anonymizers.base import (
 from anonymizers.devices import generalize_user_agent, truncate_ip
 from anonymizers.fakes import Fakes
 from anonymizers.queries import load_queries
-from anonymizers.records import record
+from anonymizers.records import records
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "accounts.sql")
@@ -190,5 +190,5 @@ class AccountsAnonymizer:
             ("billing_contacts", "export_billing"),
             ("sessions", "export_sessions"),
         ):
-            async for row in conn.cursor(_SQL[query], *_args(scope)):
-                yield record(kind, row)
+            async for r in records(conn, kind, _SQL[query], *_args(scope)):
+                yield r

@@ -19,7 +19,7 @@ from anonymizers.base import (
 from anonymizers.devices import generalize_user_agent, truncate_ip
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
-from anonymizers.records import record
+from anonymizers.records import records
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "activity.sql")
@@ -88,5 +88,5 @@ class ActivityAnonymizer:
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for row in conn.cursor(_SQL["export"], *_args(scope)):
-            yield record("usage_events", row)
+        async for r in records(conn, "usage_events", _SQL["export"], *_args(scope)):
+            yield r

@@ -19,7 +19,7 @@ from anonymizers.base import (
 )
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
-from anonymizers.records import record
+from anonymizers.records import records
 from anonymizers.redaction import Identifiers, full_names
 
 _SQL = load_queries("anonymizers.sql", "contacts.sql")
@@ -135,5 +135,5 @@ class ContactsAnonymizer:
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
         for kind in ("contacts", "notes", "deals"):
-            async for row in conn.cursor(_SQL[f"export_{kind}"], *_args(scope)):
-                yield record(kind, row)
+            async for r in records(conn, kind, _SQL[f"export_{kind}"], *_args(scope)):
+                yield r

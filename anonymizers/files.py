@@ -10,7 +10,7 @@ from anonymizers.base import Action, Batch, BatchResult, Category, Column, Conne
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.metadata import strip_metadata
 from anonymizers.queries import load_queries
-from anonymizers.records import record
+from anonymizers.records import records
 from anonymizers.redaction import Identifiers, Kind
 
 _SQL = load_queries("anonymizers.sql", "files.sql")
@@ -124,5 +124,5 @@ class FilesAnonymizer:
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for row in conn.cursor(_SQL["export"], *_args(scope)):
-            yield record("files", row)
+        async for r in records(conn, "files", _SQL["export"], *_args(scope)):
+            yield r

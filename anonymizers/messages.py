@@ -8,7 +8,7 @@ from typing import Any
 from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
-from anonymizers.records import record
+from anonymizers.records import records
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "messages.sql")
@@ -97,5 +97,5 @@ class MessagesAnonymizer:
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for row in conn.cursor(_SQL["export"], *_args(scope)):
-            yield record("messages", row)
+        async for r in records(conn, "messages", _SQL["export"], *_args(scope)):
+            yield r
