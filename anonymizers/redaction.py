@@ -8,7 +8,6 @@ it fast when the "subject" is a whole tenant with many thousands of names.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -116,6 +115,8 @@ class Redactor:
             for n in ids.names
             if 2 <= len(words := _name_key(_WORD.findall(n))) <= _MAX_NAME_WORDS
         }
+        self._first_words = {words[0] for words in self._names}
+        self._longest = max((len(words) for words in self._names), default=0)
         self._everyone = everyone
 
     def is_empty(self) -> bool:
@@ -156,16 +157,19 @@ class Redactor:
 
     def _find_names(self, text: str, opaque: list[tuple[int, int]]) -> Iterable[Match]:
         words = [w for w in _WORD.finditer(text) if not any(s <= w.start() < e for s, e in opaque)]
+        keys = _name_key(w.group() for w in words)
         i = 0
         while i < len(words):
-            for n in range(min(_MAX_NAME_WORDS, len(words) - i), 1, -1):
-                run = words[i : i + n]
-                joined = all(
-                    _NAME_GAP.fullmatch(text, a.end(), b.start())
-                    for a, b in itertools.pairwise(run)
-                )
-                if joined and _name_key(w.group() for w in run) in self._names:
-                    start, end = run[0].start(), run[-1].end()
+            # Most words start no name: one set lookup, and on to the next word.
+            if keys[i] not in self._first_words:
+                i += 1
+                continue
+            for n in range(min(self._longest, len(words) - i), 1, -1):
+                if keys[i : i + n] in self._names and all(
+                    _NAME_GAP.fullmatch(text, words[j].end(), words[j + 1].start())
+                    for j in range(i, i + n - 1)
+                ):
+                    start, end = words[i].start(), words[i + n - 1].end()
                     yield Match(start, end, Kind.NAME, text[start:end])
                     i += n
                     break
