@@ -33,6 +33,8 @@ from server.queries import Q
 
 log = logging.getLogger(__name__)
 
+# The database cannot be reached (or the connection broke): worth waiting out.
+_UNREACHABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 # Blob deletions drained per query while finishing a job.
 _BLOB_DRAIN_CHUNK = 500
 
@@ -109,7 +111,12 @@ class Worker:
             while not stop.is_set():
                 signal.clear()
                 metrics.heartbeat()
-                job_id = await self.lease_next()
+                try:
+                    job_id = await self.lease_next()
+                except _UNREACHABLE as exc:
+                    # The database is away: wait and try again, the queue is durable.
+                    log.warning("cannot lease", extra={"error": _safe_error(exc)})
+                    job_id = None
                 if job_id is None:
                     await wait_first(self._config.poll_interval, signal, stop)
                     continue
@@ -154,8 +161,6 @@ class Worker:
                     return Outcome.DONE
                 task = await conn.fetchrow(Q["next_task"], job_id)
                 if task is None:
-                    # Every step is done; blobs must be gone or rewritten before SUCCEEDED.
-                    await self._drain_blobs(conn, job_id, job["tenant_id"])
                     await self._finish(conn, job_id, job, JobState.SUCCEEDED)
                     return Outcome.DONE
                 result = await self._apply(conn, job_id, job, task)
@@ -196,7 +201,16 @@ class Worker:
                 )
                 await conn.execute(Q["notify_job"], str(job_id))
         except Exception as exc:  # any failure: retried, and the job fails after N tries
-            return await self._record_failure(job_id, exc)
+            try:
+                return await self._record_failure(job_id, exc)
+            except _UNREACHABLE as again:
+                # Not even the failure could be recorded: the lease runs out and the
+                # job is taken again, from its last committed batch.
+                log.warning(
+                    "failure not recorded",
+                    extra={"job_id": str(job_id), "error": _safe_error(again)},
+                )
+                return Outcome.LOST
         labels = {"kind": kind, "data_type": task["data_type"]}
         metrics.BATCHES.labels(**labels).inc()
         metrics.ROWS.labels(**labels).inc(result.processed)
@@ -255,6 +269,9 @@ class Worker:
     async def _finish(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState
     ) -> None:
+        # Blob work of committed batches must be done before the job ends, whatever
+        # its end: the rows are gone, their blobs must not stay behind.
+        await self._drain_blobs(conn, job_id, job["tenant_id"])
         tasks = await conn.fetch(Q["job_tasks"], job_id)
         done = {t["data_type"]: t["done"] for t in tasks}
         error = ""
@@ -339,6 +356,12 @@ class Worker:
             if not retry.gives_up(attempts):
                 return Outcome.RETRY
             metrics.JOBS_FINISHED.labels(kind=row["kind"], state=JobState.FAILED.value).inc()
+            try:
+                await self._drain_blobs(conn, job_id, row["tenant_id"])
+            except OSError as exc:  # the blob store itself is failing: the outbox keeps them
+                log.warning(
+                    "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
+                )
             message = f"gave up after {attempts} failed attempts; last error: {error}"
             await conn.fetchval(Q["finish_job"], job_id, JobState.FAILED.value, message)
             await conn.execute(Q["forget_identifiers"], job_id)
