@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         "seed",
         help="create a realistic demo tenant",
         description="Create a demo tenant with faker: contacts with messages on every channel, "
-        "notes, deals, files, users with sessions and usage events. Same --seed, same data.",
+        "notes, deals, files, users with sessions and usage events. Same --seed, same data. "
+        "Writes to the database directly: DATABASE_URL, or the embedded server under "
+        "PRIVACY_DATA_DIR (blobs under PRIVACY_BLOB_DIR).",
     )
     seed.add_argument("--tenant", required=True, help="tenant id to create (must not exist)")
     seed.add_argument("--contacts", type=int, default=100, help="number of contacts (100)")
