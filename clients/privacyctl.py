@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--reason", default="", help="ticket or legal basis (audit log)")
         cmd.add_argument("--wait", action="store_true", help="show progress until the job ends")
 
+    audit = sub.add_parser(
+        "audit", help="check the audit log", description="Work with the append-only audit log."
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="recompute a tenant's hash chain",
+        description="Recompute a tenant's hash chain from the database and name the first "
+        "entry that was changed, removed, inserted or moved. Exit 0 when intact, 1 when "
+        "not. Reads the database directly (DATABASE_URL, or the embedded server).",
+    )
+    verify.add_argument("--tenant", required=True)
+
     exp = sub.add_parser(
         "export",
         help="export a subject's data (right of access, portability)",
@@ -251,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(_server().serve())
     if args.command == "worker":
         return int(_server().worker())
+    if args.command == "audit":
+        return int(_server().audit_verify(args.tenant))
     if args.command == "seed":
         return int(_server().seed(args.tenant, contacts=args.contacts, seed=args.seed))
     console = Console()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -37,3 +38,54 @@ async def append(conn: Connection, entry: AuditEntry) -> int:
         json.dumps(entry.details, sort_keys=True),
     )
     return int(seq)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of checking a tenant's chain: how far it holds, and where it breaks."""
+
+    tenant_id: str
+    entries: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.first_bad_seq is None
+
+
+async def verify(conn: Connection, tenant_id: str) -> Verdict:
+    """Recompute a tenant's chain; name the first entry that was changed, removed,
+    inserted or moved. The hashes are recomputed here, not by the database function."""
+    expected_prev, expected_seq, entries = "", 1, 0
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        async for row in conn.cursor(Q["audit_chain"], tenant_id, prefetch=1000):
+            entries += 1
+            seq = row["seq"]
+            if seq != expected_seq:
+                return Verdict(
+                    tenant_id,
+                    entries,
+                    expected_seq,
+                    f"entry {expected_seq} is missing (next is {seq})",
+                )
+            if row["prev_hash"] != expected_prev:
+                return Verdict(
+                    tenant_id,
+                    entries,
+                    seq,
+                    "does not follow the entry before it (removed, inserted or moved)",
+                )
+            if hashlib.sha256(row["hashed"].encode()).hexdigest() != row["hash"]:
+                return Verdict(tenant_id, entries, seq, "its contents were changed")
+            expected_prev, expected_seq = row["hash"], seq + 1
+        head = await conn.fetchrow(Q["audit_head"], tenant_id)
+    if head is not None and (head["seq"], head["hash"]) != (expected_seq - 1, expected_prev):
+        return Verdict(
+            tenant_id,
+            entries,
+            expected_seq,
+            f"the chain's head is entry {head['seq']}: entries after "
+            f"{expected_seq - 1} were removed",
+        )
+    return Verdict(tenant_id, entries)

@@ -85,3 +85,32 @@ def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
         print(f"privacyctl seed: {error.message}", flush=True)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def audit_verify(tenant_id: str) -> int:
+    """Check a tenant's audit chain and say where it breaks."""
+    import asyncpg
+
+    from server.audit import verify
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+
+    async def go() -> int:
+        url = resolve_url(settings.database_url, settings.data_dir)
+        conn = await asyncpg.connect(url)
+        try:
+            verdict = await verify(conn, tenant_id)
+        finally:
+            await conn.close()
+        if verdict.intact:
+            print(f"audit log of {tenant_id!r}: intact, {verdict.entries} entries")
+            return EXIT_OK
+        print(
+            f"audit log of {tenant_id!r}: BROKEN at entry {verdict.first_bad_seq}: "
+            f"{verdict.problem}"
+        )
+        return EXIT_FAILED
+
+    return asyncio.run(go())

@@ -189,3 +189,15 @@ SELECT kind, state, count(*) AS jobs,
 FROM privacy_jobs
 WHERE state IN ('scheduled', 'pending', 'running')
 GROUP BY kind, state;
+
+-- name: audit_chain
+-- A tenant's entries in order, with each field as the chain hashes it.
+SELECT seq, prev_hash, hash,
+       concat_ws('|', prev_hash, seq::text,
+                 to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+                 actor, action, coalesce(job_id::text, ''), subject_hash, data_type,
+                 details::text) AS hashed
+FROM privacy_audit_log WHERE tenant_id = $1 ORDER BY seq;
+
+-- name: audit_head
+SELECT seq, hash FROM privacy_audit_heads WHERE tenant_id = $1;

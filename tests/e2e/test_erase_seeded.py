@@ -122,6 +122,14 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
         kinds = [json.loads(line)["kind"] for line in lines]
         assert kinds.count("contacts") == 4  # 5 seeded, 1 erased
 
+        code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
+        assert code == 0 and "audit log of 'demo': intact" in out, out
+        async with db.transaction():  # a superuser edits history behind the guard
+            await db.execute("SET LOCAL session_replication_role = replica")
+            await db.execute("UPDATE privacy_audit_log SET actor = 'x' WHERE seq = 2")
+        code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
+        assert code == 1 and "BROKEN at entry 2: its contents were changed" in out, out
+
         code, out = await processes.run(["erase", "--tenant", "demo", "--email", "nope"], env)
         assert code == 2
         assert "INVALID_ARGUMENT" in out and "subject.email" in out

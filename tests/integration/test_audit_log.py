@@ -58,3 +58,58 @@ async def test_entries_chain_by_hash(db: asyncpg.Connection) -> None:
         assert r["hash"] == hashlib.sha256("|".join(fields).encode()).hexdigest()
     other = [r for r in rows if r["tenant_id"] == "other"]
     assert [r["seq"] for r in other] == [1]  # each tenant has its own chain
+
+
+async def _chain(db: asyncpg.Connection, n: int = 5) -> None:
+    for i in range(n):
+        await audit.append(
+            db, AuditEntry(tenant_id="acme", actor="test", action="x", details={"i": i})
+        )
+
+
+async def _as_superuser_bypassing_the_guard(db: asyncpg.Connection, sql: str) -> None:
+    # A database superuser can switch triggers off: the chain must still tell.
+    async with db.transaction():
+        await db.execute("SET LOCAL session_replication_role = replica")
+        await db.execute(sql)
+
+
+async def test_an_untouched_chain_verifies(db: asyncpg.Connection) -> None:
+    await _chain(db)
+    verdict = await audit.verify(db, "acme")
+    assert verdict.intact and verdict.entries == 5
+
+
+@pytest.mark.parametrize(
+    ("tamper", "first_bad", "says"),
+    [
+        ("UPDATE privacy_audit_log SET actor = 'mallory' WHERE seq = 3", 3, "changed"),
+        ("UPDATE privacy_audit_log SET details = '{\"i\": 9}' WHERE seq = 2", 2, "changed"),
+        ("DELETE FROM privacy_audit_log WHERE seq = 2", 2, "missing"),
+        ("DELETE FROM privacy_audit_log WHERE seq = 5", 5, "removed"),
+        (  # an entry slipped in: renumbered to fit, but it cannot know the chain
+            "UPDATE privacy_audit_log SET seq = -(seq + 1) WHERE seq >= 4; "
+            "UPDATE privacy_audit_log SET seq = -seq WHERE seq < 0; "
+            "INSERT INTO privacy_audit_log (tenant_id, seq, at, actor, action, prev_hash, hash)"
+            " SELECT tenant_id, 4, at, actor, action, hash, md5('x') FROM privacy_audit_log"
+            " WHERE seq = 3",
+            4,
+            "changed",
+        ),
+        (  # two entries swapped
+            "UPDATE privacy_audit_log SET seq = CASE seq WHEN 2 THEN -3 ELSE -2 END "
+            "WHERE seq IN (2, 3); UPDATE privacy_audit_log SET seq = -seq WHERE seq < 0",
+            2,
+            "does not follow",
+        ),
+    ],
+)
+async def test_tampering_as_a_superuser_is_caught(
+    db: asyncpg.Connection, tamper: str, first_bad: int, says: str
+) -> None:
+    await _chain(db)
+    await _as_superuser_bypassing_the_guard(db, tamper)
+    verdict = await audit.verify(db, "acme")
+    assert not verdict.intact
+    assert verdict.first_bad_seq == first_bad
+    assert says in verdict.problem
