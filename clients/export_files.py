@@ -36,15 +36,16 @@ def records_of(chunk: pb.ExportChunk) -> list[pb.ExportRecord]:
     return []
 
 
-def manifest_dict(manifest: pb.ExportManifest) -> dict[str, Any]:
-    """The manifest as the documented JSON object (docs/export-manifest.schema.json)."""
+def manifest_dict(manifest: pb.ExportManifest, files: list[pb.ExportedFile]) -> dict[str, Any]:
+    """The manifest as the documented JSON object (docs/export-manifest.schema.json),
+    with the file entries that came on the stream (`file_done`)."""
     return {
         "schema_version": manifest.schema_version,
         "snapshot_at": manifest.snapshot_at.ToDatetime().isoformat() + "Z",
         "record_counts": dict(sorted(manifest.record_counts.items())),
         "files": [
             {"file_id": f.file_id, "path": f.path, "size_bytes": f.size_bytes, "sha256": f.sha256}
-            for f in manifest.files
+            for f in [*manifest.files, *files]
         ],
     }
 
@@ -63,6 +64,7 @@ async def write_zip(
         # zipfile writes one entry at a time, so one handle is open at most.
         entry: IO[bytes] | None = None
         entry_name = ""
+        files: list[pb.ExportedFile] = []
 
         def switch_to(name: str) -> IO[bytes]:
             nonlocal entry, entry_name
@@ -86,11 +88,13 @@ async def write_zip(
                 if which == "file_chunk":
                     switch_to(chunk.file_chunk.path).write(chunk.file_chunk.data)
                     bars.update(task, advance=len(chunk.file_chunk.data))
+                elif which == "file_done":
+                    files.append(chunk.file_done)
                 elif which == "manifest":
                     if entry is not None:
                         entry.close()
                         entry = None
-                    manifest = manifest_dict(chunk.manifest)
+                    manifest = manifest_dict(chunk.manifest, files)
                     archive.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
         except BaseException:
             if entry is not None:
@@ -108,11 +112,14 @@ async def write_zip(
 async def write_ndjson(chunks: AsyncIterator[pb.ExportChunk], out: TextIO) -> dict[str, Any] | None:
     """Write records and the manifest as NDJSON lines; file contents are skipped."""
     manifest: dict[str, Any] | None = None
+    files: list[pb.ExportedFile] = []
     async for chunk in chunks:
         for r in records_of(chunk):
             out.write(json.dumps({"data_type": r.data_type, "record": json.loads(r.json)}) + "\n")
-        if chunk.WhichOneof("payload") == "manifest":
-            manifest = manifest_dict(chunk.manifest)
+        if chunk.WhichOneof("payload") == "file_done":
+            files.append(chunk.file_done)
+        elif chunk.WhichOneof("payload") == "manifest":
+            manifest = manifest_dict(chunk.manifest, files)
             out.write(json.dumps({"manifest": manifest}) + "\n")
     return manifest
 

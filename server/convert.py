@@ -78,16 +78,19 @@ def export_chunk(item: export.Item) -> pb.ExportChunk:
                 last=item.last,
             )
         )
+    if isinstance(item, export.ExportedFile):
+        return pb.ExportChunk(
+            file_done=pb.ExportedFile(
+                file_id=item.file_id,
+                path=item.path,
+                size_bytes=item.size_bytes,
+                sha256=item.sha256,
+            )
+        )
     return pb.ExportChunk(
         manifest=pb.ExportManifest(
             schema_version=item.schema_version,
             record_counts=item.record_counts,
-            files=[
-                pb.ExportedFile(
-                    file_id=f.file_id, path=f.path, size_bytes=f.size_bytes, sha256=f.sha256
-                )
-                for f in item.files
-            ],
             snapshot_at=_ts(item.snapshot_at),
         )
     )

@@ -60,11 +60,13 @@ class ExportedFile:
 class Manifest:
     snapshot_at: datetime
     record_counts: dict[str, int] = field(default_factory=dict)
-    files: list[ExportedFile] = field(default_factory=list)
+    # Totals only: each file's entry went out on its own (ExportedFile).
+    files: int = 0
+    file_bytes: int = 0
     schema_version: str = SCHEMA_VERSION
 
 
-Item = Record | FileChunk | Manifest
+Item = Record | FileChunk | ExportedFile | Manifest
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ async def export(
     subject: Subject,
     data_types: tuple[str, ...],
 ) -> AsyncIterator[Item]:
-    """Yield records, then file chunks, then the manifest; NotFound for no such subject."""
+    """Yield records, then each file's chunks and its entry, then the manifest.
+
+    NotFound when there is no such subject."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if not await conn.fetchval(Q["tenant_exists"], tenant_id):
             raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
@@ -123,5 +127,7 @@ async def export(
             digest.update(piece)
             size += len(piece)
             yield FileChunk(f.file_id, f.path, offset, piece, offset + CHUNK_BYTES >= len(data))
-        manifest.files.append(ExportedFile(f.file_id, f.path, size, digest.hexdigest()))
+        manifest.files += 1
+        manifest.file_bytes += size
+        yield ExportedFile(f.file_id, f.path, size, digest.hexdigest())
     yield manifest

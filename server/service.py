@@ -155,8 +155,8 @@ async def audit_export(
                 subject_hash=subjects.subject_hash(key, subject),
                 details={
                     "records": manifest.record_counts,
-                    "files": len(manifest.files),
-                    "bytes": sum(f.size_bytes for f in manifest.files),
+                    "files": manifest.files,
+                    "bytes": manifest.file_bytes,
                 },
             ),
         )

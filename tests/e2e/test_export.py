@@ -255,6 +255,11 @@ async def test_a_user_account_and_a_whole_tenant(
 
     whole = [c async for c in client.export("demo", subject(whole_tenant="demo"))]
     counts = whole[-1].manifest.record_counts
+    # No message grows with the tenant: file entries come one by one, not in the manifest.
+    assert list(whole[-1].manifest.files) == []
+    done = [c.file_done for c in whole if c.WhichOneof("payload") == "file_done"]
+    assert len(done) == await db.fetchval("SELECT count(*) FROM files WHERE tenant_id = 'demo'")
+    assert max(c.ByteSize() for c in whole) < 1024 * 1024
     for data_type, tables in {
         "contacts": ("contacts", "notes", "deals"),
         "messages": ("messages",),
