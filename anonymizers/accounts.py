@@ -27,10 +27,6 @@ _SQL = load_queries("anonymizers.sql", "accounts.sql")
 _PARTS = 4  # credentials, billing contacts, sessions, users: references first
 
 
-def _args(scope: Scope) -> tuple[str, bool, list[int]]:
-    return scope.tenant_id, scope.whole_tenant, list(scope.user_ids)
-
-
 def _fake_name(fakes: Fakes, name: str) -> str:
     first, _, last = name.strip().partition(" ")
     return fakes.full_name(first, last or first)
@@ -98,10 +94,10 @@ class AccountsAnonymizer:
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
         if not (scope.user_ids or scope.whole_tenant):
             return Identifiers()
-        users = await conn.fetch(_SQL["users"], *_args(scope))
-        billing = await conn.fetch(_SQL["billing"], *_args(scope))
+        users = await conn.fetch(_SQL["users"], *scope.by_user())
+        billing = await conn.fetch(_SQL["billing"], *scope.by_user())
         accounts = [
-            r["account"] for r in await conn.fetch(_SQL["credential_accounts"], *_args(scope))
+            r["account"] for r in await conn.fetch(_SQL["credential_accounts"], *scope.by_user())
         ]
         names = [r["name"] for r in (*users, *billing)]
         names += [r["display_name"] for r in users if r["display_name"]]
@@ -115,14 +111,14 @@ class AccountsAnonymizer:
         )
 
     async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+        return int(await conn.fetchval(_SQL["count"], *scope.by_user()))
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # Account tables hold no free text about other people.
         return BatchResult(processed=0, part=0, checkpoint=batch.after, finished=True)
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        args = _args(batch.scope)
+        args = batch.scope.by_user()
         if batch.part < 3:
             sql = _SQL[("destroy_credentials", "erase_billing", "erase_sessions")[batch.part]]
             return advance(await counted_batch(conn, sql, args, batch), batch.part, _PARTS)
@@ -138,7 +134,7 @@ class AccountsAnonymizer:
         )
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        args, f = _args(batch.scope), tools.fakes
+        args, f = batch.scope.by_user(), tools.fakes
         if batch.part == 0:
             result = await counted_batch(conn, _SQL["destroy_credentials"], args, batch)
             return advance(result, 0, _PARTS)
@@ -190,5 +186,5 @@ class AccountsAnonymizer:
             ("billing_contacts", "export_billing"),
             ("sessions", "export_sessions"),
         ):
-            async for r in records(conn, kind, _SQL[query], *_args(scope)):
+            async for r in records(conn, kind, _SQL[query], *scope.by_user()):
                 yield r

@@ -26,10 +26,6 @@ _SQL = load_queries("anonymizers.sql", "activity.sql")
 _PAGES = TextColumns("usage_events", text=("page",))
 
 
-def _args(scope: Scope) -> tuple[str, bool, list[int]]:
-    return scope.tenant_id, scope.whole_tenant, list(scope.user_ids)
-
-
 class ActivityAnonymizer:
     """Usage events: erase deletes them; anonymize keeps them, less identifying."""
 
@@ -58,17 +54,19 @@ class ActivityAnonymizer:
         return Identifiers()  # device ids are pseudonymized, not searched for in text
 
     async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+        return int(await conn.fetchval(_SQL["count"], *scope.by_user()))
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # A page address can carry an email (/contacts?email=…).
         return await redact_batch(conn, _PAGES, batch, tools, rows="all")
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        return await counted_batch(conn, _SQL["erase_batch"], _args(batch.scope), batch)
+        return await counted_batch(conn, _SQL["erase_batch"], batch.scope.by_user(), batch)
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        rows = await conn.fetch(_SQL["lock_batch"], *_args(batch.scope), batch.after, batch.limit)
+        rows = await conn.fetch(
+            _SQL["lock_batch"], *batch.scope.by_user(), batch.after, batch.limit
+        )
         await conn.execute(
             _SQL["anonymize_batch"],
             batch.scope.tenant_id,
@@ -88,5 +86,5 @@ class ActivityAnonymizer:
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for r in records(conn, "usage_events", _SQL["export"], *_args(scope)):
+        async for r in records(conn, "usage_events", _SQL["export"], *scope.by_user()):
             yield r

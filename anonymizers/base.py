@@ -73,6 +73,14 @@ class Scope:
     user_ids: tuple[int, ...] = ()
     whole_tenant: bool = False
 
+    def by_contact(self) -> tuple[str, bool, list[int]]:
+        """($1 tenant, $2 whole tenant?, $3 contact ids): the arguments of contact queries."""
+        return self.tenant_id, self.whole_tenant, list(self.contact_ids)
+
+    def by_user(self) -> tuple[str, bool, list[int]]:
+        """($1 tenant, $2 whole tenant?, $3 user ids): the arguments of user queries."""
+        return self.tenant_id, self.whole_tenant, list(self.user_ids)
+
 
 @dataclass(frozen=True)
 class Batch:

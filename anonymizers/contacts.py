@@ -32,10 +32,6 @@ _CONTACTS = TextColumns("contacts", text=("address", "company"), json=("custom_f
 _TENANT_ERASE_PARTS = ("erase_tenant_notes", "erase_tenant_deals", "contacts")
 
 
-def _args(scope: Scope) -> tuple[str, bool, list[int]]:
-    return scope.tenant_id, scope.whole_tenant, list(scope.contact_ids)
-
-
 class ContactsAnonymizer:
     """Contacts: the person goes (erase) or becomes a consistent fake (anonymize)."""
 
@@ -65,7 +61,7 @@ class ContactsAnonymizer:
     )
 
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
-        rows = await conn.fetch(_SQL["identifiers"], *_args(scope))
+        rows = await conn.fetch(_SQL["identifiers"], *scope.by_contact())
         return Identifiers(
             names=full_names((r["first_name"], r["last_name"]) for r in rows),
             emails=tuple(r["email"] for r in rows if r["email"]),
@@ -73,7 +69,7 @@ class ContactsAnonymizer:
         )
 
     async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+        return int(await conn.fetchval(_SQL["count"], *scope.by_contact()))
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # Notes about the subject are deleted by erase; everything else is looked at.
@@ -84,7 +80,7 @@ class ContactsAnonymizer:
         return advance(result, batch.part, len(parts))
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        tenant, whole, ids = _args(batch.scope)
+        tenant, whole, ids = batch.scope.by_contact()
         parts = _TENANT_ERASE_PARTS if whole else ("contacts",)
         name = parts[batch.part]
         if name != "contacts":
@@ -112,7 +108,7 @@ class ContactsAnonymizer:
             result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
             return advance(result, batch.part, 3)
         found = await conn.fetch(
-            _SQL["contacts_to_anonymize"], *_args(batch.scope), batch.after, batch.limit
+            _SQL["contacts_to_anonymize"], *batch.scope.by_contact(), batch.after, batch.limit
         )
         f = tools.fakes
         await conn.execute(
@@ -135,5 +131,5 @@ class ContactsAnonymizer:
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
         for kind in ("contacts", "notes", "deals"):
-            async for r in records(conn, kind, _SQL[f"export_{kind}"], *_args(scope)):
+            async for r in records(conn, kind, _SQL[f"export_{kind}"], *scope.by_contact()):
                 yield r

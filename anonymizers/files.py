@@ -20,7 +20,8 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml")
 
 
 def _args(scope: Scope) -> tuple[str, bool, list[int], list[int]]:
-    return scope.tenant_id, scope.whole_tenant, list(scope.contact_ids), list(scope.user_ids)
+    # Files belong to contacts and to users: both id lists.
+    return (*scope.by_contact(), list(scope.user_ids))
 
 
 def _mask(_kind: Kind, text: str) -> str:

@@ -21,10 +21,6 @@ _TEXT = TextColumns(
 )
 
 
-def _args(scope: Scope) -> tuple[str, bool, list[int]]:
-    return scope.tenant_id, scope.whole_tenant, list(scope.contact_ids)
-
-
 class MessagesAnonymizer:
     """A contact's communications, whatever the channel, and the subject in everyone's."""
 
@@ -64,11 +60,11 @@ class MessagesAnonymizer:
     )
 
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
-        rows = await conn.fetch(_SQL["handles"], *_args(scope))
+        rows = await conn.fetch(_SQL["handles"], *scope.by_contact())
         return Identifiers(handles=tuple(r["handle"] for r in rows if r["handle"]))
 
     async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+        return int(await conn.fetchval(_SQL["count"], *scope.by_contact()))
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # The subject's own messages are deleted by erase; the rest may cc or quote them.
@@ -78,7 +74,7 @@ class MessagesAnonymizer:
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         row = await conn.fetchrow(
-            _SQL["erase_batch"], *_args(batch.scope), batch.after, batch.limit
+            _SQL["erase_batch"], *batch.scope.by_contact(), batch.after, batch.limit
         )
         assert row is not None  # an aggregate always returns one row
         processed = int(row["processed"])
@@ -97,5 +93,5 @@ class MessagesAnonymizer:
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for r in records(conn, "messages", _SQL["export"], *_args(scope)):
+        async for r in records(conn, "messages", _SQL["export"], *scope.by_contact()):
             yield r

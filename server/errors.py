@@ -45,7 +45,3 @@ class DatabaseUnavailable(PrivacyError):
 
 class UnknownDataType(PrivacyError):
     """No anonymizer is registered for that data type."""
-
-
-class Unimplemented(PrivacyError):
-    """This is not implemented yet."""

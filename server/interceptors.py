@@ -23,7 +23,6 @@ from server.errors import (
     InvalidArgument,
     NotFound,
     PrivacyError,
-    Unimplemented,
 )
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,6 @@ _CODES: list[tuple[type[PrivacyError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (DatabaseUnavailable, code_pb2.UNAVAILABLE),
-    (Unimplemented, code_pb2.UNIMPLEMENTED),
 ]
 
 # Driver errors that mean "the database is not reachable now", not "a bug".

@@ -39,10 +39,6 @@ CREATE TABLE loyalty_cards (
 _WHERE = "tenant_id = $1 AND ($2 OR contact_id = ANY($3))"
 
 
-def _args(scope: Scope) -> tuple[str, bool, list[int]]:
-    return scope.tenant_id, scope.whole_tenant, list(scope.contact_ids)
-
-
 class LoyaltyCardsAnonymizer:
     data_type = "loyalty_cards"
     stage = 15  # before contacts, which the cards reference
@@ -57,12 +53,14 @@ class LoyaltyCardsAnonymizer:
 
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
         rows = await conn.fetch(
-            f"SELECT card_number FROM loyalty_cards WHERE {_WHERE}", *_args(scope)
+            f"SELECT card_number FROM loyalty_cards WHERE {_WHERE}", *scope.by_contact()
         )
         return Identifiers(handles=tuple(r["card_number"] for r in rows))
 
     async def count(self, conn: Connection, scope: Scope) -> int:
-        n = await conn.fetchval(f"SELECT count(*) FROM loyalty_cards WHERE {_WHERE}", *_args(scope))
+        n = await conn.fetchval(
+            f"SELECT count(*) FROM loyalty_cards WHERE {_WHERE}", *scope.by_contact()
+        )
         return int(n)
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
@@ -74,13 +72,13 @@ class LoyaltyCardsAnonymizer:
             f"WHERE {_WHERE} AND id > $4 ORDER BY id LIMIT $5) RETURNING id) "
             "SELECT count(*), coalesce(max(id), $4) FROM gone"
         )
-        return await counted_batch(conn, sql, _args(batch.scope), batch)
+        return await counted_batch(conn, sql, batch.scope.by_contact(), batch)
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         rows = await conn.fetch(
             f"SELECT id, card_number, holder_name FROM loyalty_cards WHERE {_WHERE} "
             "AND id > $4 ORDER BY id LIMIT $5",
-            *_args(batch.scope),
+            *batch.scope.by_contact(),
             batch.after,
             batch.limit,
         )
@@ -103,6 +101,6 @@ class LoyaltyCardsAnonymizer:
         async for row in conn.cursor(
             f"SELECT id, card_number, holder_name, points FROM loyalty_cards WHERE {_WHERE} "
             "ORDER BY id",
-            *_args(scope),
+            *scope.by_contact(),
         ):
             yield record("loyalty_cards", row)
