@@ -31,6 +31,7 @@ class ActivityAnonymizer:
 
     data_type = "activity"
     stage = 30  # before accounts: events reference users
+    honours_period = True  # retention anonymizes the events older than a cutoff
     columns = (
         Column(
             "usage_events",
@@ -54,18 +55,20 @@ class ActivityAnonymizer:
         return Identifiers()  # device ids are pseudonymized, not searched for in text
 
     async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *scope.by_user()))
+        return int(await conn.fetchval(_SQL["count"], *scope.by_user_in_period()))
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # A page address can carry an email (/contacts?email=…).
         return await redact_batch(conn, _PAGES, batch, tools, rows="all")
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        return await counted_batch(conn, _SQL["erase_batch"], batch.scope.by_user(), batch)
+        return await counted_batch(
+            conn, _SQL["erase_batch"], batch.scope.by_user_in_period(), batch
+        )
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         rows = await conn.fetch(
-            _SQL["lock_batch"], *batch.scope.by_user(), batch.after, batch.limit
+            _SQL["lock_batch"], *batch.scope.by_user_in_period(), batch.after, batch.limit
         )
         await conn.execute(
             _SQL["anonymize_batch"],

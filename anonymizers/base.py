@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeAlias
 
@@ -72,6 +73,10 @@ class Scope:
     contact_ids: tuple[int, ...] = ()
     user_ids: tuple[int, ...] = ()
     whole_tenant: bool = False
+    # Only records that happened in [records_after, records_before); None: unbounded.
+    # Retention sets these, and only for anonymizers with `honours_period = True`.
+    records_after: datetime | None = None
+    records_before: datetime | None = None
 
     def by_contact(self) -> tuple[str, bool, list[int]]:
         """($1 tenant, $2 whole tenant?, $3 contact ids): the arguments of contact queries."""
@@ -80,6 +85,12 @@ class Scope:
     def by_user(self) -> tuple[str, bool, list[int]]:
         """($1 tenant, $2 whole tenant?, $3 user ids): the arguments of user queries."""
         return self.tenant_id, self.whole_tenant, list(self.user_ids)
+
+    def by_user_in_period(
+        self,
+    ) -> tuple[str, bool, list[int], datetime | None, datetime | None]:
+        """by_user() and ($4, $5) the period: the arguments of time-bounded user queries."""
+        return (*self.by_user(), self.records_after, self.records_before)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -98,6 +100,9 @@ class PrivacyClient:
         dry_run: bool = False,
         idempotency_key: str = "",
         reason: str = "",
+        not_before: datetime | None = None,
+        deadline: datetime | None = None,
+        subject_under_16: bool = False,
     ) -> pb.Job:
         """Ask for an erasure; returns the accepted job at once."""
         request = pb.EraseRequest(
@@ -107,6 +112,9 @@ class PrivacyClient:
             dry_run=dry_run,
             idempotency_key=idempotency_key,
             reason=reason,
+            not_before=_timestamp(not_before),
+            deadline=_timestamp(deadline),
+            subject_under_16=subject_under_16,
         )
         return await _unary(self._stub.Erase(request))
 
@@ -119,6 +127,9 @@ class PrivacyClient:
         dry_run: bool = False,
         idempotency_key: str = "",
         reason: str = "",
+        not_before: datetime | None = None,
+        deadline: datetime | None = None,
+        subject_under_16: bool = False,
     ) -> pb.Job:
         """Ask for an anonymization; returns the accepted job at once."""
         request = pb.AnonymizeRequest(
@@ -128,6 +139,9 @@ class PrivacyClient:
             dry_run=dry_run,
             idempotency_key=idempotency_key,
             reason=reason,
+            not_before=_timestamp(not_before),
+            deadline=_timestamp(deadline),
+            subject_under_16=subject_under_16,
         )
         return await _unary(self._stub.Anonymize(request))
 
@@ -181,6 +195,31 @@ class PrivacyClient:
 
     async def cancel_job(self, job_id: str) -> pb.Job:
         return await _unary(self._stub.CancelJob(pb.CancelJobRequest(job_id=job_id)))
+
+    async def set_legal_hold(
+        self, tenant_id: str, subject: pb.Subject, reason: str
+    ) -> pb.LegalHold:
+        """Hold a subject's (or, with whole_tenant, a tenant's) data from erasure."""
+        request = pb.SetLegalHoldRequest(tenant_id=tenant_id, subject=subject, reason=reason)
+        return await _unary(self._stub.SetLegalHold(request))
+
+    async def release_legal_hold(self, hold_id: str, reason: str = "") -> pb.LegalHold:
+        request = pb.ReleaseLegalHoldRequest(hold_id=hold_id, reason=reason)
+        return await _unary(self._stub.ReleaseLegalHold(request))
+
+    async def list_legal_holds(
+        self, tenant_id: str, *, include_released: bool = False
+    ) -> list[pb.LegalHold]:
+        request = pb.ListLegalHoldsRequest(tenant_id=tenant_id, include_released=include_released)
+        return list((await _unary(self._stub.ListLegalHolds(request))).holds)
+
+
+def _timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
 
 
 async def _unary(call: Awaitable[T]) -> T:

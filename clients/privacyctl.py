@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
+from clients.account_deletion import AccountDeletion
 from clients.client import DEFAULT_TARGET, PrivacyClient, PrivacyClientError, subject
 from clients.export_files import write_ndjson, write_zip
 from clients.progress import STATE_NAMES, watch_with_progress
@@ -78,7 +80,82 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
         cmd.add_argument("--idempotency-key", default="", help="retries with it return one job")
         cmd.add_argument("--reason", default="", help="ticket or legal basis (audit log)")
+        cmd.add_argument(
+            "--not-before",
+            type=_when,
+            metavar="TIME",
+            help="start no earlier (ISO 8601, e.g. 2026-12-01T09:00Z): a grace period",
+        )
+        cmd.add_argument(
+            "--deadline",
+            type=_when,
+            metavar="TIME",
+            help="finish by then (ISO 8601; default and latest: now + 30 days)",
+        )
+        cmd.add_argument(
+            "--under-16", action="store_true", help="the subject is a child: highest priority"
+        )
         cmd.add_argument("--wait", action="store_true", help="show progress until the job ends")
+
+    delete = sub.add_parser(
+        "delete-account",
+        help="schedule a closed account's erasure (account-deletion workflow)",
+        description="Schedule the erasure of a user account after a grace period, within "
+        "the policy's 30 days (and, with --last-owner, the whole tenant's); --undo cancels "
+        "it during the grace period; --wait follows it and reports the outcome. Retrying "
+        "returns the same jobs.",
+    )
+    _add_target(delete)
+    delete.add_argument("--tenant", required=True)
+    delete.add_argument("--user-id", type=int, required=True)
+    delete.add_argument("--last-owner", action="store_true", help="erase the tenant too")
+    delete.add_argument(
+        "--grace-days", type=float, default=7, help="days before erasure starts (7)"
+    )
+    delete.add_argument("--undo", action="store_true", help="the user changed their mind")
+    delete.add_argument("--wait", action="store_true", help="follow the jobs to their end")
+
+    hold = sub.add_parser(
+        "hold",
+        help="set, release or list legal holds",
+        description="A legal hold keeps a subject's (or a whole tenant's) data from being "
+        "erased or anonymized: requests are accepted as held jobs that run once released.",
+    )
+    hold_sub = hold.add_subparsers(dest="hold_command", required=True, metavar="COMMAND")
+    hold_set = hold_sub.add_parser("set", help="hold a subject's or a tenant's data")
+    _add_target(hold_set)
+    hold_set.add_argument("--tenant", required=True)
+    _add_subject(hold_set, data_types=False)
+    hold_set.add_argument("--reason", required=True, help="the legal matter (audit log)")
+    hold_release = hold_sub.add_parser("release", help="release a hold")
+    _add_target(hold_release)
+    hold_release.add_argument("hold_id")
+    hold_release.add_argument("--reason", default="", help="why (audit log)")
+    hold_list = hold_sub.add_parser("list", help="a tenant's holds")
+    _add_target(hold_list)
+    hold_list.add_argument("--tenant", required=True)
+    hold_list.add_argument("--all", action="store_true", help="released ones too")
+
+    keep = sub.add_parser(
+        "retention",
+        help="show, set or run retention rules",
+        description="Retention rules turn aged data into ordinary jobs: usage events older "
+        "than N months are anonymized, accounts closed N days ago are erased. Serving "
+        "processes run them every PRIVACY_RETENTION_INTERVAL_SECONDS. Reads the database "
+        "directly (DATABASE_URL, or the embedded server).",
+    )
+    keep_sub = keep.add_subparsers(dest="retention_command", required=True, metavar="COMMAND")
+    keep_show = keep_sub.add_parser("show", help="a tenant's rules (its own or the defaults)")
+    keep_show.add_argument("--tenant", required=True)
+    keep_set = keep_sub.add_parser("set", help="give a tenant its own rules")
+    keep_set.add_argument("--tenant", required=True)
+    keep_set.add_argument(
+        "--activity-months", metavar="N|off", type=_number_or_off, help="anonymize activity after"
+    )
+    keep_set.add_argument(
+        "--closed-account-days", metavar="N|off", type=_number_or_off, help="erase accounts after"
+    )
+    keep_sub.add_parser("run", help="apply every tenant's rules once now")
 
     audit = sub.add_parser(
         "audit", help="check the audit log", description="Work with the append-only audit log."
@@ -133,7 +210,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_subject(cmd: argparse.ArgumentParser) -> None:
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _number_or_off(text: str) -> str:
+    if text != "off" and not text.isdigit():
+        raise argparse.ArgumentTypeError("a whole number or 'off'")
+    return text
+
+
+def _add_subject(cmd: argparse.ArgumentParser, *, data_types: bool = True) -> None:
     who = cmd.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", help="a contact's or user account's email (any case)")
     who.add_argument("--phone", help="a contact's phone number, in any common format")
@@ -144,6 +235,8 @@ def _add_subject(cmd: argparse.ArgumentParser) -> None:
         metavar="TENANT",
         help="every person of the tenant: repeat the tenant id to confirm",
     )
+    if not data_types:
+        return
     cmd.add_argument(
         "--data-type",
         action="append",
@@ -197,6 +290,9 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
             dry_run=args.dry_run,
             idempotency_key=args.idempotency_key,
             reason=args.reason,
+            not_before=args.not_before,
+            deadline=args.deadline,
+            subject_under_16=args.under_16,
         )
         console.print(f"accepted {_describe(job)}")
         if args.wait and job.state not in (pb.JOB_STATE_SUCCEEDED,):
@@ -258,6 +354,42 @@ async def _cancel(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+async def _delete_account(args: argparse.Namespace, console: Console) -> int:
+    async with PrivacyClient(args.target) as client:
+        workflow = AccountDeletion(client, grace=timedelta(days=args.grace_days))
+        scheduled = await workflow.schedule(args.tenant, args.user_id, last_owner=args.last_owner)
+        for job in scheduled.jobs:
+            console.print(f"scheduled {_describe(job)}")
+        if args.undo:
+            for job in await workflow.undo(scheduled):
+                console.print(f"undone: {_describe(job)}")
+            return EXIT_OK
+        if not args.wait:
+            return EXIT_OK
+        outcome = await workflow.wait(scheduled)
+    console.print(outcome.summary(), highlight=False)
+    return EXIT_OK if outcome.succeeded else EXIT_JOB_NOT_SUCCEEDED
+
+
+def _describe_hold(hold: pb.LegalHold) -> str:
+    whom = "the whole tenant" if hold.whole_tenant else f"subject {hold.subject_hash[:16]}…"
+    state = "released" if hold.HasField("released_at") else "active"
+    return f"hold {hold.id} on {whom} in {hold.tenant_id}: {state} ({hold.reason})"
+
+
+async def _hold(args: argparse.Namespace, console: Console) -> int:
+    async with PrivacyClient(args.target) as client:
+        if args.hold_command == "set":
+            held = [await client.set_legal_hold(args.tenant, _subject(args), args.reason)]
+        elif args.hold_command == "release":
+            held = [await client.release_legal_hold(args.hold_id, args.reason)]
+        else:
+            held = await client.list_legal_holds(args.tenant, include_released=args.all)
+    for hold in held:
+        console.print(_describe_hold(hold), highlight=False)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -266,6 +398,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(_server().worker())
     if args.command == "audit":
         return int(_server().audit_verify(args.tenant))
+    if args.command == "retention":
+        return int(
+            _server().retention(
+                args.retention_command,
+                getattr(args, "tenant", None),
+                getattr(args, "activity_months", None),
+                getattr(args, "closed_account_days", None),
+            )
+        )
     if args.command == "seed":
         return int(_server().seed(args.tenant, contacts=args.contacts, seed=args.seed))
     console = Console()
@@ -276,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": _jobs,
         "watch": _watch,
         "cancel": _cancel,
+        "delete-account": _delete_account,
+        "hold": _hold,
     }[args.command]
     try:
         return asyncio.run(run(args, console))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from wsgiref.simple_server import WSGIServer
 
 import asyncpg
@@ -15,13 +16,14 @@ from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import metrics
+from server import metrics, retention
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
+from server.retention import RetentionPolicy
 from server.service import PrivacyService
 from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
 
@@ -69,6 +71,24 @@ class App:
             self._workers.append(asyncio.create_task(worker.run(self._stop_workers)))
         if self.settings.metrics_addr:
             self._start_metrics(self.pool)
+        if self.settings.workers and self.settings.retention_interval:
+            self._start_retention(self.pool, self.settings.retention_interval)
+
+    def _start_retention(self, pool: asyncpg.Pool, every: timedelta) -> None:
+        """Processes with workers run the retention rules; a lock lets one at a time."""
+        defaults = RetentionPolicy(
+            activity_months=self.settings.retention_activity_months,
+            closed_account_days=self.settings.retention_closed_account_days,
+        )
+        rules = retention.run_forever(
+            pool,
+            self.registry,
+            every=every,
+            deadline=self.settings.deadline,
+            defaults=defaults,
+            stop=self._stop_workers,
+        )
+        self._side_tasks.append(asyncio.create_task(rules))
 
     def _start_metrics(self, pool: asyncpg.Pool) -> None:
         try:
@@ -89,6 +109,7 @@ class App:
             batch_size=self.settings.batch_size,
             lease=self.settings.lease,
             poll_interval=self.settings.poll_interval,
+            time_slice=self.settings.time_slice,
             retry=RetryPolicy(
                 max_attempts=self.settings.max_attempts, base_delay=self.settings.retry_base
             ),

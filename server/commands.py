@@ -114,3 +114,72 @@ def audit_verify(tenant_id: str) -> int:
         return EXIT_FAILED
 
     return asyncio.run(go())
+
+
+def retention(action: str, tenant_id: str | None, activity: str | None, closed: str | None) -> int:
+    """Show or set a tenant's retention rules, or run every tenant's rules once."""
+    import asyncpg
+
+    from anonymizers.registry import default_registry
+    from server import retention as rules
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+    defaults = rules.RetentionPolicy(
+        settings.retention_activity_months, settings.retention_closed_account_days
+    )
+
+    def show(p: rules.RetentionPolicy) -> str:
+        activity_rule = f"{p.activity_months} months" if p.activity_months else "off"
+        closed_rule = (
+            f"{p.closed_account_days} days" if p.closed_account_days is not None else "off"
+        )
+        return (
+            f"anonymize activity older than: {activity_rule}; "
+            f"erase accounts closed for: {closed_rule}"
+        )
+
+    async def go() -> int:
+        url = resolve_url(settings.database_url, settings.data_dir)
+        await connect_and_migrate(url)
+        conn = await asyncpg.connect(url)
+        try:
+            if action == "run":
+                submitted = await rules.run(
+                    conn, default_registry(), defaults=defaults, deadline=settings.deadline
+                )
+                for job in submitted:
+                    print(f"job {job.id} {job.kind.value} {job.tenant_id}: {job.state.value}")
+                print(f"retention run: {len(submitted)} jobs submitted")
+                return EXIT_OK
+            assert tenant_id is not None
+            current = await rules.policy(conn, tenant_id, defaults)
+            if action == "set":
+                current = await rules.set_policy(
+                    conn,
+                    tenant_id,
+                    rules.RetentionPolicy(
+                        _rule(activity, current.activity_months),
+                        _rule(closed, current.closed_account_days),
+                    ),
+                    actor=f"privacyctl:{os.environ.get('USER', 'unknown')}",
+                )
+            print(f"retention of {tenant_id!r}: {show(current)}")
+            return EXIT_OK
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(go())
+    except (PrivacyError, asyncpg.CheckViolationError) as error:
+        message = error.message if isinstance(error, PrivacyError) else "a value is out of range"
+        print(f"privacyctl retention: {message}", flush=True)
+        return EXIT_FAILED
+
+
+def _rule(given: str | None, current: int | None) -> int | None:
+    """A rule from the command line: a number, "off", or unchanged when not given."""
+    if given is None:
+        return current
+    return None if given == "off" else int(given)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_METRICS_ADDR = "127.0.0.1:9464"
@@ -21,6 +24,10 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_BASE = timedelta(seconds=1)
 DEFAULT_POOL_SIZE = 10
 DEFAULT_METRICS_REFRESH = timedelta(seconds=5)
+DEFAULT_TIME_SLICE = timedelta(seconds=5)
+DEFAULT_RETENTION_INTERVAL = timedelta(hours=1)
+DEFAULT_RETENTION_ACTIVITY_MONTHS = 13
+DEFAULT_RETENTION_CLOSED_ACCOUNT_DAYS = 7
 
 
 class ConfigError(ValueError):
@@ -46,6 +53,11 @@ class Settings:
     retry_base: timedelta = DEFAULT_RETRY_BASE  # first retry delay; doubles each time
     pool_size: int = DEFAULT_POOL_SIZE
     metrics_refresh: timedelta = DEFAULT_METRICS_REFRESH  # how often backlog gauges are read
+    time_slice: timedelta = DEFAULT_TIME_SLICE  # a worker's turn on one job
+    retention_interval: timedelta | None = DEFAULT_RETENTION_INTERVAL  # None: rules not run
+    # Retention defaults for tenants without their own rules; None: off.
+    retention_activity_months: int | None = DEFAULT_RETENTION_ACTIVITY_MONTHS
+    retention_closed_account_days: int | None = DEFAULT_RETENTION_CLOSED_ACCOUNT_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,10 +82,46 @@ class Settings:
             metrics_refresh=_seconds(
                 env, "PRIVACY_METRICS_REFRESH_SECONDS", DEFAULT_METRICS_REFRESH
             ),
+            time_slice=_seconds(env, "PRIVACY_TIME_SLICE_SECONDS", DEFAULT_TIME_SLICE),
+            retention_interval=_off_or(
+                env,
+                "PRIVACY_RETENTION_INTERVAL_SECONDS",
+                lambda: _seconds(
+                    env, "PRIVACY_RETENTION_INTERVAL_SECONDS", DEFAULT_RETENTION_INTERVAL
+                ),
+            ),
+            retention_activity_months=_off_or(
+                env,
+                "PRIVACY_RETENTION_ACTIVITY_MONTHS",
+                lambda: _int(
+                    env,
+                    "PRIVACY_RETENTION_ACTIVITY_MONTHS",
+                    DEFAULT_RETENTION_ACTIVITY_MONTHS,
+                    minimum=1,
+                ),
+            ),
+            retention_closed_account_days=_off_or(
+                env,
+                "PRIVACY_RETENTION_CLOSED_ACCOUNT_DAYS",
+                lambda: _int(
+                    env,
+                    "PRIVACY_RETENTION_CLOSED_ACCOUNT_DAYS",
+                    DEFAULT_RETENTION_CLOSED_ACCOUNT_DAYS,
+                    minimum=0,
+                    maximum=29,
+                ),
+            ),
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+def _off_or(env: Mapping[str, str], name: str, read: Callable[[], T]) -> T | None:
+    """The setting read by `read`, or None when it is "off"."""
+    return None if env.get(name, "").strip().lower() == "off" else read()
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -83,6 +131,8 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 

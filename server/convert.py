@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server import export
+from server.holds import LegalHold
 from server.jobs import Job, JobKind, JobState
 
 STATE_TO_PROTO = {
@@ -17,6 +18,7 @@ STATE_TO_PROTO = {
     JobState.SUCCEEDED: pb.JOB_STATE_SUCCEEDED,
     JobState.FAILED: pb.JOB_STATE_FAILED,
     JobState.CANCELLED: pb.JOB_STATE_CANCELLED,
+    JobState.HELD: pb.JOB_STATE_HELD,
 }
 KIND_TO_PROTO = {JobKind.ERASE: pb.JOB_KIND_ERASE, JobKind.ANONYMIZE: pb.JOB_KIND_ANONYMIZE}
 STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}
@@ -54,6 +56,20 @@ def job_to_proto(job: Job) -> pb.Job:
         error_message=job.error,
         dry_run=job.dry_run,
         subject_hash=job.subject_hash,
+        priority=job.priority,
+        legal_hold_ids=[str(h) for h in job.hold_ids],
+    )
+
+
+def hold_to_proto(hold: LegalHold) -> pb.LegalHold:
+    return pb.LegalHold(
+        id=str(hold.id),
+        tenant_id=hold.tenant_id,
+        subject_hash=hold.subject_hash,
+        whole_tenant=hold.whole_tenant,
+        reason=hold.reason,
+        created_at=_ts(hold.created_at),
+        released_at=_ts(hold.released_at),
     )
 
 

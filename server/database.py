@@ -61,7 +61,8 @@ async def create_pool(url: str, *, max_size: int) -> asyncpg.Pool:
     return pool
 
 
-def _migrations() -> list[tuple[int, str, str]]:
+def shipped_migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration, in order."""
     files = resources.files("server").joinpath("migrations")
     found = []
     for entry in files.iterdir():
@@ -87,7 +88,7 @@ async def migrate(conn: Connection) -> list[str]:
             """
         )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for version, name, sql in _migrations():
+        for version, name, sql in shipped_migrations():
             if version in done:
                 continue
             log.info("applying migration", extra={"migration": name})

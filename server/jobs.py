@@ -7,13 +7,13 @@ import binascii
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import asyncpg
 
-from anonymizers.base import Connection, Scope
+from anonymizers.base import Anonymizer, Connection, Scope
 from anonymizers.redaction import Identifiers
 from anonymizers.registry import Registry
 from server import audit, subjects
@@ -22,7 +22,12 @@ from server.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.queries import Q
 from server.subjects import Subject
 
+# Lower runs first. Children's data first (policy section 10), then single
+# subjects, then whole tenants, then periodic retention.
+CHILD_PRIORITY = 0
 DEFAULT_PRIORITY = 100
+WHOLE_TENANT_PRIORITY = 200
+RETENTION_PRIORITY = 300
 # A job's steps, in order: the subject's identifiers replaced in every record's
 # free text, then the subject's own rows erased or anonymized.
 STEP_MENTIONS = "mentions"
@@ -41,6 +46,7 @@ class JobState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    HELD = "held"  # a legal hold covers the subject; runs once every such hold is released
 
     @property
     def terminal(self) -> bool:
@@ -59,6 +65,13 @@ class JobRequest:
     idempotency_key: str | None
     reason: str
     requested_by: str
+    not_before: datetime | None = None  # None: as soon as possible
+    deadline: datetime | None = None  # None: the request time plus the policy's limit
+    under_16: bool = False  # the caller says the subject is a child
+    priority: int = DEFAULT_PRIORITY  # before children's and whole tenants' adjustments
+    # Only records that happened in [records_after, records_before) (retention).
+    records_after: datetime | None = None
+    records_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -84,14 +97,19 @@ class Job:
     finished_at: datetime | None
     error: str
     progress: tuple[Progress, ...]
+    priority: int
+    hold_ids: tuple[uuid.UUID, ...]  # the legal holds keeping a HELD job from running
 
 
 def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
+    state = JobState(row["state"])
+    if state is JobState.SCHEDULED and row["not_before"] <= datetime.now(UTC):
+        state = JobState.PENDING  # its time has come; a worker has not taken it yet
     return Job(
         id=row["id"],
         tenant_id=row["tenant_id"],
         kind=JobKind(row["kind"]),
-        state=JobState(row["state"]),
+        state=state,
         subject_hash=row["subject_hash"],
         dry_run=row["dry_run"],
         created_at=row["created_at"],
@@ -101,6 +119,8 @@ def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
         finished_at=row["finished_at"],
         error=row["error"],
         progress=_progress(tasks),
+        priority=row["priority"],
+        hold_ids=tuple(row["hold_ids"]) if state is JobState.HELD else (),
     )
 
 
@@ -128,7 +148,10 @@ async def get(conn: Connection, job_id: uuid.UUID) -> Job:
 async def submit(
     conn: Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
 ) -> Job:
-    """Make a request a durable job (or return the job its idempotency key made)."""
+    """Make a request a durable job (or return the job its idempotency key made).
+
+    `deadline` is the policy's limit: a request's own deadline defaults to it.
+    """
     async with conn.transaction():
         if not await conn.fetchval(Q["tenant_exists"], request.tenant_id):
             raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
@@ -144,19 +167,40 @@ async def submit(
             contact_ids=resolved.contact_ids,
             user_ids=resolved.user_ids,
             whole_tenant=resolved.whole_tenant,
+            records_after=request.records_after,
+            records_before=request.records_before,
         )
         anonymizers = [
             a
             for a in registry.ordered()
             if not request.data_types or a.data_type in request.data_types
         ]
+        if scope.records_before is not None or scope.records_after is not None:
+            _check_period(anonymizers)
         planned = {a.data_type: await a.count(conn, scope) for a in anonymizers}
         # A whole tenant's apply step looks at every row anyway: no mentions step.
         steps = [STEP_APPLY] if resolved.whole_tenant else [STEP_MENTIONS, STEP_APPLY]
         tasks = [(a.data_type, step) for step in steps for a in anonymizers]
         job_id = uuid.uuid4()
-        now = await conn.fetchval("SELECT now()")
-        state = JobState.SUCCEEDED if request.dry_run else JobState.PENDING
+        now: datetime = await conn.fetchval("SELECT now()")
+        not_before = max(request.not_before or now, now)
+        due = request.deadline or now + deadline
+        priority = await _priority(conn, request, resolved.contact_ids, resolved.whole_tenant)
+        holds: list[uuid.UUID] = await conn.fetchval(
+            Q["holds_covering"],
+            request.tenant_id,
+            resolved.whole_tenant,
+            list(resolved.contact_ids),
+            list(resolved.user_ids),
+        )
+        if request.dry_run:
+            state = JobState.SUCCEEDED
+        elif holds:
+            state = JobState.HELD
+        elif not_before > now:
+            state = JobState.SCHEDULED
+        else:
+            state = JobState.PENDING
         inserted = await conn.fetchval(
             Q["insert_job"],
             job_id,
@@ -172,10 +216,12 @@ async def submit(
             request.idempotency_key,
             request.reason,
             request.requested_by,
-            DEFAULT_PRIORITY,
-            now,
-            now + deadline,
+            priority,
+            not_before,
+            due,
             now if request.dry_run else None,
+            request.records_after,
+            request.records_before,
         )
         if inserted is None:
             # A concurrent request with the same key committed first: answer with its job.
@@ -197,7 +243,15 @@ async def submit(
             "reason": request.reason,
             "subject_kind": request.subject.kind.value,
             "rows_matched": len(resolved.contact_ids) + len(resolved.user_ids),
+            "priority": priority,
+            "not_before": not_before.isoformat(),
+            "deadline": due.isoformat(),
         }
+        if holds:
+            details["held_by"] = [str(h) for h in holds]
+        if request.records_before or request.records_after:
+            details["records_after"] = _iso(request.records_after)
+            details["records_before"] = _iso(request.records_before)
         await audit.append(
             conn,
             AuditEntry(
@@ -211,6 +265,33 @@ async def submit(
         )
         await conn.execute(Q["notify_job"], str(job_id))
         return await get(conn, job_id)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _check_period(anonymizers: list[Anonymizer]) -> None:
+    """A period may only go to data types that honour it, or a job would do too much."""
+    for a in anonymizers:
+        if not getattr(a, "honours_period", False):
+            raise FailedPrecondition(
+                f"data type {a.data_type!r} cannot be limited to a period of time"
+            )
+
+
+async def _priority(
+    conn: Connection, request: JobRequest, contact_ids: tuple[int, ...], whole_tenant: bool
+) -> int:
+    """Children first (flagged, or a contact's birthday says so), then by the scope's size."""
+    if request.under_16 or (
+        contact_ids
+        and await conn.fetchval(Q["contacts_under_16"], request.tenant_id, list(contact_ids))
+    ):
+        return CHILD_PRIORITY
+    if whole_tenant:
+        return max(request.priority, WHOLE_TENANT_PRIORITY)
+    return request.priority
 
 
 async def _idempotent_job(conn: Connection, request: JobRequest, subject_hash: str) -> Job | None:
@@ -232,7 +313,41 @@ async def _idempotent_job(conn: Connection, request: JobRequest, subject_hash: s
 
 async def _identifiers(conn: Connection, registry: Registry, scope: Scope) -> Identifiers:
     """Everything that identifies the subject, from every data type (filtered or not)."""
-    found = [await a.identifiers(conn, scope) for a in registry.ordered()]
+    return _merge(*[await a.identifiers(conn, scope) for a in registry.ordered()])
+
+
+async def replan(conn: Connection, registry: Registry, job_id: uuid.UUID) -> None:
+    """Count a scheduled job's rows and read its subject's identifiers again.
+
+    Between acceptance and not_before the subject's data lives on (new messages, a
+    changed email): the job must cover today's, not only what was there then.
+    """
+    row = await conn.fetchrow(Q["get_job"], job_id)
+    assert row is not None
+    scope = scope_of(row)
+    for task in await conn.fetch(Q["job_tasks"], job_id):
+        if task["step"] == STEP_APPLY:
+            count = await registry.get(task["data_type"]).count(conn, scope)
+            await conn.execute(Q["replan_task"], job_id, task["data_type"], count)
+    raw = await conn.fetchval(Q["job_identifiers"], job_id)
+    if raw is not None:
+        merged = _merge(identifiers_from_json(raw), await _identifiers(conn, registry, scope))
+        await conn.execute(Q["replace_identifiers"], job_id, json.dumps(asdict(merged)))
+
+
+def scope_of(row: asyncpg.Record) -> Scope:
+    """The scope a job row (or a leased job's) covers."""
+    return Scope(
+        tenant_id=row["tenant_id"],
+        contact_ids=tuple(row["contact_ids"]),
+        user_ids=tuple(row["user_ids"]),
+        whole_tenant=row["whole_tenant"],
+        records_after=row["records_after"],
+        records_before=row["records_before"],
+    )
+
+
+def _merge(*found: Identifiers) -> Identifiers:
     return Identifiers(
         names=tuple(dict.fromkeys(n for i in found for n in i.names)),
         emails=tuple(dict.fromkeys(e for i in found for e in i.emails)),
@@ -296,10 +411,11 @@ async def cancel(conn: Connection, job_id: uuid.UUID, actor: str) -> Job:
         if row is None:
             job = await get(conn, job_id)  # NotFound when there is no such job
             raise FailedPrecondition(f"job {job_id} is already {job.state.value}")
-        not_started = row["state"] in (JobState.SCHEDULED.value, JobState.PENDING.value)
-        if not_started:
+        if row["not_started"]:
+            # Scheduled, pending or held before any batch: nothing happened to undo.
+            before = JobState(row["state"]).value
             await conn.fetchval(
-                Q["finish_job"], job_id, JobState.CANCELLED.value, "cancelled before it started"
+                Q["finish_job"], job_id, JobState.CANCELLED.value, f"cancelled while {before}"
             )
             await conn.execute(Q["forget_identifiers"], job_id)
         await audit.append(
@@ -307,7 +423,7 @@ async def cancel(conn: Connection, job_id: uuid.UUID, actor: str) -> Job:
             AuditEntry(
                 tenant_id=row["tenant_id"],
                 actor=actor,
-                action="job.cancelled" if not_started else "job.cancel_requested",
+                action="job.cancelled" if row["not_started"] else "job.cancel_requested",
                 job_id=job_id,
                 subject_hash=row["subject_hash"],
             ),

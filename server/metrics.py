@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "privacy"
 KINDS = ("erase", "anonymize")
-OPEN_STATES = ("scheduled", "pending", "running")
+OPEN_STATES = ("scheduled", "pending", "running", "held")
 DEFAULT_REFRESH = timedelta(seconds=5)
 
 # Backlog, from the jobs table.
@@ -35,9 +35,12 @@ OLDEST_OPEN_AGE = Gauge(
     "Age of the oldest job that is due (pending or running) and not finished.",
 )
 DEADLINE_AT_RISK = Gauge(
-    f"{PREFIX}_jobs_deadline_within_72h", "Open jobs whose deadline is less than 72 hours away."
+    f"{PREFIX}_jobs_deadline_within_72h",
+    "Open jobs (not held) whose deadline is less than 72 hours away.",
 )
-DEADLINE_BREACHED = Gauge(f"{PREFIX}_jobs_past_deadline", "Open jobs past their deadline.")
+DEADLINE_BREACHED = Gauge(
+    f"{PREFIX}_jobs_past_deadline", "Open jobs (not held) past their deadline."
+)
 BACKLOG_REFRESHED = Gauge(
     f"{PREFIX}_backlog_refreshed_timestamp_seconds",
     "When this process last read the backlog figures.",
@@ -120,10 +123,11 @@ async def refresh_backlog(pool: asyncpg.Pool) -> None:
         for state in OPEN_STATES:
             row = seen.get((kind, state))
             JOBS_OPEN.labels(kind=kind, state=state).set(row["jobs"] if row else 0)
-    due = [r["oldest_age"] for r in rows if r["state"] != "scheduled" and r["oldest_age"]]
-    OLDEST_OPEN_AGE.set(max(due, default=0))
-    DEADLINE_AT_RISK.set(sum(r["at_risk"] for r in rows))
-    DEADLINE_BREACHED.set(sum(r["past_deadline"] for r in rows))
+    # A held job waits lawfully (a legal hold): it is neither due nor late.
+    due = [r for r in rows if r["state"] not in ("scheduled", "held")]
+    OLDEST_OPEN_AGE.set(max((r["oldest_age"] or 0 for r in due), default=0))
+    DEADLINE_AT_RISK.set(sum(r["at_risk"] for r in rows if r["state"] != "held"))
+    DEADLINE_BREACHED.set(sum(r["past_deadline"] for r in rows if r["state"] != "held"))
     POOL_SIZE.set(pool.get_size())
     POOL_IN_USE.set(pool.get_size() - pool.get_idle_size())
     BACKLOG_REFRESHED.set(time.time())

@@ -13,7 +13,7 @@ from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import audit, convert, export, jobs, metrics, subjects, validation
+from server import audit, convert, export, holds, jobs, metrics, subjects, validation
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.convert import job_to_proto
@@ -50,7 +50,9 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     async def _submit(
         self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind
     ) -> pb.Job:
-        job_request = validation.job_request(request, kind, self._registry, ANONYMOUS_CALLER)
+        job_request = validation.job_request(
+            request, kind, self._registry, ANONYMOUS_CALLER, max_deadline=self._deadline
+        )
         async with self._pool.acquire() as conn:
             job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
         metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
@@ -138,6 +140,31 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         job_id = validation.job_id(request.job_id)
         async with self._pool.acquire() as conn:
             return job_to_proto(await jobs.cancel(conn, job_id, ANONYMOUS_CALLER))
+
+    async def SetLegalHold(self, request: pb.SetLegalHoldRequest, context: Context) -> pb.LegalHold:
+        hold = validation.hold_request(request)
+        async with self._pool.acquire() as conn:
+            held = await holds.set_hold(
+                conn, hold.tenant_id, hold.subject, hold.reason, ANONYMOUS_CALLER
+            )
+        return convert.hold_to_proto(held)
+
+    async def ReleaseLegalHold(
+        self, request: pb.ReleaseLegalHoldRequest, context: Context
+    ) -> pb.LegalHold:
+        hold_id = validation.hold_id(request.hold_id)
+        reason = validation.reason(request.reason)
+        async with self._pool.acquire() as conn:
+            released = await holds.release_hold(conn, hold_id, reason, ANONYMOUS_CALLER)
+        return convert.hold_to_proto(released)
+
+    async def ListLegalHolds(
+        self, request: pb.ListLegalHoldsRequest, context: Context
+    ) -> pb.ListLegalHoldsResponse:
+        tenant = validation.tenant_id(request.tenant_id)
+        async with self._pool.acquire() as conn:
+            found = await holds.list_holds(conn, tenant, include_released=request.include_released)
+        return pb.ListLegalHoldsResponse(holds=[convert.hold_to_proto(h) for h in found])
 
 
 async def audit_export(

@@ -6,6 +6,8 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from anonymizers.redaction import digits
 from anonymizers.registry import Registry
@@ -21,6 +23,9 @@ MAX_IDEMPOTENCY_KEY = 128
 MAX_REASON = 500
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
+# A deadline a little past the policy's limit is the caller's clock, not a request
+# for more time.
+CLOCK_SKEW = timedelta(minutes=5)
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164
 
@@ -84,14 +89,31 @@ def job_request(
     kind: JobKind,
     registry: Registry,
     requested_by: str,
+    *,
+    max_deadline: timedelta,
+    now: datetime | None = None,
 ) -> JobRequest:
+    """`max_deadline`: the policy's limit from the request time (30 days)."""
     tenant = tenant_id(request.tenant_id)
     subj = subject(request.subject, tenant, request.HasField("subject"))
     data_types = _data_types(request.data_types, registry)
     if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument("idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY}")
-    if len(request.reason) > MAX_REASON:
-        raise InvalidArgument("reason", f"is longer than {MAX_REASON}")
+    reason(request.reason)
+    now = now or datetime.now(UTC)
+    not_before = _timestamp(request, "not_before")
+    deadline = _timestamp(request, "deadline")
+    if deadline is not None:
+        if deadline <= now:
+            raise InvalidArgument("deadline", "is in the past; leave it unset for the default")
+        if deadline > now + max_deadline + CLOCK_SKEW:
+            raise InvalidArgument(
+                "deadline",
+                f"is more than {max_deadline.days} days away; the privacy policy "
+                "(section 8) allows no longer",
+            )
+    if not_before is not None and not_before >= (deadline or now + max_deadline):
+        raise InvalidArgument("not_before", "must be before the deadline")
     return JobRequest(
         tenant_id=tenant,
         kind=kind,
@@ -101,7 +123,51 @@ def job_request(
         idempotency_key=request.idempotency_key or None,
         reason=request.reason,
         requested_by=requested_by,
+        not_before=not_before,
+        deadline=deadline,
+        under_16=request.subject_under_16,
     )
+
+
+def _timestamp(
+    request: pb.EraseRequest | pb.AnonymizeRequest, field: Literal["not_before", "deadline"]
+) -> datetime | None:
+    if not request.HasField(field):
+        return None
+    try:
+        return getattr(request, field).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+    except (ValueError, OverflowError):
+        raise InvalidArgument(field, "is not a valid timestamp") from None
+
+
+def reason(value: str, *, required: bool = False) -> str:
+    if required and not value.strip():
+        raise InvalidArgument("reason", "is required: name the legal matter or ticket")
+    if len(value) > MAX_REASON:
+        raise InvalidArgument("reason", f"is longer than {MAX_REASON}")
+    return value
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    tenant_id: str
+    subject: Subject
+    reason: str
+
+
+def hold_request(request: pb.SetLegalHoldRequest) -> HoldRequest:
+    tenant = tenant_id(request.tenant_id)
+    subj = subject(request.subject, tenant, request.HasField("subject"))
+    return HoldRequest(tenant, subj, reason(request.reason, required=True))
+
+
+def hold_id(value: str) -> uuid.UUID:
+    if not value:
+        raise InvalidArgument("hold_id", "is required")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument("hold_id", "is not a legal hold id (a UUID)") from None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from enum import Enum
 
 import asyncpg
 
-from anonymizers.base import Batch, BatchResult, Connection, Scope, Tools
+from anonymizers.base import Batch, BatchResult, Connection, Tools
 from anonymizers.fakes import Fakes
 from anonymizers.redaction import Identifiers
 from anonymizers.registry import Registry
@@ -28,7 +28,7 @@ from server import audit, metrics, subjects
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.events import JobEvents, wait_first
-from server.jobs import STEP_MENTIONS, JobKind, JobState, identifiers_from_json
+from server.jobs import STEP_MENTIONS, JobKind, JobState, identifiers_from_json, replan, scope_of
 from server.queries import Q
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,11 @@ class WorkerConfig:
     lease: timedelta
     poll_interval: timedelta
     retry: RetryPolicy
+    # How long a worker stays on one job before giving it back to the queue, so a
+    # tenant-wide job shares the worker with the jobs that came in meanwhile.
+    time_slice: timedelta = timedelta(seconds=5)
+    # A job whose deadline is closer than this runs before all but children's.
+    at_risk: timedelta = timedelta(hours=72)
 
 
 def worker_name(index: int) -> str:
@@ -120,32 +125,53 @@ class Worker:
                 if job_id is None:
                     await wait_first(self._config.poll_interval, signal, stop)
                     continue
-                await self._run_job(job_id, stop)
+                try:
+                    await self._run_job(job_id, stop)
+                except _UNREACHABLE as exc:
+                    # Lost the database between batches: the lease runs out and the
+                    # job is taken again from its last committed batch.
+                    log.warning(
+                        "job interrupted",
+                        extra={"job_id": str(job_id), "error": _safe_error(exc)},
+                    )
         finally:
             metrics.WORKERS_ACTIVE.dec()
         log.info("worker stopped", extra={"worker": self.name})
 
     async def lease_next(self) -> uuid.UUID | None:
         """Lease the most urgent job nobody holds; None when there is none."""
-        async with self._pool.acquire() as conn:
-            job_id: uuid.UUID | None = await conn.fetchval(
-                Q["lease_next_job"], self.name, self._lease
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                Q["lease_next_job"], self.name, self._lease, self._config.at_risk
             )
+            if row is None:
+                return None
+            job_id: uuid.UUID = row["id"]
+            if row["replan"]:
+                # A scheduled job starts after its grace period: plan it again
+                # on today's data (new rows, changed identifiers).
+                await replan(conn, self._registry, job_id)
         return job_id
 
     async def _run_job(self, job_id: uuid.UUID, stop: asyncio.Event) -> None:
         log.info("job leased", extra={"job_id": str(job_id), "worker": self.name})
+        slice_ends = time.monotonic() + self._config.time_slice.total_seconds()
         while True:
             if stop.is_set():
-                await self._release(job_id)
+                await self._release(job_id, used_slice=False)
                 return
             outcome = await self.run_batch(job_id)
             if outcome is not Outcome.MORE:
                 return
+            if time.monotonic() >= slice_ends:
+                # Back to the queue: the next lease picks the most urgent job,
+                # which is this one again only if nothing else waits.
+                await self._release(job_id, used_slice=True)
+                return
 
-    async def _release(self, job_id: uuid.UUID) -> None:
+    async def _release(self, job_id: uuid.UUID, *, used_slice: bool) -> None:
         async with self._pool.acquire() as conn:
-            await conn.execute(Q["release_lease"], job_id, self.name)
+            await conn.execute(Q["release_lease"], job_id, self.name, int(used_slice))
         log.info("job released", extra={"job_id": str(job_id), "worker": self.name})
 
     async def run_batch(self, job_id: uuid.UUID) -> Outcome:
@@ -231,14 +257,11 @@ class Worker:
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
     ) -> BatchResult:
         anonymizer = self._registry.get(task["data_type"])
-        scope = Scope(
-            tenant_id=job["tenant_id"],
-            contact_ids=tuple(job["contact_ids"]),
-            user_ids=tuple(job["user_ids"]),
-            whole_tenant=job["whole_tenant"],
-        )
         batch = Batch(
-            scope, part=task["part"], after=task["checkpoint"], limit=self._config.batch_size
+            scope_of(job),
+            part=task["part"],
+            after=task["checkpoint"],
+            limit=self._config.batch_size,
         )
         tools = await self._tools(conn, job_id, job)
         if task["step"] == STEP_MENTIONS:

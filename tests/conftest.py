@@ -106,6 +106,7 @@ def settings(db_url: str, blob_dir: Path, tmp_path: Path) -> Settings:
         poll_interval=timedelta(milliseconds=200),
         grace=timedelta(seconds=5),
         pool_size=6,
+        retention_interval=None,  # tests run retention themselves, when they mean to
     )
 
 

@@ -1,25 +1,32 @@
 -- Usage events: pages visited, features used, with device data.
--- $1 tenant_id, $2 whole tenant?, $3 user ids.
+-- $1 tenant_id, $2 whole tenant?, $3 user ids, $4/$5 the period [after, before)
+-- the events happened in (NULL: unbounded; set by retention).
 
 -- name: count
-SELECT count(*) FROM usage_events WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3));
+SELECT count(*) FROM usage_events
+WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3))
+  AND occurred_at >= coalesce($4::timestamptz, '-infinity') AND occurred_at < coalesce($5::timestamptz, 'infinity');
 
 -- name: erase_batch
--- $4 after, $5 limit.
+-- $6 after, $7 limit.
 WITH batch AS (
     SELECT id FROM usage_events
-    WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3)) AND id > $4
-    ORDER BY id LIMIT $5 FOR UPDATE
+    WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3))
+      AND occurred_at >= coalesce($4::timestamptz, '-infinity') AND occurred_at < coalesce($5::timestamptz, 'infinity')
+      AND id > $6
+    ORDER BY id LIMIT $7 FOR UPDATE
 ), gone AS (
     DELETE FROM usage_events e USING batch WHERE e.tenant_id = $1 AND e.id = batch.id
     RETURNING e.id
 )
-SELECT count(*), coalesce(max(id), $4) FROM gone;
+SELECT count(*), coalesce(max(id), $6) FROM gone;
 
 -- name: lock_batch
 SELECT id, page, ip, user_agent, device_id FROM usage_events
-WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3)) AND id > $4
-ORDER BY id LIMIT $5 FOR UPDATE;
+WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3))
+  AND occurred_at >= coalesce($4::timestamptz, '-infinity') AND occurred_at < coalesce($5::timestamptz, 'infinity')
+  AND id > $6
+ORDER BY id LIMIT $7 FOR UPDATE;
 
 -- name: anonymize_batch
 UPDATE usage_events e

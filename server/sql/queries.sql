@@ -33,8 +33,10 @@ SELECT id FROM users WHERE tenant_id = $1 AND lower(email) = lower($2) ORDER BY 
 -- name: insert_job
 INSERT INTO privacy_jobs (id, tenant_id, kind, state, subject_kind, subject_hash,
                           contact_ids, user_ids, whole_tenant, dry_run, idempotency_key,
-                          reason, requested_by, priority, not_before, deadline, finished_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                          reason, requested_by, priority, not_before, deadline, finished_at,
+                          records_after, records_before)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+        $18, $19)
 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
 RETURNING id;
 
@@ -56,7 +58,19 @@ INSERT INTO privacy_job_tasks (job_id, position, data_type, step, planned, finis
 VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: get_job
-SELECT * FROM privacy_jobs WHERE id = $1;
+SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j.user_ids)
+            AS hold_ids
+FROM privacy_jobs j WHERE id = $1;
+
+-- name: holds_covering
+SELECT privacy_holds_covering($1, $2, $3, $4);
+
+-- name: contacts_under_16
+-- Policy section 10: a contact whose birthday says under 16 is a child.
+SELECT EXISTS (
+    SELECT 1 FROM contacts
+    WHERE tenant_id = $1 AND id = ANY($2) AND birthday > current_date - interval '16 years'
+);
 
 -- name: job_tasks
 SELECT data_type, step, planned, done, finished
@@ -65,7 +79,9 @@ FROM privacy_job_tasks WHERE job_id = $1 ORDER BY position;
 -- name: list_jobs
 -- $2 state or NULL, $3 kind or NULL, $4 cursor (created_at, id) of the last
 -- job of the previous page or NULLs, $6 limit.
-SELECT * FROM privacy_jobs
+SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j.user_ids)
+            AS hold_ids
+FROM privacy_jobs j
 WHERE tenant_id = $1
   AND ($2::text IS NULL OR state = $2)
   AND ($3::text IS NULL OR kind = $3)
@@ -79,15 +95,26 @@ FROM privacy_job_tasks WHERE job_id = ANY($1) ORDER BY job_id, position;
 
 -- name: lease_next_job
 -- The most urgent open job nobody holds (or whose holder's lease ran out).
+-- Order: priority (a deadline closer than $3 lifts a job to at least 50, just
+-- behind children's), then tenants with fewer jobs being worked on now (fair
+-- across tenants), then fewer time slices had (a fresh job before a long one
+-- that gave its worker back), then the closer deadline, then age.
 -- SKIP LOCKED: concurrent workers each get a different job, none waits.
-WITH next AS (
-    SELECT id FROM privacy_jobs
-    WHERE state IN ('scheduled', 'pending', 'running')
-      AND not_before <= now()
-      AND (lease_expires_at IS NULL OR lease_expires_at < now())
-    ORDER BY priority, deadline, created_at
+-- Answers whether the job was scheduled and never started: its plan is redone.
+WITH busy AS (
+    SELECT tenant_id, count(*) AS running FROM privacy_jobs
+    WHERE state = 'running' AND lease_owner IS NOT NULL AND lease_expires_at > now()
+    GROUP BY tenant_id
+), next AS (
+    SELECT j.id, j.state, j.started_at FROM privacy_jobs j LEFT JOIN busy b USING (tenant_id)
+    WHERE j.state IN ('scheduled', 'pending', 'running')
+      AND j.not_before <= now()
+      AND (j.lease_expires_at IS NULL OR j.lease_expires_at < now())
+    ORDER BY CASE WHEN j.deadline < now() + $3::interval THEN least(j.priority, 50)
+                  ELSE j.priority END,
+             coalesce(b.running, 0), j.slices, j.deadline, j.created_at
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE privacy_jobs j
 SET lease_owner = $1,
@@ -95,14 +122,15 @@ SET lease_owner = $1,
     state = CASE WHEN j.cancel_requested THEN j.state ELSE 'running' END,
     started_at = coalesce(j.started_at, now())
 FROM next WHERE j.id = next.id
-RETURNING j.id;
+RETURNING j.id, (next.state = 'scheduled' AND next.started_at IS NULL) AS replan;
 
 -- name: lock_leased_job
 -- At the start of every batch: still ours? Renews the lease for this batch.
 UPDATE privacy_jobs
 SET lease_expires_at = now() + $3::interval
 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
-RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, whole_tenant, cancel_requested;
+RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, whole_tenant, cancel_requested,
+          records_after, records_before;
 
 -- name: next_task
 SELECT position, data_type, step, part, checkpoint, done, batches FROM privacy_job_tasks
@@ -122,13 +150,59 @@ UPDATE privacy_jobs SET attempts = 0 WHERE id = $1;
 -- name: finish_job
 UPDATE privacy_jobs
 SET state = $2, finished_at = now(), error = $3, lease_owner = NULL, lease_expires_at = NULL
-WHERE id = $1 AND state IN ('scheduled', 'pending', 'running')
+WHERE id = $1 AND state IN ('scheduled', 'pending', 'running', 'held')
 RETURNING id;
 
 -- name: release_lease
--- Let another worker (or this one, later) take the job at once.
-UPDATE privacy_jobs SET lease_owner = NULL, lease_expires_at = NULL
+-- Let another worker (or this one, later) take the job at once; $3: the job
+-- used up a time slice.
+UPDATE privacy_jobs
+SET lease_owner = NULL, lease_expires_at = NULL, slices = slices + $3::int
 WHERE id = $1 AND lease_owner = $2;
+
+-- name: replan_task
+UPDATE privacy_job_tasks SET planned = $3 WHERE job_id = $1 AND data_type = $2 AND step = 'apply';
+
+-- name: replace_identifiers
+UPDATE privacy_job_identifiers SET identifiers = $2::jsonb WHERE job_id = $1;
+
+-- name: insert_hold
+INSERT INTO privacy_legal_holds (id, tenant_id, subject_hash, whole_tenant, contact_ids,
+                                 user_ids, reason, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING *;
+
+-- name: hold_open_jobs
+-- Jobs the new hold covers stop: at once if not started, else at the next batch
+-- boundary (a running batch holds the job's row lock until it commits).
+UPDATE privacy_jobs
+SET state = 'held', lease_owner = NULL, lease_expires_at = NULL
+WHERE tenant_id = $1 AND state IN ('scheduled', 'pending', 'running')
+  AND ($2 OR whole_tenant OR contact_ids && $3 OR user_ids && $4)
+RETURNING id, subject_hash;
+
+-- name: release_hold
+UPDATE privacy_legal_holds SET released_at = now(), released_by = $2
+WHERE id = $1 AND released_at IS NULL
+RETURNING *;
+
+-- name: get_hold
+SELECT * FROM privacy_legal_holds WHERE id = $1;
+
+-- name: list_holds
+SELECT * FROM privacy_legal_holds
+WHERE tenant_id = $1 AND ($2 OR released_at IS NULL)
+ORDER BY created_at, id;
+
+-- name: resume_held_jobs
+-- Held jobs no remaining hold covers go back to the queue.
+UPDATE privacy_jobs
+SET state = CASE WHEN started_at IS NOT NULL THEN 'running'
+                 WHEN not_before > now() THEN 'scheduled'
+                 ELSE 'pending' END
+WHERE tenant_id = $1 AND state = 'held'
+  AND cardinality(privacy_holds_covering(tenant_id, whole_tenant, contact_ids, user_ids)) = 0
+RETURNING id, subject_hash;
 
 -- name: lock_failed_job
 SELECT attempts, tenant_id, kind, subject_hash FROM privacy_jobs
@@ -142,9 +216,15 @@ SET attempts = $2, error = $3, lease_owner = NULL, lease_expires_at = now() + $4
 WHERE id = $1;
 
 -- name: request_cancel
-UPDATE privacy_jobs SET cancel_requested = true
-WHERE id = $1 AND state IN ('scheduled', 'pending', 'running')
-RETURNING state, tenant_id, subject_hash;
+-- A held job that ran batches goes back to the workers, which finish it as
+-- cancelled with the blob work of its committed batches done.
+UPDATE privacy_jobs j
+SET cancel_requested = true,
+    state = CASE WHEN j.state = 'held' AND j.started_at IS NOT NULL THEN 'running'
+                 ELSE j.state END
+FROM privacy_jobs old
+WHERE j.id = $1 AND old.id = j.id AND j.state IN ('scheduled', 'pending', 'running', 'held')
+RETURNING old.state, j.started_at IS NULL AS not_started, j.tenant_id, j.subject_hash;
 
 -- name: queue_blob_deletion
 INSERT INTO privacy_blob_deletions (tenant_id, blob_key, job_id)
@@ -187,7 +267,7 @@ SELECT kind, state, count(*) AS jobs,
        count(*) FILTER (WHERE deadline >= now()
                           AND deadline < now() + interval '72 hours') AS at_risk
 FROM privacy_jobs
-WHERE state IN ('scheduled', 'pending', 'running')
+WHERE state IN ('scheduled', 'pending', 'running', 'held')
 GROUP BY kind, state;
 
 -- name: audit_chain
@@ -201,3 +281,54 @@ FROM privacy_audit_log WHERE tenant_id = $1 ORDER BY seq;
 
 -- name: audit_head
 SELECT seq, hash FROM privacy_audit_heads WHERE tenant_id = $1;
+
+-- name: retention_policy
+SELECT activity_months, closed_account_days FROM privacy_retention_policies
+WHERE tenant_id = $1;
+
+-- name: set_retention_policy
+INSERT INTO privacy_retention_policies AS p (tenant_id, activity_months, closed_account_days)
+VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id) DO UPDATE
+SET activity_months = excluded.activity_months,
+    closed_account_days = excluded.closed_account_days,
+    updated_at = now();
+
+-- name: retention_tenants
+-- Every tenant with its own rules (NULLs when it has none: configured is false)
+-- and how far its activity rule has reached.
+SELECT t.tenant_id, p.tenant_id IS NOT NULL AS configured,
+       p.activity_months, p.closed_account_days, r.covered_until
+FROM tenants t
+LEFT JOIN privacy_retention_policies p ON p.tenant_id = t.tenant_id
+LEFT JOIN privacy_retention_runs r ON r.tenant_id = t.tenant_id AND r.rule = 'activity'
+ORDER BY t.tenant_id;
+
+-- name: activity_cutoff
+-- Whole days, so every run of one day asks for the same period.
+SELECT date_trunc('day', now() - make_interval(months => $1));
+
+-- name: activity_in_period
+SELECT EXISTS (
+    SELECT 1 FROM usage_events
+    WHERE tenant_id = $1
+      AND occurred_at >= coalesce($2::timestamptz, '-infinity') AND occurred_at < $3
+);
+
+-- name: retention_covered
+INSERT INTO privacy_retention_runs (tenant_id, rule, covered_until) VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id, rule) DO UPDATE SET covered_until = excluded.covered_until;
+
+-- name: closed_accounts_due
+-- Accounts closed at least $2 days ago that no erasure covers yet (one the
+-- account-deletion workflow scheduled counts, unless it failed or was cancelled).
+SELECT u.id, u.closed_at FROM users u
+WHERE u.tenant_id = $1
+  AND u.closed_at <= now() - make_interval(days => $2)
+  AND NOT EXISTS (
+      SELECT 1 FROM privacy_jobs j
+      WHERE j.tenant_id = u.tenant_id AND j.kind = 'erase' AND NOT j.dry_run
+        AND (j.whole_tenant OR u.id = ANY(j.user_ids))
+        AND j.state NOT IN ('failed', 'cancelled')
+  )
+ORDER BY u.id;

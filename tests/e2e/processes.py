@@ -28,6 +28,7 @@ def env(db_url: str, blob_dir: Path, **extra: str) -> dict[str, str]:
         "PRIVACY_BLOB_DIR": str(blob_dir),
         "PRIVACY_METRICS_ADDR": "",
         "PRIVACY_POLL_SECONDS": "0.2",
+        "PRIVACY_RETENTION_INTERVAL_SECONDS": "off",  # tests run retention when they mean to
     }
     base.update(extra)
     return base
