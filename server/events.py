@@ -20,21 +20,63 @@ from anonymizers.base import Connection
 log = logging.getLogger(__name__)
 
 CHANNEL = "privacy_jobs"
+RECONNECT_FIRST = 0.2  # seconds; doubles up to RECONNECT_MAX while the database is away
+RECONNECT_MAX = 5.0
 
 
 class JobEvents:
     """One listening connection per process, fanned out to asyncio events."""
 
     def __init__(self) -> None:
+        self._url = ""
         self._conn: Connection | None = None
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
         self._work_signals: set[asyncio.Event] = set()
         self._job_signals: dict[str, set[asyncio.Event]] = defaultdict(set)
 
     async def start(self, url: str) -> None:
-        self._conn = await asyncpg.connect(url)
-        await self._conn.add_listener(CHANNEL, self._on_notify)
+        self._url = url
+        await self._connect()
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self._url)
+        await conn.add_listener(CHANNEL, self._on_notify)
+        conn.add_termination_listener(self._on_lost)
+        self._conn = conn
+
+    def _on_lost(self, _conn: Connection) -> None:
+        # The database restarted or the network broke: listen again once it is back.
+        if not self._closing and self._reconnecting is None:
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = RECONNECT_FIRST
+        try:
+            while not self._closing:
+                try:
+                    await self._connect()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RECONNECT_MAX)
+                    continue
+                log.info("listening for job changes again")
+                self._wake_all()  # changes made while away were not heard: look again
+                return
+        finally:
+            self._reconnecting = None
+
+    def _wake_all(self) -> None:
+        for signal in self._work_signals:
+            signal.set()
+        for signals in self._job_signals.values():
+            for signal in signals:
+                signal.set()
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with contextlib.suppress(Exception):  # closing a broken connection is fine

@@ -33,8 +33,14 @@ from server.queries import Q
 
 log = logging.getLogger(__name__)
 
-# The database cannot be reached (or the connection broke): worth waiting out.
-_UNREACHABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# The database cannot be reached (or the connection broke, or it is restarting):
+# worth waiting out.
+_UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
 # Blob deletions drained per query while finishing a job.
 _BLOB_DRAIN_CHUNK = 500
 
@@ -127,13 +133,14 @@ class Worker:
                     continue
                 try:
                     await self._run_job(job_id, stop)
-                except _UNREACHABLE as exc:
-                    # Lost the database between batches: the lease runs out and the
-                    # job is taken again from its last committed batch.
+                except Exception as exc:  # a worker must outlive any one job's trouble
+                    # E.g. the database went away between batches: the lease runs out
+                    # and the job is taken again from its last committed batch.
                     log.warning(
                         "job interrupted",
                         extra={"job_id": str(job_id), "error": _safe_error(exc)},
                     )
+                    await wait_first(self._config.poll_interval, stop)
         finally:
             metrics.WORKERS_ACTIVE.dec()
         log.info("worker stopped", extra={"worker": self.name})

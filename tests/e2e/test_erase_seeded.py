@@ -137,3 +137,53 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
         server.terminate()
         await server.wait()
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE email = $1", email) == 0
+
+
+async def test_cli_holds_account_deletion_and_retention_against_a_served_process(
+    db: asyncpg.Connection, db_url: str, blob_dir: Path, tmp_path: Path
+) -> None:
+    port = processes.free_port()
+    env = processes.env(db_url, blob_dir, PRIVACY_GRPC_ADDR=f"127.0.0.1:{port}")
+    code, out = await processes.run(["seed", "--tenant", "demo", "--contacts", "3"], env)
+    assert code == 0, out
+    email = await db.fetchval("SELECT email FROM contacts ORDER BY id LIMIT 1")
+    user_id = await db.fetchval("SELECT id FROM users ORDER BY id LIMIT 1")
+    server = await processes.start(["serve"], env, tmp_path / "serve.log")
+    try:
+        await processes.wait_serving(port)
+        code, out = await processes.run(
+            ["hold", "set", "--tenant", "demo", "--email", email, "--reason", "case 17"], env
+        )
+        assert code == 0 and "active (case 17)" in out, out
+        hold_id = out.split()[1]
+        code, out = await processes.run(["erase", "--tenant", "demo", "--email", email], env)
+        assert code == 0 and " held" in out, out
+        code, out = await processes.run(["hold", "list", "--tenant", "demo"], env)
+        assert code == 0 and hold_id in out, out
+        code, out = await processes.run(["hold", "release", hold_id, "--reason", "closed"], env)
+        assert code == 0 and "released" in out, out
+        code, out = await processes.run(["hold", "release", hold_id], env)
+        assert code == 2 and "FAILED_PRECONDITION" in out, out
+
+        code, out = await processes.run(
+            ["delete-account", "--tenant", "demo", "--user-id", str(user_id), "--undo"], env
+        )
+        assert code == 0 and "scheduled job" in out and "undone: job" in out, out
+        assert "cancelled" in out
+
+        code, out = await processes.run(["retention", "show", "--tenant", "demo"], env)
+        assert code == 0 and "13 months" in out and "7 days" in out, out
+        code, out = await processes.run(
+            ["retention", "set", "--tenant", "demo", "--activity-months", "off"], env
+        )
+        assert code == 0 and "activity older than: off" in out and "7 days" in out, out
+        code, out = await processes.run(["retention", "run"], env)
+        assert code == 0 and "retention run: 0 jobs submitted" in out, out
+        code, out = await processes.run(
+            ["retention", "set", "--tenant", "nope", "--activity-months", "3"], env
+        )
+        assert code == 1 and "no tenant" in out, out
+    finally:
+        server.terminate()
+        await server.wait()
+    assert await db.fetchval("SELECT count(*) FROM contacts WHERE email = $1", email) == 0
