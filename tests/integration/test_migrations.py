@@ -9,7 +9,7 @@ from server.database import migrate
 
 async def test_rerunning_migrations_applies_nothing(db: asyncpg.Connection) -> None:
     before = await db.fetch("SELECT version, applied_at FROM schema_migrations ORDER BY version")
-    assert [r["version"] for r in before] == [1, 2]
+    assert [r["version"] for r in before] == [1, 2, 4]
     assert await migrate(db) == []
     after = await db.fetch("SELECT version, applied_at FROM schema_migrations ORDER BY version")
     assert after == before
