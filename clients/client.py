@@ -182,6 +182,10 @@ class PrivacyClient:
     async def cancel_job(self, job_id: str) -> pb.Job:
         return await _unary(self._stub.CancelJob(pb.CancelJobRequest(job_id=job_id)))
 
+    async def verify_audit_log(self, tenant_id: str) -> pb.VerifyAuditLogResponse:
+        request = pb.VerifyAuditLogRequest(tenant_id=tenant_id)
+        return await _unary(self._stub.VerifyAuditLog(request))
+
 
 async def _unary(call: Awaitable[T]) -> T:
     """Await a call; its gRPC error becomes a PrivacyClientError."""

@@ -27,6 +27,8 @@ from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
 
 log = logging.getLogger(__name__)
 
+MAX_REQUEST_BYTES = 1024 * 1024
+
 
 class App:
     """One process of the service: a gRPC server and/or workers over one pool."""
@@ -96,7 +98,12 @@ class App:
         return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
 
     async def _start_grpc(self, pool: asyncpg.Pool) -> None:
-        server = grpc.aio.server(interceptors=[ErrorInterceptor()])
+        server = grpc.aio.server(
+            interceptors=[ErrorInterceptor()],
+            # Every request is small (ids, a subject, a reason): refuse big ones
+            # before they are parsed, with RESOURCE_EXHAUSTED from gRPC itself.
+            options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+        )
         service = PrivacyService(
             pool, self.registry, self.events, self.settings.deadline, self.blobs
         )

@@ -139,6 +139,19 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         async with self._pool.acquire() as conn:
             return job_to_proto(await jobs.cancel(conn, job_id, ANONYMOUS_CALLER))
 
+    async def VerifyAuditLog(
+        self, request: pb.VerifyAuditLogRequest, context: Context
+    ) -> pb.VerifyAuditLogResponse:
+        tenant = validation.tenant_id(request.tenant_id)
+        async with self._pool.acquire() as conn:
+            verdict = await audit.verify(conn, tenant)
+        return pb.VerifyAuditLogResponse(
+            ok=verdict.intact,
+            entries_checked=verdict.entries,
+            first_bad_seq=verdict.first_bad_seq or 0,
+            problem=verdict.problem,
+        )
+
 
 async def audit_export(
     conn: Connection, tenant_id: str, subject: Subject, manifest: export.Manifest

@@ -20,6 +20,8 @@ MAX_EMAIL = 254  # RFC 5321
 MAX_IDEMPOTENCY_KEY = 128
 MAX_REASON = 500
 MAX_PAGE_SIZE = 500
+# More names than any registry holds is a mistake or an attack, not a request.
+MAX_DATA_TYPES = 64
 DEFAULT_PAGE_SIZE = 50
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164
@@ -120,7 +122,10 @@ def export_request(request: pb.ExportRequest, registry: Registry) -> ExportQuery
 
 
 def _data_types(names: Iterable[str], registry: Registry) -> tuple[str, ...]:
-    data_types = tuple(dict.fromkeys(names))  # keep order, drop repeats
+    given = list(names)
+    if len(given) > MAX_DATA_TYPES:
+        raise InvalidArgument("data_types", f"has more than {MAX_DATA_TYPES} entries")
+    data_types = tuple(dict.fromkeys(given))  # keep order, drop repeats
     for i, name in enumerate(data_types):
         if name not in registry:
             raise InvalidArgument(

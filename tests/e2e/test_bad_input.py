@@ -97,6 +97,15 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
             "is not a data type; known: files, messages, activity, contacts, accounts",
         ),
         (
+            pb.EraseRequest(
+                tenant_id="acme",
+                subject=pb.Subject(email="a@b.co"),
+                data_types=["contacts"] * 65,
+            ),
+            "data_types",
+            "has more than 64 entries",
+        ),
+        (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="x" * 501),
             "reason",
             "is longer than 500",
@@ -196,3 +205,21 @@ async def test_reusing_an_idempotency_key_for_another_subject_is_refused(
         "acme", subject(email=jane.email), idempotency_key="k1", dry_run=True
     )
     assert again.id == first.id
+
+
+async def test_an_oversized_request_is_refused_before_it_is_parsed(
+    stub: privacy_pb2_grpc.PrivacyServiceAsyncStub, db: asyncpg.Connection, jane: factories.Person
+) -> None:
+    before = await _counts(db)
+    huge = pb.EraseRequest(
+        tenant_id="acme", subject=pb.Subject(email=jane.email), reason="x" * (2 * 1024 * 1024)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.Erase(huge)
+    assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert await _counts(db) == before
+    # The server is still serving afterwards.
+    job = await stub.Erase(
+        pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email=jane.email), dry_run=True)
+    )
+    assert job.dry_run
