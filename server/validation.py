@@ -27,7 +27,7 @@ MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _PHONE = re.compile(r"^[0-9\s().+\-]+$")
 
 
@@ -94,6 +94,10 @@ def job_request(
         raise InvalidArgument("idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY}")
     if len(request.reason) > MAX_REASON:
         raise InvalidArgument("reason", f"is longer than {MAX_REASON}")
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+    for field in ("idempotency_key", "reason"):
+        if "\x00" in getattr(request, field):
+            raise InvalidArgument(field, "must not contain NUL characters")
     return JobRequest(
         tenant_id=tenant,
         kind=kind,

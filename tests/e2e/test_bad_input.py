@@ -106,6 +106,16 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
             "has more than 64 entries",
         ),
         (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="a\x00b"),
+            "reason",
+            "must not contain NUL characters",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a\x00@b.co")),
+            "subject.email",
+            "is not an email address",
+        ),
+        (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="x" * 501),
             "reason",
             "is longer than 500",
