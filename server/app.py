@@ -62,7 +62,9 @@ class App:
         applied = await connect_and_migrate(url)
         if applied:
             log.info("migrations applied", extra={"migrations": applied})
-        self.pool = await create_pool(url, max_size=self.settings.pool_size)
+        self.pool = await create_pool(
+            url, max_size=self.settings.pool_size, connect_timeout=self.settings.db_timeout
+        )
         await self.events.start(url)
         if self._want_grpc:
             await self._start_grpc(self.pool)
@@ -105,7 +107,12 @@ class App:
             options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
         )
         service = PrivacyService(
-            pool, self.registry, self.events, self.settings.deadline, self.blobs
+            pool,
+            self.registry,
+            self.events,
+            self.settings.deadline,
+            self.blobs,
+            acquire_timeout=self.settings.db_timeout,
         )
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

@@ -20,6 +20,10 @@ DEFAULT_DEADLINE = timedelta(days=30)  # privacy policy, section 8
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_BASE = timedelta(seconds=1)
 DEFAULT_POOL_SIZE = 10
+# How long an RPC waits for a database connection (and a new connection for its
+# server) before answering UNAVAILABLE, instead of hanging while the database is down
+# or every connection is busy.
+DEFAULT_DB_TIMEOUT = timedelta(seconds=5)
 DEFAULT_METRICS_REFRESH = timedelta(seconds=5)
 
 
@@ -46,6 +50,7 @@ class Settings:
     retry_base: timedelta = DEFAULT_RETRY_BASE  # first retry delay; doubles each time
     pool_size: int = DEFAULT_POOL_SIZE
     metrics_refresh: timedelta = DEFAULT_METRICS_REFRESH  # how often backlog gauges are read
+    db_timeout: timedelta = DEFAULT_DB_TIMEOUT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +75,7 @@ class Settings:
             metrics_refresh=_seconds(
                 env, "PRIVACY_METRICS_REFRESH_SECONDS", DEFAULT_METRICS_REFRESH
             ),
+            db_timeout=_seconds(env, "PRIVACY_DB_TIMEOUT_SECONDS", DEFAULT_DB_TIMEOUT),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,9 @@ from atomicrm.privacy.v1 import privacy_pb2_grpc
 from server import audit, convert, export, jobs, metrics, subjects, validation
 from server.audit import AuditEntry
 from server.blobs import BlobStore
+from server.config import DEFAULT_DB_TIMEOUT
 from server.convert import job_to_proto
+from server.errors import DatabaseUnavailable
 from server.events import JobEvents, wait_first
 from server.jobs import JobKind
 from server.subjects import Subject
@@ -40,18 +43,38 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         events: JobEvents,
         deadline: timedelta,
         blobs: BlobStore,
+        *,
+        acquire_timeout: timedelta = DEFAULT_DB_TIMEOUT,
     ) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
         self._blobs = blobs
         self._registry = registry
         self._events = events
         self._deadline = deadline
 
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        """A pooled connection within the acquire timeout, else UNAVAILABLE: a burst of
+        callers or a database that is away makes RPCs fail fast, never queue forever."""
+        seconds = self._acquire_timeout.total_seconds()
+        try:
+            conn = await self._pool.acquire(timeout=seconds)
+        except TimeoutError as exc:
+            raise DatabaseUnavailable(
+                f"no database connection within {seconds:g}s (service busy or database "
+                "unreachable); retry later"
+            ) from exc
+        try:
+            yield conn
+        finally:
+            await self._pool.release(conn)
+
     async def _submit(
         self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind
     ) -> pb.Job:
         job_request = validation.job_request(request, kind, self._registry, ANONYMOUS_CALLER)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
         metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
         return job_to_proto(job)
@@ -66,7 +89,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self, request: pb.ExportRequest, context: Context
     ) -> AsyncIterator[pb.ExportChunk]:
         query = validation.export_request(request, self._registry)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             items = export.export(
                 conn,
                 self._registry,
@@ -97,7 +120,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
         job_id = validation.job_id(request.job_id)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             return job_to_proto(await jobs.get(conn, job_id))
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
@@ -105,7 +128,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         state = validation.state(request.state)
         kind = validation.kind(request.kind)
         size = validation.page_size(request.page_size)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             page, token = await jobs.list_jobs(
                 conn,
                 tenant,
@@ -124,7 +147,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         with self._events.watch(str(job_id)) as changed:
             while True:
                 changed.clear()
-                async with self._pool.acquire() as conn:
+                async with self._connection() as conn:
                     job = await jobs.get(conn, job_id)
                 message = job_to_proto(job)
                 if message != last:
@@ -136,14 +159,14 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
         job_id = validation.job_id(request.job_id)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             return job_to_proto(await jobs.cancel(conn, job_id, ANONYMOUS_CALLER))
 
     async def VerifyAuditLog(
         self, request: pb.VerifyAuditLogRequest, context: Context
     ) -> pb.VerifyAuditLogResponse:
         tenant = validation.tenant_id(request.tenant_id)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             verdict = await audit.verify(conn, tenant)
         return pb.VerifyAuditLogResponse(
             ok=verdict.intact,
