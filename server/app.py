@@ -22,6 +22,7 @@ from server.database import connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
+from server.ratelimit import RateLimit
 from server.service import PrivacyService
 from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
 
@@ -113,6 +114,9 @@ class App:
             self.settings.deadline,
             self.blobs,
             acquire_timeout=self.settings.db_timeout,
+            rate_limit=RateLimit(
+                self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
+            ),
         )
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

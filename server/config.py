@@ -24,6 +24,10 @@ DEFAULT_POOL_SIZE = 10
 # server) before answering UNAVAILABLE, instead of hanging while the database is down
 # or every connection is busy.
 DEFAULT_DB_TIMEOUT = timedelta(seconds=5)
+# Erase, Anonymize and Export per caller and tenant: a steady minute's worth, with a
+# burst for a batch of tickets worked through at once.
+DEFAULT_RATE_LIMIT_PER_MINUTE = 60
+DEFAULT_RATE_LIMIT_BURST = 20
 DEFAULT_METRICS_REFRESH = timedelta(seconds=5)
 
 
@@ -51,6 +55,8 @@ class Settings:
     pool_size: int = DEFAULT_POOL_SIZE
     metrics_refresh: timedelta = DEFAULT_METRICS_REFRESH  # how often backlog gauges are read
     db_timeout: timedelta = DEFAULT_DB_TIMEOUT
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE  # 0: no limit
+    rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +82,12 @@ class Settings:
                 env, "PRIVACY_METRICS_REFRESH_SECONDS", DEFAULT_METRICS_REFRESH
             ),
             db_timeout=_seconds(env, "PRIVACY_DB_TIMEOUT_SECONDS", DEFAULT_DB_TIMEOUT),
+            rate_limit_per_minute=_int(
+                env, "PRIVACY_RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, minimum=0
+            ),
+            rate_limit_burst=_int(
+                env, "PRIVACY_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST, minimum=1
+            ),
         )
 
 

@@ -19,9 +19,10 @@ from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.config import DEFAULT_DB_TIMEOUT
 from server.convert import job_to_proto
-from server.errors import DatabaseUnavailable
+from server.errors import DatabaseUnavailable, RateLimited
 from server.events import JobEvents, wait_first
 from server.jobs import JobKind
+from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
 from server.subjects import Subject
 
 # Until callers authenticate, the audit log records requests as from this caller.
@@ -45,8 +46,10 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         blobs: BlobStore,
         *,
         acquire_timeout: timedelta = DEFAULT_DB_TIMEOUT,
+        rate_limit: RateLimit = NO_RATE_LIMIT,
     ) -> None:
         self._pool = pool
+        self._limiter = RateLimiter(rate_limit)
         self._acquire_timeout = acquire_timeout
         self._blobs = blobs
         self._registry = registry
@@ -70,10 +73,18 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         finally:
             await self._pool.release(conn)
 
+    def _limit(self, caller: str, tenant_id: str, operation: str) -> None:
+        # After validation (a refused request costs no token), before any database
+        # work. Idempotent retries count too: telling them apart needs a query.
+        wait = self._limiter.take(caller, tenant_id, operation)
+        if wait > 0:
+            raise RateLimited(operation, wait)
+
     async def _submit(
         self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind
     ) -> pb.Job:
         job_request = validation.job_request(request, kind, self._registry, ANONYMOUS_CALLER)
+        self._limit(ANONYMOUS_CALLER, job_request.tenant_id, kind.value)
         async with self._connection() as conn:
             job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
         metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
@@ -89,6 +100,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self, request: pb.ExportRequest, context: Context
     ) -> AsyncIterator[pb.ExportChunk]:
         query = validation.export_request(request, self._registry)
+        self._limit(ANONYMOUS_CALLER, query.tenant_id, "export")
         async with self._connection() as conn:
             items = export.export(
                 conn,
