@@ -21,6 +21,7 @@ from server.audit import AuditEntry
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.queries import Q
 from server.subjects import Subject
+from server.tenancy import enter_tenant
 
 DEFAULT_PRIORITY = 100
 # A job's steps, in order: the subject's identifiers replaced in every record's
@@ -130,6 +131,7 @@ async def submit(
 ) -> Job:
     """Make a request a durable job (or return the job its idempotency key made)."""
     async with conn.transaction():
+        await enter_tenant(conn, request.tenant_id)
         if not await conn.fetchval(Q["tenant_exists"], request.tenant_id):
             raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
         key = await subjects.tenant_key(conn, request.tenant_id)

@@ -201,3 +201,7 @@ FROM privacy_audit_log WHERE tenant_id = $1 ORDER BY seq;
 
 -- name: audit_head
 SELECT seq, hash FROM privacy_audit_heads WHERE tenant_id = $1;
+
+-- name: enter_tenant
+-- Role and tenant for this transaction only (migration 0004): one round trip.
+SELECT privacy_enter_tenant($1);

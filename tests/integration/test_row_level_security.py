@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from server.tenancy import enter_tenant
 from tests import factories
 
 
@@ -68,3 +69,12 @@ async def test_every_tenant_data_table_has_row_level_security(db: asyncpg.Connec
         """
     )
     assert [r["relname"] for r in missing] == []
+
+
+async def test_enter_tenant_is_what_the_service_paths_call(db: asyncpg.Connection) -> None:
+    # jobs.submit, worker batches and export call this first in their transaction.
+    async with db.transaction():
+        await enter_tenant(db, "acme")
+        row = await db.fetchrow("SELECT current_user, current_setting('privacy.tenant_id')")
+    assert row is not None
+    assert tuple(row) == ("privacy_app", "acme")
