@@ -24,6 +24,7 @@ from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
 from server.ratelimit import RateLimit
 from server.service import PrivacyService
+from server.tls import server_credentials
 from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,13 @@ class App:
             ],
             server,
         )
-        self.port = server.add_insecure_port(self.settings.grpc_addr)
+        if self.settings.tls_cert is not None and self.settings.tls_key is not None:
+            credentials = server_credentials(
+                self.settings.tls_cert, self.settings.tls_key, self.settings.tls_client_ca
+            )
+            self.port = server.add_secure_port(self.settings.grpc_addr, credentials)
+        else:
+            self.port = server.add_insecure_port(self.settings.grpc_addr)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.settings.grpc_addr}")
         await server.start()

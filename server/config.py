@@ -57,6 +57,10 @@ class Settings:
     db_timeout: timedelta = DEFAULT_DB_TIMEOUT
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE  # 0: no limit
     rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
+    # TLS when both are set; a client CA then makes client certificates mandatory.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,7 +92,24 @@ class Settings:
             rate_limit_burst=_int(
                 env, "PRIVACY_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST, minimum=1
             ),
+            **_tls(env),
         )
+
+
+def _tls(env: Mapping[str, str]) -> dict[str, Path | None]:
+    paths = {
+        field: Path(env[name]) if env.get(name) else None
+        for field, name in (
+            ("tls_cert", "PRIVACY_TLS_CERT"),
+            ("tls_key", "PRIVACY_TLS_KEY"),
+            ("tls_client_ca", "PRIVACY_TLS_CLIENT_CA"),
+        )
+    }
+    if (paths["tls_cert"] is None) != (paths["tls_key"] is None):
+        raise ConfigError("PRIVACY_TLS_CERT and PRIVACY_TLS_KEY must be set together")
+    if paths["tls_client_ca"] is not None and paths["tls_cert"] is None:
+        raise ConfigError("PRIVACY_TLS_CLIENT_CA needs PRIVACY_TLS_CERT and PRIVACY_TLS_KEY")
+    return paths
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
