@@ -72,9 +72,19 @@ def subject(
 class PrivacyClient:
     """Typed async calls; failures raise PrivacyClientError."""
 
-    def __init__(self, target: str = DEFAULT_TARGET, *, channel: grpc.aio.Channel | None = None):
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        channel: grpc.aio.Channel | None = None,
+        tls: grpc.ChannelCredentials | None = None,
+    ):
         self.target = target
-        self._channel = channel or grpc.aio.insecure_channel(target)
+        if channel is None:
+            channel = (
+                grpc.aio.secure_channel(target, tls) if tls else grpc.aio.insecure_channel(target)
+            )
+        self._channel = channel
         self._stub = privacy_pb2_grpc.PrivacyServiceStub(self._channel)
 
     async def __aenter__(self) -> PrivacyClient:
@@ -195,6 +205,12 @@ class PrivacyClient:
 
     async def cancel_job(self, job_id: str) -> pb.Job:
         return await _unary(self._stub.CancelJob(pb.CancelJobRequest(job_id=job_id)))
+
+    async def verify_audit_log(
+        self, tenant_id: str, *, timeout: float | None = None
+    ) -> pb.VerifyAuditLogResponse:
+        request = pb.VerifyAuditLogRequest(tenant_id=tenant_id)
+        return await _unary(self._stub.VerifyAuditLog(request, timeout=timeout))
 
     async def set_legal_hold(
         self, tenant_id: str, subject: pb.Subject, reason: str

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
+import grpc
 from rich.console import Console
 from rich.table import Table
 
@@ -256,6 +257,21 @@ def _subject(args: argparse.Namespace) -> pb.Subject:
     )
 
 
+def _tls_from_env() -> grpc.ChannelCredentials | None:
+    """TLS when PRIVACY_TLS_CA names the CA to trust; with PRIVACY_TLS_CLIENT_CERT and
+    PRIVACY_TLS_CLIENT_KEY, also present a client certificate (mutual TLS)."""
+    ca = os.environ.get("PRIVACY_TLS_CA")
+    if not ca:
+        return None
+    cert = os.environ.get("PRIVACY_TLS_CLIENT_CERT")
+    key = os.environ.get("PRIVACY_TLS_CLIENT_KEY")
+    return grpc.ssl_channel_credentials(
+        Path(ca).read_bytes(),
+        Path(key).read_bytes() if key else None,
+        Path(cert).read_bytes() if cert else None,
+    )
+
+
 def _add_target(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--target",
@@ -281,7 +297,7 @@ def _describe(job: pb.Job) -> str:
 
 
 async def _submit(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target) as client:
+    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
         submit = client.erase if args.command == "erase" else client.anonymize
         job = await submit(
             args.tenant,
@@ -302,7 +318,7 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _export(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target) as client:
+    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
         chunks = client.export(args.tenant, _subject(args), data_types=args.data_types)
         if args.out == "-":
             await write_ndjson(chunks, sys.stdout)
@@ -319,7 +335,7 @@ async def _export(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _jobs(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target) as client:
+    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
         page = await client.list_jobs(
             args.tenant,
             state=_STATES[args.state] if args.state else pb.JOB_STATE_UNSPECIFIED,
@@ -341,14 +357,14 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _watch(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target) as client:
+    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
         job = await watch_with_progress(client, args.job_id, console)
     console.print(_describe(job))
     return EXIT_OK if job.state == pb.JOB_STATE_SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED
 
 
 async def _cancel(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target) as client:
+    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
         job = await client.cancel_job(args.job_id)
     console.print(_describe(job))
     return EXIT_OK

@@ -23,11 +23,15 @@ from server.database import connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
+from server.ratelimit import RateLimit
 from server.retention import RetentionPolicy
 from server.service import PrivacyService
+from server.tls import server_credentials
 from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
 
 log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 class App:
@@ -62,7 +66,9 @@ class App:
         applied = await connect_and_migrate(url)
         if applied:
             log.info("migrations applied", extra={"migrations": applied})
-        self.pool = await create_pool(url, max_size=self.settings.pool_size)
+        self.pool = await create_pool(
+            url, max_size=self.settings.pool_size, connect_timeout=self.settings.db_timeout
+        )
         await self.events.start(url)
         if self._want_grpc:
             await self._start_grpc(self.pool)
@@ -117,9 +123,22 @@ class App:
         return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
 
     async def _start_grpc(self, pool: asyncpg.Pool) -> None:
-        server = grpc.aio.server(interceptors=[ErrorInterceptor()])
+        server = grpc.aio.server(
+            interceptors=[ErrorInterceptor()],
+            # Every request is small (ids, a subject, a reason): refuse big ones
+            # before they are parsed, with RESOURCE_EXHAUSTED from gRPC itself.
+            options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+        )
         service = PrivacyService(
-            pool, self.registry, self.events, self.settings.deadline, self.blobs
+            pool,
+            self.registry,
+            self.events,
+            self.settings.deadline,
+            self.blobs,
+            acquire_timeout=self.settings.db_timeout,
+            rate_limit=RateLimit(
+                self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
+            ),
         )
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -131,7 +150,13 @@ class App:
             ],
             server,
         )
-        self.port = server.add_insecure_port(self.settings.grpc_addr)
+        if self.settings.tls_cert is not None and self.settings.tls_key is not None:
+            credentials = server_credentials(
+                self.settings.tls_cert, self.settings.tls_key, self.settings.tls_client_ca
+            )
+            self.port = server.add_secure_port(self.settings.grpc_addr, credentials)
+        else:
+            self.port = server.add_insecure_port(self.settings.grpc_addr)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.settings.grpc_addr}")
         await server.start()

@@ -23,6 +23,14 @@ DEFAULT_DEADLINE = timedelta(days=30)  # privacy policy, section 8
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_BASE = timedelta(seconds=1)
 DEFAULT_POOL_SIZE = 10
+# How long an RPC waits for a database connection (and a new connection for its
+# server) before answering UNAVAILABLE, instead of hanging while the database is down
+# or every connection is busy.
+DEFAULT_DB_TIMEOUT = timedelta(seconds=5)
+# Erase, Anonymize and Export per caller and tenant: a steady minute's worth, with a
+# burst for a batch of tickets worked through at once.
+DEFAULT_RATE_LIMIT_PER_MINUTE = 60
+DEFAULT_RATE_LIMIT_BURST = 20
 DEFAULT_METRICS_REFRESH = timedelta(seconds=5)
 DEFAULT_TIME_SLICE = timedelta(seconds=5)
 DEFAULT_RETENTION_INTERVAL = timedelta(hours=1)
@@ -58,6 +66,13 @@ class Settings:
     # Retention defaults for tenants without their own rules; None: off.
     retention_activity_months: int | None = DEFAULT_RETENTION_ACTIVITY_MONTHS
     retention_closed_account_days: int | None = DEFAULT_RETENTION_CLOSED_ACCOUNT_DAYS
+    db_timeout: timedelta = DEFAULT_DB_TIMEOUT
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE  # 0: no limit
+    rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
+    # TLS when both are set; a client CA then makes client certificates mandatory.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,7 +126,31 @@ class Settings:
                     maximum=29,
                 ),
             ),
+            db_timeout=_seconds(env, "PRIVACY_DB_TIMEOUT_SECONDS", DEFAULT_DB_TIMEOUT),
+            rate_limit_per_minute=_int(
+                env, "PRIVACY_RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, minimum=0
+            ),
+            rate_limit_burst=_int(
+                env, "PRIVACY_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST, minimum=1
+            ),
+            **_tls(env),
         )
+
+
+def _tls(env: Mapping[str, str]) -> dict[str, Path | None]:
+    paths = {
+        field: Path(env[name]) if env.get(name) else None
+        for field, name in (
+            ("tls_cert", "PRIVACY_TLS_CERT"),
+            ("tls_key", "PRIVACY_TLS_KEY"),
+            ("tls_client_ca", "PRIVACY_TLS_CLIENT_CA"),
+        )
+    }
+    if (paths["tls_cert"] is None) != (paths["tls_key"] is None):
+        raise ConfigError("PRIVACY_TLS_CERT and PRIVACY_TLS_KEY must be set together")
+    if paths["tls_client_ca"] is not None and paths["tls_cert"] is None:
+        raise ConfigError("PRIVACY_TLS_CLIENT_CA needs PRIVACY_TLS_CERT and PRIVACY_TLS_KEY")
+    return paths
 
 
 def _off_or(env: Mapping[str, str], name: str, read: Callable[[], T]) -> T | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from anonymizers.base import Connection
+from server.config import DEFAULT_DB_TIMEOUT
 from server.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,13 +47,18 @@ def resolve_url(database_url: str | None, data_dir: Path) -> str:
     return database_url if database_url else embedded_url(data_dir)
 
 
-async def create_pool(url: str, *, max_size: int) -> asyncpg.Pool:
+async def create_pool(
+    url: str, *, max_size: int, connect_timeout: timedelta = DEFAULT_DB_TIMEOUT
+) -> asyncpg.Pool:
     """Open a connection pool, wrapping connection failures in our own error."""
     try:
         pool = await asyncpg.create_pool(
             url,
             min_size=1,
             max_size=max_size,
+            # Bounds each new connection, so a pool replacing dead connections
+            # while the database is away fails fast instead of hanging.
+            timeout=connect_timeout.total_seconds(),
             # Every timestamp leaves the database in UTC, whatever the server's zone.
             server_settings={"timezone": "UTC", "application_name": "atomicrm-privacy"},
         )

@@ -43,5 +43,15 @@ class DatabaseUnavailable(PrivacyError):
     """The database cannot be reached; retry later."""
 
 
+class RateLimited(PrivacyError):
+    """Too many requests of this kind for this tenant; retry later."""
+
+    def __init__(self, operation: str, retry_after: float) -> None:
+        super().__init__(
+            f"rate limit for {operation} on this tenant reached; retry in {retry_after:.1f}s"
+        )
+        self.retry_after = retry_after
+
+
 class UnknownDataType(PrivacyError):
     """No anonymizer is registered for that data type."""

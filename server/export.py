@@ -25,6 +25,7 @@ from server.blobs import BlobStore
 from server.errors import NotFound
 from server.queries import Q
 from server.subjects import Subject
+from server.tenancy import enter_tenant
 
 SCHEMA_VERSION = "1"
 CHUNK_BYTES = 64 * 1024
@@ -94,6 +95,7 @@ async def export(
 
     NotFound when there is no such subject."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await enter_tenant(conn, tenant_id)
         if not await conn.fetchval(Q["tenant_exists"], tenant_id):
             raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
         resolved = await subjects.resolve(conn, tenant_id, subject)

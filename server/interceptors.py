@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -23,6 +24,7 @@ from server.errors import (
     InvalidArgument,
     NotFound,
     PrivacyError,
+    RateLimited,
 )
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ _CODES: list[tuple[type[PrivacyError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (DatabaseUnavailable, code_pb2.UNAVAILABLE),
+    (RateLimited, code_pb2.RESOURCE_EXHAUSTED),
 ]
 
 # Driver errors that mean "the database is not reachable now", not "a bug".
@@ -63,6 +66,12 @@ def to_status(exc: PrivacyError) -> grpc.Status:
             )
         )
         status.details.append(detail)
+    if isinstance(exc, RateLimited):
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(max(1, math.ceil(exc.retry_after * 1000)))
+        retry = any_pb2.Any()
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status.details.append(retry)
     result: grpc.Status = rpc_status.to_status(status)
     return result
 

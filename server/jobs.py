@@ -21,6 +21,7 @@ from server.audit import AuditEntry
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.queries import Q
 from server.subjects import Subject
+from server.tenancy import enter_tenant
 
 # Lower runs first. Children's data first (policy section 10), then single
 # subjects, then whole tenants, then periodic retention.
@@ -153,6 +154,7 @@ async def submit(
     `deadline` is the policy's limit: a request's own deadline defaults to it.
     """
     async with conn.transaction():
+        await enter_tenant(conn, request.tenant_id)
         if not await conn.fetchval(Q["tenant_exists"], request.tenant_id):
             raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
         key = await subjects.tenant_key(conn, request.tenant_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -16,9 +17,12 @@ from atomicrm.privacy.v1 import privacy_pb2_grpc
 from server import audit, convert, export, holds, jobs, metrics, subjects, validation
 from server.audit import AuditEntry
 from server.blobs import BlobStore
+from server.config import DEFAULT_DB_TIMEOUT
 from server.convert import job_to_proto
+from server.errors import DatabaseUnavailable, RateLimited
 from server.events import JobEvents, wait_first
 from server.jobs import JobKind
+from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
 from server.subjects import Subject
 
 # Until callers authenticate, the audit log records requests as from this caller.
@@ -40,12 +44,41 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         events: JobEvents,
         deadline: timedelta,
         blobs: BlobStore,
+        *,
+        acquire_timeout: timedelta = DEFAULT_DB_TIMEOUT,
+        rate_limit: RateLimit = NO_RATE_LIMIT,
     ) -> None:
         self._pool = pool
+        self._limiter = RateLimiter(rate_limit)
+        self._acquire_timeout = acquire_timeout
         self._blobs = blobs
         self._registry = registry
         self._events = events
         self._deadline = deadline
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        """A pooled connection within the acquire timeout, else UNAVAILABLE: a burst of
+        callers or a database that is away makes RPCs fail fast, never queue forever."""
+        seconds = self._acquire_timeout.total_seconds()
+        try:
+            conn = await self._pool.acquire(timeout=seconds)
+        except TimeoutError as exc:
+            raise DatabaseUnavailable(
+                f"no database connection within {seconds:g}s (service busy or database "
+                "unreachable); retry later"
+            ) from exc
+        try:
+            yield conn
+        finally:
+            await self._pool.release(conn)
+
+    def _limit(self, caller: str, tenant_id: str, operation: str) -> None:
+        # After validation (a refused request costs no token), before any database
+        # work. Idempotent retries count too: telling them apart needs a query.
+        wait = self._limiter.take(caller, tenant_id, operation)
+        if wait > 0:
+            raise RateLimited(operation, wait)
 
     async def _submit(
         self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind
@@ -53,7 +86,8 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         job_request = validation.job_request(
             request, kind, self._registry, ANONYMOUS_CALLER, max_deadline=self._deadline
         )
-        async with self._pool.acquire() as conn:
+        self._limit(ANONYMOUS_CALLER, job_request.tenant_id, kind.value)
+        async with self._connection() as conn:
             job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
         metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
         return job_to_proto(job)
@@ -68,7 +102,8 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self, request: pb.ExportRequest, context: Context
     ) -> AsyncIterator[pb.ExportChunk]:
         query = validation.export_request(request, self._registry)
-        async with self._pool.acquire() as conn:
+        self._limit(ANONYMOUS_CALLER, query.tenant_id, "export")
+        async with self._connection() as conn:
             items = export.export(
                 conn,
                 self._registry,
@@ -99,7 +134,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
         job_id = validation.job_id(request.job_id)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             return job_to_proto(await jobs.get(conn, job_id))
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
@@ -107,7 +142,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         state = validation.state(request.state)
         kind = validation.kind(request.kind)
         size = validation.page_size(request.page_size)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             page, token = await jobs.list_jobs(
                 conn,
                 tenant,
@@ -126,7 +161,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         with self._events.watch(str(job_id)) as changed:
             while True:
                 changed.clear()
-                async with self._pool.acquire() as conn:
+                async with self._connection() as conn:
                     job = await jobs.get(conn, job_id)
                 message = job_to_proto(job)
                 if message != last:
@@ -138,12 +173,12 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
         job_id = validation.job_id(request.job_id)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             return job_to_proto(await jobs.cancel(conn, job_id, ANONYMOUS_CALLER))
 
     async def SetLegalHold(self, request: pb.SetLegalHoldRequest, context: Context) -> pb.LegalHold:
         hold = validation.hold_request(request)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             held = await holds.set_hold(
                 conn, hold.tenant_id, hold.subject, hold.reason, ANONYMOUS_CALLER
             )
@@ -154,7 +189,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     ) -> pb.LegalHold:
         hold_id = validation.hold_id(request.hold_id)
         reason = validation.reason(request.reason)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             released = await holds.release_hold(conn, hold_id, reason, ANONYMOUS_CALLER)
         return convert.hold_to_proto(released)
 
@@ -162,9 +197,22 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self, request: pb.ListLegalHoldsRequest, context: Context
     ) -> pb.ListLegalHoldsResponse:
         tenant = validation.tenant_id(request.tenant_id)
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             found = await holds.list_holds(conn, tenant, include_released=request.include_released)
         return pb.ListLegalHoldsResponse(holds=[convert.hold_to_proto(h) for h in found])
+
+    async def VerifyAuditLog(
+        self, request: pb.VerifyAuditLogRequest, context: Context
+    ) -> pb.VerifyAuditLogResponse:
+        tenant = validation.tenant_id(request.tenant_id)
+        async with self._connection() as conn:
+            verdict = await audit.verify(conn, tenant)
+        return pb.VerifyAuditLogResponse(
+            ok=verdict.intact,
+            entries_checked=verdict.entries,
+            first_bad_seq=verdict.first_bad_seq or 0,
+            problem=verdict.problem,
+        )
 
 
 async def audit_export(

@@ -22,6 +22,8 @@ MAX_EMAIL = 254  # RFC 5321
 MAX_IDEMPOTENCY_KEY = 128
 MAX_REASON = 500
 MAX_PAGE_SIZE = 500
+# More names than any registry holds is a mistake or an attack, not a request.
+MAX_DATA_TYPES = 64
 DEFAULT_PAGE_SIZE = 50
 # A deadline a little past the policy's limit is the caller's clock, not a request
 # for more time.
@@ -30,7 +32,7 @@ MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _PHONE = re.compile(r"^[0-9\s().+\-]+$")
 
 
@@ -99,6 +101,9 @@ def job_request(
     data_types = _data_types(request.data_types, registry)
     if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument("idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY}")
+    if "\x00" in request.idempotency_key:
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+        raise InvalidArgument("idempotency_key", "must not contain NUL characters")
     reason(request.reason)
     now = now or datetime.now(UTC)
     not_before = _timestamp(request, "not_before")
@@ -145,6 +150,9 @@ def reason(value: str, *, required: bool = False) -> str:
         raise InvalidArgument("reason", "is required: name the legal matter or ticket")
     if len(value) > MAX_REASON:
         raise InvalidArgument("reason", f"is longer than {MAX_REASON}")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+        raise InvalidArgument("reason", "must not contain NUL characters")
     return value
 
 
@@ -186,7 +194,10 @@ def export_request(request: pb.ExportRequest, registry: Registry) -> ExportQuery
 
 
 def _data_types(names: Iterable[str], registry: Registry) -> tuple[str, ...]:
-    data_types = tuple(dict.fromkeys(names))  # keep order, drop repeats
+    given = list(names)
+    if len(given) > MAX_DATA_TYPES:
+        raise InvalidArgument("data_types", f"has more than {MAX_DATA_TYPES} entries")
+    data_types = tuple(dict.fromkeys(given))  # keep order, drop repeats
     for i, name in enumerate(data_types):
         if name not in registry:
             raise InvalidArgument(

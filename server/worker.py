@@ -30,6 +30,7 @@ from server.blobs import BlobStore
 from server.events import JobEvents, wait_first
 from server.jobs import STEP_MENTIONS, JobKind, JobState, identifiers_from_json, replan, scope_of
 from server.queries import Q
+from server.tenancy import enter_tenant
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ class Worker:
                 job = await conn.fetchrow(Q["lock_leased_job"], job_id, self.name, self._lease)
                 if job is None:
                     return Outcome.LOST
+                await enter_tenant(conn, job["tenant_id"])
                 if job["cancel_requested"]:
                     await self._finish(conn, job_id, job, JobState.CANCELLED)
                     return Outcome.DONE

@@ -332,3 +332,7 @@ WHERE u.tenant_id = $1
         AND j.state NOT IN ('failed', 'cancelled')
   )
 ORDER BY u.id;
+
+-- name: enter_tenant
+-- Role and tenant for this transaction only (migration 0004): one round trip.
+SELECT privacy_enter_tenant($1);

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 
 import asyncpg
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import PrivacyClient, PrivacyClientError, subject
 from server.app import App
+from server.config import Settings
 from tests import factories
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -95,6 +100,25 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
             ),
             "data_types[1]",
             "is not a data type; known: files, messages, activity, contacts, accounts",
+        ),
+        (
+            pb.EraseRequest(
+                tenant_id="acme",
+                subject=pb.Subject(email="a@b.co"),
+                data_types=["contacts"] * 65,
+            ),
+            "data_types",
+            "has more than 64 entries",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="a\x00b"),
+            "reason",
+            "must not contain NUL characters",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a\x00@b.co")),
+            "subject.email",
+            "is not an email address",
         ),
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="x" * 501),
@@ -196,3 +220,56 @@ async def test_reusing_an_idempotency_key_for_another_subject_is_refused(
         "acme", subject(email=jane.email), idempotency_key="k1", dry_run=True
     )
     assert again.id == first.id
+
+
+async def test_an_oversized_request_is_refused_before_it_is_parsed(
+    stub: privacy_pb2_grpc.PrivacyServiceAsyncStub, db: asyncpg.Connection, jane: factories.Person
+) -> None:
+    before = await _counts(db)
+    huge = pb.EraseRequest(
+        tenant_id="acme", subject=pb.Subject(email=jane.email), reason="x" * (2 * 1024 * 1024)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.Erase(huge)
+    assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert await _counts(db) == before
+    # The server is still serving afterwards.
+    job = await stub.Erase(
+        pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email=jane.email), dry_run=True)
+    )
+    assert job.dry_run
+
+
+async def test_sensitive_operations_are_rate_limited_with_a_retry_delay(
+    settings: Settings, db: asyncpg.Connection, jane: factories.Person
+) -> None:
+    limited = App(replace(settings, workers=0, rate_limit_per_minute=1, rate_limit_burst=2))
+    await limited.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{limited.port}") as channel:
+            stub = privacy_pb2_grpc.PrivacyServiceStub(channel)
+            erase = pb.EraseRequest(
+                tenant_id="acme", subject=pb.Subject(email=jane.email), dry_run=True
+            )
+            await stub.Erase(erase)
+            await stub.Erase(erase)
+            before = await _counts(db)
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.Erase(erase)
+            assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "retry in" in (raised.value.details() or "")
+            status = rpc_status.from_call(raised.value)
+            assert status is not None
+            retry = error_details_pb2.RetryInfo()
+            assert status.details[0].Unpack(retry)
+            assert retry.retry_delay.ToTimedelta() > timedelta(0)
+            assert await _counts(db) == before  # refused before any write
+            # Another operation has its own bucket.
+            export = pb.ExportRequest(
+                tenant_id="acme",
+                subject=pb.Subject(email=jane.email),
+                format=pb.EXPORT_FORMAT_NDJSON,
+            )
+            assert [chunk async for chunk in stub.Export(export)]
+    finally:
+        await limited.stop()

@@ -46,3 +46,19 @@ def test_environment_overrides() -> None:
 def test_bad_values_are_named(name: str, value: str, says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         Settings.from_env({name: value})
+
+
+def test_tls_paths_come_together() -> None:
+    settings = Settings.from_env(
+        {"PRIVACY_TLS_CERT": "s.pem", "PRIVACY_TLS_KEY": "k.pem", "PRIVACY_TLS_CLIENT_CA": "ca"}
+    )
+    assert (settings.tls_cert, settings.tls_key, settings.tls_client_ca) == (
+        Path("s.pem"),
+        Path("k.pem"),
+        Path("ca"),
+    )
+    assert Settings.from_env({}).tls_cert is None
+    with pytest.raises(ConfigError, match="set together"):
+        Settings.from_env({"PRIVACY_TLS_CERT": "s.pem"})
+    with pytest.raises(ConfigError, match="needs PRIVACY_TLS_CERT"):
+        Settings.from_env({"PRIVACY_TLS_CLIENT_CA": "ca"})
