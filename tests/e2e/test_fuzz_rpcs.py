@@ -7,12 +7,14 @@ INTERNAL), keeps serving, and a request it refuses writes nothing.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +33,13 @@ EXAMPLES = settings(
 CALL_TIMEOUT = 10
 NEVER = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 # The tables any RPC may write: a refused request must leave them as they were.
-WRITTEN = ("privacy_jobs", "privacy_job_tasks", "privacy_job_identifiers", "privacy_audit_log")
+WRITTEN = (
+    "privacy_jobs",
+    "privacy_job_tasks",
+    "privacy_job_identifiers",
+    "privacy_audit_log",
+    "privacy_legal_holds",
+)
 
 strings = st.one_of(
     st.sampled_from(["", "acme", "ghost", "contacts", "a@b.co", "nul\x00byte", "x" * 70]),
@@ -67,7 +75,12 @@ def _job_fields(draw: st.DrawFn) -> dict[str, Any]:
         "dry_run": draw(st.booleans()),
         "idempotency_key": draw(optional_strings),
         "reason": draw(optional_strings),
+        "subject_under_16": draw(st.booleans()),
     }
+    for name in ("not_before", "deadline"):
+        seconds = draw(st.none() | st.integers(-(2**40), 2**40))
+        if seconds is not None:  # out of protobuf's range, in the past, far ahead
+            fields[name] = Timestamp(seconds=int(time.time()) + seconds)
     subject = draw(subjects)
     if subject is not None:
         fields["subject"] = subject
@@ -88,6 +101,9 @@ def calls(draw: st.DrawFn) -> tuple[str, Any]:
                 "WatchJob",
                 "CancelJob",
                 "VerifyAuditLog",
+                "SetLegalHold",
+                "ReleaseLegalHold",
+                "ListLegalHolds",
             ]
         )
     )
@@ -98,7 +114,7 @@ def calls(draw: st.DrawFn) -> tuple[str, Any]:
         request = pb.AnonymizeRequest(**_job_fields(draw))
     elif method == "Export":
         fields = _job_fields(draw)
-        request = pb.ExportRequest(
+        request = pb.ExportRequest(  # Export has no times
             tenant_id=fields["tenant_id"],
             data_types=fields["data_types"],
             format=pb.ExportFormat.ValueType(draw(st.just(1) | int32s)),  # 1: NDJSON
@@ -115,6 +131,17 @@ def calls(draw: st.DrawFn) -> tuple[str, Any]:
         )
     elif method == "VerifyAuditLog":
         request = pb.VerifyAuditLogRequest(tenant_id=draw(tenants))
+    elif method == "SetLegalHold":
+        request = pb.SetLegalHoldRequest(tenant_id=draw(tenants), reason=draw(optional_strings))
+        subject = draw(subjects)
+        if subject is not None:
+            request.subject.CopyFrom(subject)
+    elif method == "ReleaseLegalHold":
+        request = pb.ReleaseLegalHoldRequest(hold_id=draw(job_ids), reason=draw(optional_strings))
+    elif method == "ListLegalHolds":
+        request = pb.ListLegalHoldsRequest(
+            tenant_id=draw(tenants), include_released=draw(st.booleans())
+        )
     else:
         request = getattr(pb, f"{method}Request")(job_id=draw(job_ids))
     return method, request
