@@ -20,6 +20,7 @@ from server.audit import AuditEntry
 from server.errors import FailedPrecondition, NotFound
 from server.queries import Q
 from server.subjects import Subject
+from server.tenancy import enter_tenant
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ async def set_hold(
 ) -> LegalHold:
     """Hold a subject's data; the open jobs the hold covers become HELD."""
     async with conn.transaction():
+        await enter_tenant(conn, tenant_id)
         if not await conn.fetchval(Q["tenant_exists"], tenant_id):
             raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
         key = await subjects.tenant_key(conn, tenant_id)

@@ -326,6 +326,7 @@ async def replan(conn: Connection, registry: Registry, job_id: uuid.UUID) -> Non
     """
     row = await conn.fetchrow(Q["get_job"], job_id)
     assert row is not None
+    await enter_tenant(conn, row["tenant_id"])  # the caller's transaction, from here on
     scope = scope_of(row)
     for task in await conn.fetch(Q["job_tasks"], job_id):
         if task["step"] == STEP_APPLY:
