@@ -141,13 +141,6 @@ async def _job_entries(
         await conn.execute(Q["notify_job"], str(job["id"]))
 
 
-async def get_hold(conn: Connection, hold_id: uuid.UUID) -> LegalHold:
-    row = await conn.fetchrow(Q["get_hold"], hold_id)
-    if row is None:
-        raise NotFound(f"no legal hold with id {hold_id}")
-    return _hold(row)
-
-
 async def list_holds(
     conn: Connection, tenant_id: str, *, include_released: bool
 ) -> list[LegalHold]:

@@ -17,6 +17,7 @@ from wsgiref.simple_server import WSGIServer
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from server.events import wait_first
 from server.queries import Q
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,4 @@ async def refresh_forever(pool: asyncpg.Pool, every: timedelta, stop: asyncio.Ev
             await refresh_backlog(pool)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("backlog refresh failed", extra={"error": type(exc).__name__})
-        try:
-            await asyncio.wait_for(stop.wait(), every.total_seconds())
-        except TimeoutError:
-            pass
+        await wait_first(every, stop)

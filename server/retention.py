@@ -24,6 +24,7 @@ from anonymizers.registry import Registry
 from server import audit, jobs
 from server.audit import AuditEntry
 from server.errors import NotFound
+from server.events import wait_first
 from server.jobs import RETENTION_PRIORITY, Job, JobKind, JobRequest
 from server.queries import Q
 from server.subjects import Subject, SubjectKind
@@ -205,7 +206,4 @@ async def run_forever(
                 await run(conn, registry, defaults=defaults, deadline=deadline)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("retention run failed", extra={"error": type(exc).__name__})
-        try:
-            await asyncio.wait_for(stop.wait(), every.total_seconds())
-        except TimeoutError:
-            pass
+        await wait_first(every, stop)
