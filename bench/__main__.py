@@ -94,6 +94,7 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         **os.environ,
         "DATABASE_URL": url,
         "PRIVACY_BLOB_DIR": str(tmp / "blobs"),
+        "PRIVACY_DATA_DIR": str(tmp / "data"),  # where serve writes the dev token
         "PRIVACY_GRPC_ADDR": f"127.0.0.1:{port}",
         "PRIVACY_METRICS_ADDR": "",
         "PRIVACY_BATCH_SIZE": str(args.batch_size),
@@ -111,8 +112,9 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     )
     results: dict[str, Any] = {"seeded_rows": seeded}
     try:
-        target = f"127.0.0.1:{port}"
-        await measure.wait_serving(target)
+        address = f"127.0.0.1:{port}"
+        await measure.wait_serving(address)
+        target = measure.Target(address, (tmp / "data" / "dev-token").read_text().strip())
         steps: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = [
             (
                 "submission",

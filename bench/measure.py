@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,19 @@ async def tenant_rows(conn: asyncpg.Connection, tenant: str) -> int:
     return total
 
 
-async def wait_serving(target: str) -> None:
-    async with grpc.aio.insecure_channel(target) as channel:
+@dataclass(frozen=True)
+class Target:
+    """The service under measurement: its address and a caller's token."""
+
+    address: str
+    token: str
+
+    def client(self) -> PrivacyClient:
+        return PrivacyClient(self.address, token=self.token)
+
+
+async def wait_serving(address: str) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for _ in range(300):
             try:
@@ -63,7 +75,7 @@ async def wait_serving(target: str) -> None:
             except grpc.aio.AioRpcError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"the server on {target} never served")
+    raise RuntimeError(f"the server on {address} never served")
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -72,7 +84,7 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 async def submission(
-    target: str, conn: asyncpg.Connection, tenant: str, callers: int, requests: int
+    target: Target, conn: asyncpg.Connection, tenant: str, callers: int, requests: int
 ) -> dict[str, Any]:
     """Erase submissions (dry runs: the accept path, no worker load) from many callers."""
     emails = [
@@ -90,7 +102,7 @@ async def submission(
             await client.erase(tenant, subject(email=emails[i % len(emails)]), dry_run=True)
             latencies.append(time.perf_counter() - started)
 
-    async with PrivacyClient(target) as client:
+    async with target.client() as client:
         await client.erase(tenant, subject(email=emails[0]), dry_run=True)  # warm up
         started = time.perf_counter()
         await asyncio.gather(*(caller(client) for _ in range(callers)))
@@ -105,7 +117,7 @@ async def submission(
 
 
 async def latency(
-    target: str, conn: asyncpg.Connection, tenant: str, subjects: int
+    target: Target, conn: asyncpg.Connection, tenant: str, subjects: int
 ) -> dict[str, Any]:
     """Submit-to-SUCCEEDED of single-contact erasures, all in flight at once."""
     ids = [
@@ -126,7 +138,7 @@ async def latency(
             raise RuntimeError(f"job {job.id} ended {done.state}: {done.error_message}")
         return time.perf_counter() - started
 
-    async with PrivacyClient(target) as client:
+    async with target.client() as client:
         times = await asyncio.gather(*(one(client, i) for i in ids))
     return {
         "tenant_rows": rows,
@@ -143,12 +155,12 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _export_bytes(target: str, tenant: str, pid: int) -> tuple[int, float, float]:
+async def _export_bytes(target: Target, tenant: str, pid: int) -> tuple[int, float, float]:
     """Bytes, seconds, and the server's RSS growth (MB) over one whole-tenant export."""
     baseline, peak = _rss_mb(pid), 0.0
     size = 0
     started = time.perf_counter()
-    async with PrivacyClient(target) as client:
+    async with target.client() as client:
         async for chunk in client.export(tenant, subject(whole_tenant=tenant)):
             size += sum(len(r.json) for r in records_of(chunk)) + len(chunk.file_chunk.data)
             peak = max(peak, _rss_mb(pid)) if size % 64 == 0 else peak
@@ -157,7 +169,7 @@ async def _export_bytes(target: str, tenant: str, pid: int) -> tuple[int, float,
 
 
 async def export(
-    target: str, conn: asyncpg.Connection, pid: int, large: str, small: str
+    target: Target, conn: asyncpg.Connection, pid: int, large: str, small: str
 ) -> dict[str, Any]:
     """Export over gRPC beside COPY (SELECT …) TO STDOUT of the same rows."""
     size, elapsed, growth_large = await _export_bytes(target, large, pid)
@@ -189,8 +201,8 @@ async def export(
     }
 
 
-async def _run_job(target: str, tenant: str, anonymize: bool) -> float:
-    async with PrivacyClient(target) as client:
+async def _run_job(target: Target, tenant: str, anonymize: bool) -> float:
+    async with target.client() as client:
         started = time.perf_counter()
         submit = client.anonymize if anonymize else client.erase
         job = await submit(tenant, subject(whole_tenant=tenant))
@@ -202,7 +214,7 @@ async def _run_job(target: str, tenant: str, anonymize: bool) -> float:
 
 
 async def tenant_erase(
-    target: str, conn: asyncpg.Connection, service_tenant: str, raw_tenant: str
+    target: Target, conn: asyncpg.Connection, service_tenant: str, raw_tenant: str
 ) -> dict[str, Any]:
     rows = await tenant_rows(conn, service_tenant)
     elapsed = await _run_job(target, service_tenant, anonymize=False)
@@ -223,7 +235,7 @@ async def tenant_erase(
 
 
 async def tenant_anonymize(
-    target: str, conn: asyncpg.Connection, service_tenant: str, raw_tenant: str, naive_rows: int
+    target: Target, conn: asyncpg.Connection, service_tenant: str, raw_tenant: str, naive_rows: int
 ) -> dict[str, Any]:
     rows = await tenant_rows(conn, service_tenant)
     elapsed = await _run_job(target, service_tenant, anonymize=True)

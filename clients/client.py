@@ -69,6 +69,41 @@ def subject(
     return pb.Subject(whole_tenant=pb.WholeTenant(confirm_tenant_id=whole_tenant))
 
 
+def _with_token(details: grpc.aio.ClientCallDetails, token: str) -> grpc.aio.ClientCallDetails:
+    metadata = grpc.aio.Metadata(*(details.metadata or ()), ("authorization", f"Bearer {token}"))
+    return details._replace(metadata=metadata)  # type: ignore[attr-defined,no-any-return]
+
+
+# Two classes: a channel files an interceptor under its first matching kind only.
+class _UnaryBearer(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request)
+
+
+class _StreamBearer(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request)
+
+
+def open_channel(
+    target: str, *, token: str | None = None, tls: grpc.ChannelCredentials | None = None
+) -> grpc.aio.Channel:
+    """A channel to the service that sends "authorization: Bearer <token>" with
+    every call."""
+    interceptors: list[grpc.aio.ClientInterceptor] | None = (
+        [_UnaryBearer(token), _StreamBearer(token)] if token else None
+    )
+    if tls is not None:
+        return grpc.aio.secure_channel(target, tls, interceptors=interceptors)
+    return grpc.aio.insecure_channel(target, interceptors=interceptors)
+
+
 class PrivacyClient:
     """Typed async calls; failures raise PrivacyClientError."""
 
@@ -76,14 +111,14 @@ class PrivacyClient:
         self,
         target: str = DEFAULT_TARGET,
         *,
+        token: str | None = None,
         channel: grpc.aio.Channel | None = None,
         tls: grpc.ChannelCredentials | None = None,
     ):
+        """`token` authenticates every call; `channel` replaces target, token and tls."""
         self.target = target
         if channel is None:
-            channel = (
-                grpc.aio.secure_channel(target, tls) if tls else grpc.aio.insecure_channel(target)
-            )
+            channel = open_channel(target, token=token, tls=tls)
         self._channel = channel
         self._stub = privacy_pb2_grpc.PrivacyServiceStub(self._channel)
 

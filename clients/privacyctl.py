@@ -158,6 +158,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     keep_sub.add_parser("run", help="apply every tenant's rules once now")
 
+    creds = sub.add_parser(
+        "credentials",
+        help="create, list or revoke callers' bearer tokens",
+        description="Callers authenticate with a bearer token; each credential names a "
+        "caller (recorded in the audit log), its scopes and its tenants. Only a hash of "
+        "the token is stored: `create` prints the token once. Revocation takes effect "
+        "within PRIVACY_AUTH_CACHE_SECONDS (5). Works on the database directly "
+        "(DATABASE_URL, or the embedded server).",
+    )
+    creds_sub = creds.add_subparsers(dest="credentials_command", required=True, metavar="COMMAND")
+    create = creds_sub.add_parser(
+        "create",
+        help="make a credential and print its token",
+        description="Scopes: erase, erase.tenant (whole-tenant Erase, with erase), "
+        "anonymize, export, jobs.read, jobs.cancel, hold, audit.read.",
+    )
+    create.add_argument("name", help="the caller's name, e.g. account-deletion")
+    create.add_argument(
+        "--scope", dest="scopes", action="append", required=True, help="repeat for each scope"
+    )
+    create.add_argument(
+        "--tenant",
+        dest="tenants",
+        action="append",
+        required=True,
+        help="a tenant id the caller may act on; repeat for each, or '*' for all",
+    )
+    creds_sub.add_parser("list", help="every credential, without tokens")
+    revoke = creds_sub.add_parser("revoke", help="revoke a credential")
+    revoke.add_argument("name")
+
     audit = sub.add_parser(
         "audit", help="check the audit log", description="Work with the append-only audit log."
     )
@@ -278,6 +309,23 @@ def _add_target(cmd: argparse.ArgumentParser) -> None:
         default=os.environ.get("PRIVACY_GRPC_ADDR", DEFAULT_TARGET),
         help="server address (PRIVACY_GRPC_ADDR, default %(default)s)",
     )
+    cmd.add_argument(
+        "--token",
+        default=os.environ.get("PRIVACY_TOKEN"),
+        help="bearer token (PRIVACY_TOKEN; unset: the development token in "
+        "PRIVACY_DATA_DIR/dev-token, written by the server's first start)",
+    )
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token:
+        return str(args.token)
+    dev = Path(os.environ.get("PRIVACY_DATA_DIR", ".data")) / "dev-token"
+    return dev.read_text().strip() if dev.is_file() else None
+
+
+def _client(args: argparse.Namespace) -> PrivacyClient:
+    return PrivacyClient(args.target, token=_token(args), tls=_tls_from_env())
 
 
 def _describe(job: pb.Job) -> str:
@@ -297,7 +345,7 @@ def _describe(job: pb.Job) -> str:
 
 
 async def _submit(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
+    async with _client(args) as client:
         submit = client.erase if args.command == "erase" else client.anonymize
         job = await submit(
             args.tenant,
@@ -318,7 +366,7 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _export(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
+    async with _client(args) as client:
         chunks = client.export(args.tenant, _subject(args), data_types=args.data_types)
         if args.out == "-":
             await write_ndjson(chunks, sys.stdout)
@@ -335,7 +383,7 @@ async def _export(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _jobs(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
+    async with _client(args) as client:
         page = await client.list_jobs(
             args.tenant,
             state=_STATES[args.state] if args.state else pb.JOB_STATE_UNSPECIFIED,
@@ -357,21 +405,21 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _watch(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
+    async with _client(args) as client:
         job = await watch_with_progress(client, args.job_id, console)
     console.print(_describe(job))
     return EXIT_OK if job.state == pb.JOB_STATE_SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED
 
 
 async def _cancel(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target, tls=_tls_from_env()) as client:
+    async with _client(args) as client:
         job = await client.cancel_job(args.job_id)
     console.print(_describe(job))
     return EXIT_OK
 
 
 async def _delete_account(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target) as client:
+    async with _client(args) as client:
         workflow = AccountDeletion(client, grace=timedelta(days=args.grace_days))
         scheduled = await workflow.schedule(args.tenant, args.user_id, last_owner=args.last_owner)
         for job in scheduled.jobs:
@@ -394,7 +442,7 @@ def _describe_hold(hold: pb.LegalHold) -> str:
 
 
 async def _hold(args: argparse.Namespace, console: Console) -> int:
-    async with PrivacyClient(args.target) as client:
+    async with _client(args) as client:
         if args.hold_command == "set":
             held = [await client.set_legal_hold(args.tenant, _subject(args), args.reason)]
         elif args.hold_command == "release":
@@ -412,6 +460,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(_server().serve())
     if args.command == "worker":
         return int(_server().worker())
+    if args.command == "credentials":
+        return int(
+            _server().credentials(
+                args.credentials_command,
+                getattr(args, "name", None),
+                getattr(args, "scopes", None) or (),
+                getattr(args, "tenants", None) or (),
+            )
+        )
     if args.command == "audit":
         return int(_server().audit_verify(args.tenant))
     if args.command == "retention":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from datetime import timedelta
 from wsgiref.simple_server import WSGIServer
 
@@ -16,10 +17,11 @@ from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import metrics, retention
+from server import credentials, metrics, retention
+from server.auth import Authenticator, AuthInterceptor
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
-from server.database import connect_and_migrate, create_pool, resolve_url
+from server.database import bounded_connection, connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
@@ -59,6 +61,8 @@ class App:
         self._metrics_server: WSGIServer | None = None
         self._side_tasks: list[asyncio.Task[None]] = []
         self.metrics_port = 0
+        # The development credential's token, when this data dir has one.
+        self.dev_token: str | None = None
 
     async def start(self) -> None:
         """Migrate, open the pool, start serving and working."""
@@ -70,6 +74,8 @@ class App:
             url, max_size=self.settings.pool_size, connect_timeout=self.settings.db_timeout
         )
         await self.events.start(url)
+        if self._want_grpc and self.settings.dev_credential:
+            await self._dev_credential(self.pool)
         if self._want_grpc:
             await self._start_grpc(self.pool)
         for i in range(self.settings.workers):
@@ -79,6 +85,33 @@ class App:
             self._start_metrics(self.pool)
         if self.settings.workers and self.settings.retention_interval:
             self._start_retention(self.pool, self.settings.retention_interval)
+
+    async def _dev_credential(self, pool: asyncpg.Pool) -> None:
+        """Make the development credential on a database with none, and show it once;
+        otherwise pick up the token an earlier start wrote for this data dir."""
+        path = self.settings.dev_token_file
+        async with pool.acquire() as conn:
+            token = await credentials.create_dev_credential(conn)
+        if token is None:
+            self.dev_token = path.read_text().strip() if path.is_file() else None
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(token + "\n")
+        self.dev_token = token
+        # The log names the file, never the token (logs travel); a person at the
+        # terminal of `make run` sees the token itself.
+        log.warning(
+            "development credential created",
+            extra={"credential": credentials.DEV_CREDENTIAL, "token_file": str(path)},
+        )
+        if sys.stdout.isatty():
+            print(
+                f"\nDevelopment credential {credentials.DEV_CREDENTIAL!r} (every scope, every "
+                f"tenant), token saved in {path}:\n  {token}\nprivacyctl reads that file. "
+                "Set PRIVACY_DEV_CREDENTIAL=off where callers get their own credentials.\n",
+                flush=True,
+            )
 
     def _start_retention(self, pool: asyncpg.Pool, every: timedelta) -> None:
         """Processes with workers run the retention rules; a lock lets one at a time."""
@@ -123,8 +156,12 @@ class App:
         return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
 
     async def _start_grpc(self, pool: asyncpg.Pool) -> None:
+        authenticator = Authenticator(
+            lambda: bounded_connection(pool, self.settings.db_timeout), self.settings.auth_cache
+        )
         server = grpc.aio.server(
-            interceptors=[ErrorInterceptor()],
+            # Errors outermost: refusals by AuthInterceptor become precise statuses.
+            interceptors=[ErrorInterceptor(), AuthInterceptor(authenticator)],
             # Every request is small (ids, a subject, a reason): refuse big ones
             # before they are parsed, with RESOURCE_EXHAUSTED from gRPC itself.
             options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],

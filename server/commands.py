@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 
 from server import app, logs
 from server.blobs import LocalBlobStore
@@ -83,6 +84,50 @@ def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
         asyncio.run(go())
     except PrivacyError as error:
         print(f"privacyctl seed: {error.message}", flush=True)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def credentials(
+    action: str, name: str | None, scopes: Sequence[str], tenants: Sequence[str]
+) -> int:
+    """Create (printing the token once), list or revoke callers' credentials."""
+    import asyncpg
+
+    from server import credentials as store
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+
+    async def go() -> None:
+        url = resolve_url(settings.database_url, settings.data_dir)
+        await connect_and_migrate(url)
+        conn = await asyncpg.connect(url)
+        try:
+            if action == "create":
+                assert name is not None
+                token = await store.create(conn, name, store.parse_scopes(scopes), tenants)
+                print(f"credential {name!r} created; its token (shown only now):\n{token}")
+            elif action == "revoke":
+                assert name is not None
+                await store.revoke(conn, name)
+                print(f"credential {name!r} revoked")
+            else:
+                for c in await store.list_credentials(conn):
+                    state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
+                    print(
+                        f"{c.caller.name}: {state}; scopes "
+                        f"{', '.join(sorted(c.caller.scopes))}; tenants "
+                        f"{', '.join(sorted(c.caller.tenants))}"
+                    )
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(go())
+    except PrivacyError as error:
+        print(f"privacyctl credentials: {error.message}", flush=True)
         return EXIT_FAILED
     return EXIT_OK
 

@@ -36,6 +36,9 @@ DEFAULT_TIME_SLICE = timedelta(seconds=5)
 DEFAULT_RETENTION_INTERVAL = timedelta(hours=1)
 DEFAULT_RETENTION_ACTIVITY_MONTHS = 13
 DEFAULT_RETENTION_CLOSED_ACCOUNT_DAYS = 7
+# How long a bearer token is trusted without asking the database: a revocation
+# takes effect within this long.
+DEFAULT_AUTH_CACHE = timedelta(seconds=5)
 
 
 class ConfigError(ValueError):
@@ -73,6 +76,14 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
+    auth_cache: timedelta = DEFAULT_AUTH_CACHE
+    # On a database with no credential at all, make one with every scope and write
+    # its token to <data_dir>/dev-token: `make run` then works with no setup.
+    dev_credential: bool = True
+
+    @property
+    def dev_token_file(self) -> Path:
+        return self.data_dir / "dev-token"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,6 +144,8 @@ class Settings:
             rate_limit_burst=_int(
                 env, "PRIVACY_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST, minimum=1
             ),
+            auth_cache=_seconds(env, "PRIVACY_AUTH_CACHE_SECONDS", DEFAULT_AUTH_CACHE),
+            dev_credential=_off_or(env, "PRIVACY_DEV_CREDENTIAL", lambda: True) is not None,
             **_tls(env),
         )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -66,6 +68,24 @@ async def create_pool(
         raise DatabaseUnavailable() from exc
     assert pool is not None
     return pool
+
+
+@asynccontextmanager
+async def bounded_connection(pool: asyncpg.Pool, timeout: timedelta) -> AsyncIterator[Connection]:
+    """A pooled connection within the timeout, else DatabaseUnavailable: a burst of
+    callers or a database that is away makes RPCs fail fast, never queue forever."""
+    seconds = timeout.total_seconds()
+    try:
+        conn = await pool.acquire(timeout=seconds)
+    except TimeoutError as exc:
+        raise DatabaseUnavailable(
+            f"no database connection within {seconds:g}s (service busy or database "
+            "unreachable); retry later"
+        ) from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
 
 
 def shipped_migrations() -> list[tuple[int, str, str]]:

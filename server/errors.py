@@ -39,6 +39,14 @@ class AlreadyExists(PrivacyError):
     """Something with that identity exists already."""
 
 
+class Unauthenticated(PrivacyError):
+    """Call with a valid bearer token: metadata "authorization: Bearer <token>"."""
+
+
+class PermissionDenied(PrivacyError):
+    """This caller may not do that."""
+
+
 class DatabaseUnavailable(PrivacyError):
     """The database cannot be reached; retry later."""
 

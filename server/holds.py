@@ -93,6 +93,12 @@ async def set_hold(
         return hold
 
 
+async def tenant_of(conn: Connection, hold_id: uuid.UUID) -> str | None:
+    """The tenant a hold belongs to, or None when there is no such hold."""
+    row = await conn.fetchrow(Q["get_hold"], hold_id)
+    return None if row is None else str(row["tenant_id"])
+
+
 async def release_hold(conn: Connection, hold_id: uuid.UUID, reason: str, actor: str) -> LegalHold:
     """Release a hold; the held jobs no other hold covers go back to the queue."""
     async with conn.transaction():

@@ -23,8 +23,10 @@ from server.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     PrivacyError,
     RateLimited,
+    Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ _CODES: list[tuple[type[PrivacyError], int]] = [
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (DatabaseUnavailable, code_pb2.UNAVAILABLE),
     (RateLimited, code_pb2.RESOURCE_EXHAUSTED),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
 
 # Driver errors that mean "the database is not reachable now", not "a bug".

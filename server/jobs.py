@@ -146,6 +146,12 @@ async def get(conn: Connection, job_id: uuid.UUID) -> Job:
     return _job(row, await conn.fetch(Q["job_tasks"], job_id))
 
 
+async def tenant_of(conn: Connection, job_id: uuid.UUID) -> str | None:
+    """The tenant a job belongs to, or None when there is no such job."""
+    tenant: str | None = await conn.fetchval(Q["job_tenant"], job_id)
+    return tenant
+
+
 async def submit(
     conn: Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
 ) -> Job:

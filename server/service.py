@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -14,19 +15,19 @@ from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import audit, convert, export, holds, jobs, metrics, subjects, validation
+from server import audit, auth, convert, export, holds, jobs, metrics, subjects, validation
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.config import DEFAULT_DB_TIMEOUT
 from server.convert import job_to_proto
-from server.errors import DatabaseUnavailable, RateLimited
+from server.credentials import Caller, Scope
+from server.database import bounded_connection
+from server.errors import NotFound, RateLimited
 from server.events import JobEvents, wait_first
 from server.jobs import JobKind
 from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
-from server.subjects import Subject
+from server.subjects import Subject, SubjectKind
 
-# Until callers authenticate, the audit log records requests as from this caller.
-ANONYMOUS_CALLER = "unauthenticated"
 # Records per Export message: enough to amortize a message, small enough to stream.
 EXPORT_BATCH_RECORDS = 500
 EXPORT_BATCH_BYTES = 256 * 1024
@@ -56,37 +57,35 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self._events = events
         self._deadline = deadline
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection within the acquire timeout, else UNAVAILABLE: a burst of
-        callers or a database that is away makes RPCs fail fast, never queue forever."""
-        seconds = self._acquire_timeout.total_seconds()
-        try:
-            conn = await self._pool.acquire(timeout=seconds)
-        except TimeoutError as exc:
-            raise DatabaseUnavailable(
-                f"no database connection within {seconds:g}s (service busy or database "
-                "unreachable); retry later"
-            ) from exc
-        try:
-            yield conn
-        finally:
-            await self._pool.release(conn)
+    def _connection(self) -> AbstractAsyncContextManager[Connection]:
+        return bounded_connection(self._pool, self._acquire_timeout)
 
-    def _limit(self, caller: str, tenant_id: str, operation: str) -> None:
-        # After validation (a refused request costs no token), before any database
-        # work. Idempotent retries count too: telling them apart needs a query.
-        wait = self._limiter.take(caller, tenant_id, operation)
+    def _limit(self, caller: Caller, tenant_id: str, operation: str) -> None:
+        # After validation and the caller's checks (a refused request costs no
+        # token), before any database work. Idempotent retries count too: telling
+        # them apart needs a query.
+        wait = self._limiter.take(caller.name, tenant_id, operation)
         if wait > 0:
             raise RateLimited(operation, wait)
+
+    async def _job_tenant(self, conn: Connection, caller: Caller, job_id: uuid.UUID) -> None:
+        """NotFound, as for a job that does not exist, when the job is another
+        tenant's: a caller learns nothing of tenants it may not see."""
+        tenant = await jobs.tenant_of(conn, job_id)
+        if tenant is None or not caller.may_see(tenant):
+            raise NotFound(f"no job with id {job_id}")
 
     async def _submit(
         self, request: pb.EraseRequest | pb.AnonymizeRequest, kind: JobKind
     ) -> pb.Job:
+        caller = auth.current()
         job_request = validation.job_request(
-            request, kind, self._registry, ANONYMOUS_CALLER, max_deadline=self._deadline
+            request, kind, self._registry, caller.name, max_deadline=self._deadline
         )
-        self._limit(ANONYMOUS_CALLER, job_request.tenant_id, kind.value)
+        auth.require_tenant(caller, job_request.tenant_id)
+        if kind is JobKind.ERASE and job_request.subject.kind is SubjectKind.WHOLE_TENANT:
+            auth.require(Scope.ERASE_TENANT)
+        self._limit(caller, job_request.tenant_id, kind.value)
         async with self._connection() as conn:
             job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
         metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
@@ -101,8 +100,10 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     async def Export(
         self, request: pb.ExportRequest, context: Context
     ) -> AsyncIterator[pb.ExportChunk]:
+        caller = auth.current()
         query = validation.export_request(request, self._registry)
-        self._limit(ANONYMOUS_CALLER, query.tenant_id, "export")
+        auth.require_tenant(caller, query.tenant_id)
+        self._limit(caller, query.tenant_id, "export")
         async with self._connection() as conn:
             items = export.export(
                 conn,
@@ -129,12 +130,14 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 if isinstance(item, export.Manifest):
                     # Audited before the manifest goes out: a caller that has the
                     # whole export has an audit entry for it.
-                    await audit_export(conn, query.tenant_id, query.subject, item)
+                    await audit_export(conn, caller, query.tenant_id, query.subject, item)
                 yield convert.export_chunk(item)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
+        caller = auth.current()
         job_id = validation.job_id(request.job_id)
         async with self._connection() as conn:
+            await self._job_tenant(conn, caller, job_id)
             return job_to_proto(await jobs.get(conn, job_id))
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
@@ -142,6 +145,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         state = validation.state(request.state)
         kind = validation.kind(request.kind)
         size = validation.page_size(request.page_size)
+        auth.require_tenant(auth.current(), tenant)
         async with self._connection() as conn:
             page, token = await jobs.list_jobs(
                 conn,
@@ -156,7 +160,10 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: Context
     ) -> AsyncIterator[pb.Job]:
+        caller = auth.current()
         job_id = validation.job_id(request.job_id)
+        async with self._connection() as conn:
+            await self._job_tenant(conn, caller, job_id)
         last: pb.Job | None = None
         with self._events.watch(str(job_id)) as changed:
             while True:
@@ -172,31 +179,40 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 await wait_first(WATCH_POLL, changed)
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
+        caller = auth.current()
         job_id = validation.job_id(request.job_id)
         async with self._connection() as conn:
-            return job_to_proto(await jobs.cancel(conn, job_id, ANONYMOUS_CALLER))
+            await self._job_tenant(conn, caller, job_id)
+            return job_to_proto(await jobs.cancel(conn, job_id, caller.name))
 
     async def SetLegalHold(self, request: pb.SetLegalHoldRequest, context: Context) -> pb.LegalHold:
+        caller = auth.current()
         hold = validation.hold_request(request)
+        auth.require_tenant(caller, hold.tenant_id)
         async with self._connection() as conn:
             held = await holds.set_hold(
-                conn, hold.tenant_id, hold.subject, hold.reason, ANONYMOUS_CALLER
+                conn, hold.tenant_id, hold.subject, hold.reason, caller.name
             )
         return convert.hold_to_proto(held)
 
     async def ReleaseLegalHold(
         self, request: pb.ReleaseLegalHoldRequest, context: Context
     ) -> pb.LegalHold:
+        caller = auth.current()
         hold_id = validation.hold_id(request.hold_id)
         reason = validation.reason(request.reason)
         async with self._connection() as conn:
-            released = await holds.release_hold(conn, hold_id, reason, ANONYMOUS_CALLER)
+            tenant = await holds.tenant_of(conn, hold_id)
+            if tenant is None or not caller.may_see(tenant):
+                raise NotFound(f"no legal hold with id {hold_id}")
+            released = await holds.release_hold(conn, hold_id, reason, caller.name)
         return convert.hold_to_proto(released)
 
     async def ListLegalHolds(
         self, request: pb.ListLegalHoldsRequest, context: Context
     ) -> pb.ListLegalHoldsResponse:
         tenant = validation.tenant_id(request.tenant_id)
+        auth.require_tenant(auth.current(), tenant)
         async with self._connection() as conn:
             found = await holds.list_holds(conn, tenant, include_released=request.include_released)
         return pb.ListLegalHoldsResponse(holds=[convert.hold_to_proto(h) for h in found])
@@ -205,6 +221,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self, request: pb.VerifyAuditLogRequest, context: Context
     ) -> pb.VerifyAuditLogResponse:
         tenant = validation.tenant_id(request.tenant_id)
+        auth.require_tenant(auth.current(), tenant)
         async with self._connection() as conn:
             verdict = await audit.verify(conn, tenant)
         return pb.VerifyAuditLogResponse(
@@ -216,7 +233,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
 
 
 async def audit_export(
-    conn: Connection, tenant_id: str, subject: Subject, manifest: export.Manifest
+    conn: Connection, caller: Caller, tenant_id: str, subject: Subject, manifest: export.Manifest
 ) -> None:
     """One audit entry per completed export: who, whose (keyed hash), how much."""
     async with conn.transaction():
@@ -225,7 +242,7 @@ async def audit_export(
             conn,
             AuditEntry(
                 tenant_id=tenant_id,
-                actor=ANONYMOUS_CALLER,
+                actor=caller.name,
                 action="export.completed",
                 subject_hash=subjects.subject_hash(key, subject),
                 details={

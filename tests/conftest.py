@@ -122,7 +122,7 @@ async def app(settings: Settings) -> AsyncIterator[App]:
 
 @pytest.fixture
 async def client(app: App) -> AsyncIterator[PrivacyClient]:
-    async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+    async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
         yield client
 
 

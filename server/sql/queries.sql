@@ -336,3 +336,33 @@ ORDER BY u.id;
 -- name: enter_tenant
 -- Role and tenant for this transaction only (migration 0004): one round trip.
 SELECT privacy_enter_tenant($1);
+
+-- name: job_tenant
+SELECT tenant_id FROM privacy_jobs WHERE id = $1;
+
+-- name: authenticate
+SELECT name, scopes, tenants FROM privacy_credentials
+WHERE token_hash = $1 AND revoked_at IS NULL;
+
+-- name: insert_credential
+INSERT INTO privacy_credentials (name, token_hash, scopes, tenants)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO NOTHING
+RETURNING name;
+
+-- name: insert_first_credential
+-- Only into an empty table: the development credential of a new database.
+INSERT INTO privacy_credentials (name, token_hash, scopes, tenants)
+SELECT $1, $2, $3, $4
+WHERE NOT EXISTS (SELECT 1 FROM privacy_credentials)
+ON CONFLICT DO NOTHING
+RETURNING name;
+
+-- name: revoke_credential
+UPDATE privacy_credentials SET revoked_at = now()
+WHERE name = $1 AND revoked_at IS NULL
+RETURNING name;
+
+-- name: list_credentials
+SELECT name, scopes, tenants, created_at, revoked_at FROM privacy_credentials
+ORDER BY name;

@@ -26,12 +26,19 @@ def env(db_url: str, blob_dir: Path, **extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": db_url,
         "PRIVACY_BLOB_DIR": str(blob_dir),
+        # The first `serve` writes the development token here; privacyctl reads it.
+        "PRIVACY_DATA_DIR": str(blob_dir.parent / "privacy-data"),
         "PRIVACY_METRICS_ADDR": "",
         "PRIVACY_POLL_SECONDS": "0.2",
         "PRIVACY_RETENTION_INTERVAL_SECONDS": "off",  # tests run retention when they mean to
     }
     base.update(extra)
     return base
+
+
+def dev_token(environment: dict[str, str]) -> str:
+    """The development credential's token, written by the first `serve` of the database."""
+    return (Path(environment["PRIVACY_DATA_DIR"]) / "dev-token").read_text().strip()
 
 
 async def start(

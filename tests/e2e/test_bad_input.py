@@ -14,7 +14,7 @@ from grpc_status import rpc_status
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from clients.client import PrivacyClient, PrivacyClientError, subject
+from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
 from server.app import App
 from server.config import Settings
 from tests import factories
@@ -44,7 +44,7 @@ async def jane(db: asyncpg.Connection) -> factories.Person:
 
 @pytest.fixture
 async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+    async with open_channel(f"127.0.0.1:{app.port}", token=app.dev_token) as channel:
         yield privacy_pb2_grpc.PrivacyServiceStub(channel)
 
 
@@ -246,7 +246,7 @@ async def test_sensitive_operations_are_rate_limited_with_a_retry_delay(
     limited = App(replace(settings, workers=0, rate_limit_per_minute=1, rate_limit_burst=2))
     await limited.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{limited.port}") as channel:
+        async with open_channel(f"127.0.0.1:{limited.port}", token=limited.dev_token) as channel:
             stub = privacy_pb2_grpc.PrivacyServiceStub(channel)
             erase = pb.EraseRequest(
                 tenant_id="acme", subject=pb.Subject(email=jane.email), dry_run=True

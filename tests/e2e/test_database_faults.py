@@ -13,6 +13,7 @@ import pytest
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
+from clients.client import open_channel
 from server.app import App
 from server.config import Settings
 from tests.dbproxy import DatabaseProxy
@@ -51,7 +52,7 @@ async def test_a_burst_against_an_exhausted_pool_gets_unavailable_then_recovers(
     small_pool: App,
 ) -> None:
     assert small_pool.pool is not None
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{small_pool.port}") as channel:
+    async with open_channel(f"127.0.0.1:{small_pool.port}", token=small_pool.dev_token) as channel:
         stub = privacy_pb2_grpc.PrivacyServiceStub(channel)
         # Every connection of the pool is taken (as by slow callers): nobody gets one.
         held = [await small_pool.pool.acquire() for _ in range(2)]
@@ -80,7 +81,7 @@ async def test_database_away_answers_unavailable_and_the_service_recovers(
     )
     await app.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        async with open_channel(f"127.0.0.1:{app.port}", token=app.dev_token) as channel:
             stub = privacy_pb2_grpc.PrivacyServiceStub(channel)
             assert await _list(stub) is grpc.StatusCode.OK
 

@@ -91,7 +91,7 @@ async def _snapshot(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]
 
 
 async def _anonymize_jane(app: App) -> str:
-    async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+    async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
         job = await client.anonymize("acme", subject(email="jane.doe@example.com"))
     return job.id
 
@@ -115,7 +115,7 @@ async def test_a_postgresql_restart_mid_job_changes_nothing_in_the_outcome(
         await app.start()
         try:
             job_id = await _anonymize_jane(app)
-            async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
                 done = await asyncio.wait_for(client.wait_job(job_id), 60)
             assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
         finally:
@@ -135,7 +135,7 @@ async def test_a_postgresql_restart_mid_job_changes_nothing_in_the_outcome(
             # The restart cut this test's connections too.
             restarted = await asyncpg.connect(with_database(admin_url, "restarted"))
             reference = await asyncpg.connect(with_database(admin_url, "reference"))
-            async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
                 done = await asyncio.wait_for(client.wait_job(job_id), 120)
             assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
         finally:

@@ -15,8 +15,9 @@ import pytest
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from clients.client import PrivacyClient, PrivacyClientError, subject
+from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
 from clients.export_files import records_of, write_ndjson, write_zip
+from server.app import App
 from server.blobs import LocalBlobStore
 from server.seed import seed_tenant
 
@@ -172,11 +173,11 @@ async def test_ndjson_lines_and_the_erased_subject(
 
 
 async def test_bad_export_requests_write_nothing(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    app: App, client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
 ) -> None:
     jane = await _seeded(db, blobs)
     before = await db.fetchval("SELECT count(*) FROM privacy_audit_log")
-    async with grpc.aio.insecure_channel(client.target) as channel:
+    async with open_channel(f"127.0.0.1:{app.port}", token=app.dev_token) as channel:
         stub = privacy_pb2_grpc.PrivacyServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             async for _ in stub.Export(

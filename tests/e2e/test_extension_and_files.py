@@ -32,7 +32,7 @@ async def loyalty_client(
     app = App(settings, registry=registry)
     await app.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             yield client
     finally:
         await app.stop()

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
+from clients.client import open_channel
 from server.app import App
 from server.config import Settings
 from tests import factories
@@ -173,7 +174,7 @@ async def stub(no_workers: Settings, db: asyncpg.Connection) -> AsyncIterator[An
     app = App(no_workers)
     await app.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        async with open_channel(f"127.0.0.1:{app.port}", token=app.dev_token) as channel:
             yield privacy_pb2_grpc.PrivacyServiceStub(channel)
             # Still serving after everything the fuzzer sent.
             listed = await stub_list(channel)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
-from clients.client import PrivacyClient, subject
+from clients.client import PrivacyClient, open_channel, subject
 from server.app import App
 from tests import factories
 
@@ -115,7 +114,7 @@ async def test_list_jobs_pages_newest_first_and_filters(
 
 
 async def test_health_and_reflection(app: App) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+    async with open_channel(f"127.0.0.1:{app.port}", token=app.dev_token) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("", "atomicrm.privacy.v1.PrivacyService"):
             answer = await health.Check(health_pb2.HealthCheckRequest(service=service))

@@ -69,7 +69,7 @@ async def test_a_hold_set_while_a_job_runs_stops_it_at_a_batch_boundary(
     app = App(replace(settings, batch_size=2))
     await app.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             job = await client.erase("acme", subject(whole_tenant="acme"))
             while await db.fetchval("SELECT count(*) FROM contacts") > 550:
                 await asyncio.sleep(0.01)
@@ -155,7 +155,7 @@ async def test_held_jobs_do_not_count_as_late(db: asyncpg.Connection, settings: 
     app = App(replace(settings, workers=0))
     await app.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             await client.set_legal_hold("acme", subject(contact_id=jane.id), "case 9")
             job = await client.erase("acme", subject(contact_id=jane.id))
         await db.execute(

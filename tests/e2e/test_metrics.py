@@ -69,7 +69,7 @@ async def test_figures_move_with_real_jobs(
     people = [await factories.contact(db, "acme", f"P{i}", "Doe", messages=2) for i in range(3)]
     port = idle_app.metrics_port
     before = await asyncio.to_thread(scrape, port)
-    async with PrivacyClient(f"127.0.0.1:{idle_app.port}") as client:
+    async with PrivacyClient(f"127.0.0.1:{idle_app.port}", token=idle_app.dev_token) as client:
         jobs = [await client.erase("acme", subject(email=p.email)) for p in people]
         with pytest.raises(PrivacyClientError):
             await client.erase("acme", subject(email="not an email"))
@@ -104,7 +104,7 @@ async def test_figures_move_with_real_jobs(
     working = App(metered)  # a second process, with workers, joins
     await working.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{idle_app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{idle_app.port}", token=idle_app.dev_token) as client:
             for job in jobs:
                 assert (await client.wait_job(job.id)).state == pb.JOB_STATE_SUCCEEDED
         text = await settled(working.metrics_port, "privacy_jobs_open", 0, state="pending")

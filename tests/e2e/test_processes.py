@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
-from clients.client import PrivacyClient, subject
+from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
 from tests import factories
 from tests.e2e import processes
 
@@ -35,7 +35,7 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
     server = await processes.start(["serve"], env, log)
     try:
         await processes.wait_serving(port)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with open_channel(f"127.0.0.1:{port}", token=processes.dev_token(env)) as channel:
             client = PrivacyClient(channel=channel)
             job = await client.erase("acme", subject(email=jane.email))
             while await db.fetchval("SELECT count(*) FROM messages") > 290:
@@ -104,7 +104,7 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_repeats_nothing(
     }
     try:
         await processes.wait_serving(port)
-        async with PrivacyClient(f"127.0.0.1:{port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{port}", token=processes.dev_token(env)) as client:
             job = await client.erase("acme", subject(email=jane.email))
             doomed = await processes.start(["worker"], worker_env, tmp_path / "doomed.log")
             while await db.fetchval("SELECT count(*) FROM messages") > 250:
@@ -132,3 +132,85 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_repeats_nothing(
         "SELECT DISTINCT actor FROM privacy_audit_log WHERE action = 'erase.apply'"
     )
     assert len(owners) == 2  # the killed worker's batches, then the survivor's
+
+
+async def test_sigterm_during_traffic_loses_no_accepted_job(
+    db: asyncpg.Connection, db_url: str, blob_dir: Path, tmp_path: Path
+) -> None:
+    """Callers keep submitting while the server is told to stop: every job the
+    server accepted is in the database and runs; every refusal is UNAVAILABLE, and
+    retrying it with its idempotency key on the next server makes exactly one job."""
+    await factories.tenant(db)
+    people = [await factories.contact(db, "acme", f"P{i}", "Doe", messages=1) for i in range(40)]
+    port = processes.free_port()
+    env = processes.env(
+        db_url,
+        blob_dir,
+        PRIVACY_GRPC_ADDR=f"127.0.0.1:{port}",
+        PRIVACY_WORKERS="0",
+        PRIVACY_RATE_LIMIT_PER_MINUTE="0",  # a burst of 40 is the point here
+    )
+    server = await processes.start(["serve"], env, tmp_path / "serve.log")
+    accepted: dict[str, str] = {}  # idempotency key -> job id
+    refused: dict[str, grpc.StatusCode] = {}
+    stopping = asyncio.Event()
+    try:
+        await processes.wait_serving(port)
+        token = processes.dev_token(env)
+        async with PrivacyClient(f"127.0.0.1:{port}", token=token) as client:
+
+            async def submit(i: int) -> None:
+                key = f"ticket-{i}"
+                if i >= 10:  # the first ten go out before the signal, the rest around it
+                    await asyncio.sleep(0.005 * (i - 10))
+                try:
+                    job = await client.erase(
+                        "acme", subject(email=people[i].email), idempotency_key=key
+                    )
+                    accepted[key] = job.id
+                except PrivacyClientError as error:
+                    assert stopping.is_set()  # refusals come only once we stop
+                    refused[key] = error.code
+
+            calls = [asyncio.create_task(submit(i)) for i in range(len(people))]
+            await asyncio.sleep(0.05)
+            async with open_channel(f"127.0.0.1:{port}") as channel:
+                watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+                assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+                stopping.set()
+                server.send_signal(signal.SIGTERM)
+                assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            await asyncio.gather(*calls)
+        assert await asyncio.wait_for(server.wait(), 20) == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+    assert len(accepted) + len(refused) == len(people)
+    assert len(accepted) >= 10
+    # Calls the stopping server did not take: both codes mean "retry with the same key".
+    assert set(refused.values()) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+    stored = {
+        r["idempotency_key"]: str(r["id"]) for r in await db.fetch("SELECT * FROM privacy_jobs")
+    }
+    assert {k: stored[k] for k in accepted} == accepted  # nothing accepted was lost
+
+    # The next server: the refused are retried with their keys, then everything runs.
+    env["PRIVACY_WORKERS"] = "2"
+    server = await processes.start(["serve"], env, tmp_path / "serve2.log")
+    try:
+        await processes.wait_serving(port)
+        async with PrivacyClient(f"127.0.0.1:{port}", token=processes.dev_token(env)) as client:
+            jobs = dict(accepted)
+            for key in [*refused, "ticket-0"]:  # ticket-0 was accepted: the same job again
+                i = int(key.removeprefix("ticket-"))
+                job = await client.erase(
+                    "acme", subject(email=people[i].email), idempotency_key=key
+                )
+                assert jobs.setdefault(key, job.id) == job.id
+            states = {(await client.wait_job(job_id)).state for job_id in jobs.values()}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 20)
+    assert states == {pb.JOB_STATE_SUCCEEDED}
+    assert await db.fetchval("SELECT count(*) FROM privacy_jobs") == len(people)
+    assert await db.fetchval("SELECT count(*) FROM contacts") == 0

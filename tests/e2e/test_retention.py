@@ -67,7 +67,7 @@ async def test_a_retention_run_anonymizes_old_activity_and_erases_closed_account
     app = App(settings)
     await app.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             for job in submitted:
                 done = await asyncio.wait_for(client.wait_job(str(job.id)), 30)
                 assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message

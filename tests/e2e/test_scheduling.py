@@ -31,7 +31,7 @@ async def _submit_then_run(
     idle = App(no_workers)
     await idle.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{idle.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{idle.port}", token=idle.dev_token) as client:
             jobs = [
                 await client.erase("acme", subject(email=email), **options)  # type: ignore[arg-type]
                 for email, options in submit
@@ -41,7 +41,7 @@ async def _submit_then_run(
     app = App(replace(settings, workers=1))
     await app.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             return [await asyncio.wait_for(client.wait_job(j.id), 60) for j in jobs]
     finally:
         await app.stop()
@@ -195,7 +195,7 @@ async def test_single_subject_erasures_finish_while_a_tenant_wide_job_runs(
     app = App(replace(settings, workers=1, time_slice=timedelta(milliseconds=100)))
     await app.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             bulk = await client.erase("bigco", subject(whole_tenant="bigco"))
             assert bulk.priority == 200
             while (await client.get_job(bulk.id)).state != pb.JOB_STATE_RUNNING:

@@ -70,9 +70,10 @@ async def test_tls_serves_a_trusting_client_and_refuses_plaintext(
     tls_app: App, certs: Certs
 ) -> None:
     target = f"127.0.0.1:{tls_app.port}"
-    async with PrivacyClient(target, tls=_trusting(certs)) as client:
+    token = tls_app.dev_token
+    async with PrivacyClient(target, token=token, tls=_trusting(certs)) as client:
         assert await _call(client) is grpc.StatusCode.OK
-    async with PrivacyClient(target) as plaintext:
+    async with PrivacyClient(target, token=token) as plaintext:
         assert await _call(plaintext) is grpc.StatusCode.UNAVAILABLE
 
 
@@ -80,7 +81,9 @@ async def test_with_a_client_ca_a_client_certificate_is_required(
     mtls_app: App, certs: Certs
 ) -> None:
     target = f"127.0.0.1:{mtls_app.port}"
-    async with PrivacyClient(target, tls=_trusting(certs)) as no_cert:
+    token = mtls_app.dev_token
+    async with PrivacyClient(target, token=token, tls=_trusting(certs)) as no_cert:
         assert await _call(no_cert) is grpc.StatusCode.UNAVAILABLE
-    async with PrivacyClient(target, tls=_trusting(certs, with_client_cert=True)) as client:
+    tls = _trusting(certs, with_client_cert=True)
+    async with PrivacyClient(target, token=token, tls=tls) as client:
         assert await _call(client) is grpc.StatusCode.OK

@@ -130,7 +130,7 @@ class World:
         app = App(replace(settings_, database_url=self.url, blob_dir=self.blob_dir))
         await app.start()
         try:
-            async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+            async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
                 return await client.wait_job((await call(client)).id)
         finally:
             await app.stop()

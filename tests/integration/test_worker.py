@@ -45,7 +45,7 @@ async def test_a_dead_workers_job_is_taken_again_once_its_lease_expires(
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=5)
     idle = await _app(no_workers)
     try:
-        async with PrivacyClient(f"127.0.0.1:{idle.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{idle.port}", token=idle.dev_token) as client:
             job = await client.erase(tenant, subject(email=jane.email))
     finally:
         await idle.stop()
@@ -86,7 +86,7 @@ async def test_a_failing_batch_writes_nothing_and_the_job_fails_after_retries(
     fast = replace(settings, max_attempts=3, retry_base=timedelta(milliseconds=50))
     app = await _app(fast, registry=registry)
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             job = await client.wait_job((await client.erase(tenant, subject(email=jane.email))).id)
     finally:
         await app.stop()
@@ -117,7 +117,7 @@ async def test_cancel_stops_at_the_next_batch_boundary(
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=10)
     app = await _app(replace(settings, workers=0))
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             job = await client.erase(tenant, subject(email=jane.email))
             worker = app.make_worker("test:0")
             leased = await worker.lease_next()
@@ -143,7 +143,7 @@ async def test_cancel_before_start_does_nothing(
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=2)
     app = await _app(no_workers)
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             job = await client.erase(tenant, subject(email=jane.email))
             cancelled = await client.cancel_job(job.id)
     finally:
@@ -175,7 +175,7 @@ async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
     assert len(list(blob_dir.rglob("*"))) == 5  # the tenant folder and 4 blobs
     app = await _app(settings, blobs=blobs)
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             job = await client.wait_job((await client.erase(tenant, subject(email=jane.email))).id)
     finally:
         await app.stop()
@@ -193,7 +193,7 @@ async def test_a_stopped_server_releases_its_job_and_another_finishes_it_exactly
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=40)
     one_by_one = replace(settings, batch_size=1, workers=1)
     first = await _app(one_by_one)
-    async with PrivacyClient(f"127.0.0.1:{first.port}") as client:
+    async with PrivacyClient(f"127.0.0.1:{first.port}", token=first.dev_token) as client:
         job = await client.erase(tenant, subject(email=jane.email))
     for _ in range(200):
         if await db.fetchval("SELECT count(*) FROM messages") < 35:
@@ -228,7 +228,7 @@ async def test_concurrent_workers_never_share_a_job(
     people = [await factories.contact(db, tenant, f"P{i}", "Doe", messages=6) for i in range(6)]
     app = await _app(replace(settings, workers=workers, batch_size=2))
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             jobs = [await client.erase(tenant, subject(email=p.email)) for p in people]
             done = await asyncio.gather(*(client.wait_job(j.id) for j in jobs))
     finally:
