@@ -91,13 +91,25 @@ class _StreamBearer(grpc.aio.UnaryStreamClientInterceptor):
         return await continuation(_with_token(details, self._token), request)
 
 
+class _BidiBearer(grpc.aio.StreamStreamClientInterceptor):
+    """For reflection, the one bidirectional service the server offers."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_stream_stream(
+        self, continuation: Any, details: Any, request_iterator: Any
+    ) -> Any:
+        return await continuation(_with_token(details, self._token), request_iterator)
+
+
 def open_channel(
     target: str, *, token: str | None = None, tls: grpc.ChannelCredentials | None = None
 ) -> grpc.aio.Channel:
     """A channel to the service that sends "authorization: Bearer <token>" with
     every call."""
     interceptors: list[grpc.aio.ClientInterceptor] | None = (
-        [_UnaryBearer(token), _StreamBearer(token)] if token else None
+        [_UnaryBearer(token), _StreamBearer(token), _BidiBearer(token)] if token else None
     )
     if tls is not None:
         return grpc.aio.secure_channel(target, tls, interceptors=interceptors)

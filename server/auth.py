@@ -1,7 +1,7 @@
 """Who is calling: bearer tokens checked before any RPC of the service runs.
 
-The interceptor authenticates every call of PrivacyService (health and reflection
-stay open), refuses a method whose scope the caller lacks, and makes the caller
+The interceptor authenticates every call of PrivacyService and of reflection
+(health stays open, for probes), refuses a method whose scope the caller lacks, and makes the caller
 known to the handler through `current()`. Tenant checks need the request, so the
 handlers make them (`require_tenant`). A method missing from METHOD_SCOPES is
 refused for everyone: new RPCs are closed until someone decides who may call them.
@@ -22,7 +22,10 @@ from anonymizers.base import Connection
 from server import credentials
 from server.credentials import Caller, Scope
 from server.errors import PermissionDenied, Unauthenticated
-from server.interceptors import SERVICE
+from server.interceptors import SERVICE, status_for
+
+# Reflection needs a valid token, no scope: it tells the API's shape only.
+REFLECTION = "/grpc.reflection."
 
 METHOD_SCOPES: dict[str, Scope] = {
     "Erase": Scope.ERASE,  # whole-tenant also needs Scope.ERASE_TENANT (the handler checks)
@@ -135,8 +138,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
+        if handler is not None and method.startswith(REFLECTION):
+            return self._authenticated_reflection(handler)
         if handler is None or not method.startswith(f"/{SERVICE}/"):
-            return handler
+            return handler  # health: balancers and probes carry no token
         if handler.unary_unary is not None:
             inner_unary: Any = handler.unary_unary
 
@@ -158,3 +163,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return handler._replace(unary_stream=stream)  # type: ignore[attr-defined,no-any-return]
         # The service has no other kind of method; an unchecked one must not run.
         return None
+
+    def _authenticated_reflection(
+        self, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """Reflection describes the API, no data, but still only to a known caller.
+        Outside our service the ErrorInterceptor does not map errors: abort here."""
+        inner: Any = handler.stream_stream
+        if inner is None:
+            return None
+
+        async def bidi(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                await self._authenticator.caller(bearer_token(context.invocation_metadata()))
+            except Exception as refused:
+                await context.abort_with_status(status_for(refused, "reflection"))
+            async for response in inner(requests, context):
+                yield response
+
+        return handler._replace(stream_stream=bidi)  # type: ignore[attr-defined,no-any-return]

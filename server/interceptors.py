@@ -88,7 +88,7 @@ def _translate(exc: Exception) -> PrivacyError | None:
     return None
 
 
-def _status_for(exc: Exception, method: str) -> grpc.Status:
+def status_for(exc: Exception, method: str) -> grpc.Status:
     error = _translate(exc)
     if error is None:
         # Only the type: an exception's text can quote personal data.
@@ -144,7 +144,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     call.code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception as exc:
-                    status = _status_for(exc, method)
+                    status = status_for(exc, method)
                     call.code = status.code
                     await context.abort_with_status(status)
                 finally:
@@ -168,7 +168,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     call.code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception as exc:
-                    status = _status_for(exc, method)
+                    status = status_for(exc, method)
                     call.code = status.code
                     await context.abort_with_status(status)
                 finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -126,3 +128,15 @@ async def test_health_and_reflection(app: App) -> None:
         names = [s.name async for r in responses for s in r.list_services_response.service]
     assert "atomicrm.privacy.v1.PrivacyService" in names
     assert "grpc.health.v1.Health" in names
+    # Health is open to probes; reflection only to known callers.
+    async with open_channel(f"127.0.0.1:{app.port}") as anonymous:
+        answer = await health_pb2_grpc.HealthStub(anonymous).Check(health_pb2.HealthCheckRequest())
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        refused = reflection_pb2_grpc.ServerReflectionStub(anonymous).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            async for _ in refused:
+                pass
+    assert error.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert "no credentials" in (error.value.details() or "")
