@@ -62,3 +62,13 @@ def test_tls_paths_come_together() -> None:
         Settings.from_env({"PRIVACY_TLS_CERT": "s.pem"})
     with pytest.raises(ConfigError, match="needs PRIVACY_TLS_CERT"):
         Settings.from_env({"PRIVACY_TLS_CLIENT_CA": "ca"})
+
+
+def test_authentication_settings() -> None:
+    defaults = Settings.from_env({"PRIVACY_DATA_DIR": "/srv/privacy"})
+    assert defaults.dev_credential is True
+    assert defaults.auth_cache == timedelta(seconds=5)
+    assert defaults.dev_token_file == Path("/srv/privacy/dev-token")
+    s = Settings.from_env({"PRIVACY_DEV_CREDENTIAL": "off", "PRIVACY_AUTH_CACHE_SECONDS": "0.5"})
+    assert s.dev_credential is False
+    assert s.auth_cache == timedelta(seconds=0.5)
