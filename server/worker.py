@@ -213,8 +213,11 @@ class Worker:
                     await conn.execute(
                         Q["queue_blob_deletion"], tenant_id, list(result.blob_keys), job_id
                     )
-                for key, data in result.blob_rewrites:
-                    await conn.execute(Q["queue_blob_rewrite"], tenant_id, key, job_id, data)
+                if result.blob_rewrites:
+                    keys, contents = zip(*result.blob_rewrites, strict=True)
+                    await conn.execute(
+                        Q["queue_blob_rewrite"], tenant_id, list(keys), job_id, list(contents)
+                    )
                 await conn.execute(Q["reset_attempts"], job_id)
                 await audit.append(
                     conn,
@@ -359,13 +362,9 @@ class Worker:
 
         async def forget(c: Connection) -> None:
             if rewrites:
-                await c.executemany(
-                    Q["forget_blob_rewrite"], [(tenant_id, key) for key, _ in rewrites]
-                )
+                await c.execute(Q["forget_blob_rewrite"], tenant_id, [key for key, _ in rewrites])
             if deletions:
-                await c.executemany(
-                    Q["forget_blob_deletion"], [(tenant_id, key) for key in deletions]
-                )
+                await c.execute(Q["forget_blob_deletion"], tenant_id, list(deletions))
 
         if conn is not None:
             await forget(conn)
