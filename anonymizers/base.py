@@ -12,6 +12,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from anonymizers.fakes import Fakes
+from anonymizers.records import Rendered
 from anonymizers.redaction import REDACTED, Identifiers, Kind, Redactor, Replace, name_words
 
 # A plain connection or one borrowed from a pool: anonymizers accept either.
@@ -229,8 +230,9 @@ class Anonymizer(Protocol):
         """Anonymize the next batch of the scope's own rows (structured columns)."""
         ...
 
-    def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        """Yield the scope's own records of this type, as JSON-ready dicts."""
+    def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any] | Rendered]:
+        """Yield the scope's own records of this type: JSON-ready dicts, or JSON
+        rendered by the database (`records.rendered`, the fast path)."""
         ...
 
 
