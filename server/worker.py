@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -44,6 +45,8 @@ _UNREACHABLE = (
 )
 # Blob deletions drained per query while finishing a job.
 _BLOB_DRAIN_CHUNK = 500
+# Blobs written or deleted at once after a batch.
+_BLOB_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -353,10 +356,10 @@ class Worker:
             return
 
         def work() -> None:
-            for key, data in rewrites:
-                self._blobs.put(key, data)
-            for key in deletions:
-                self._blobs.delete(key)
+            # Many at once: a blob store's time is mostly waiting (disk, network).
+            with ThreadPoolExecutor(_BLOB_THREADS) as pool:
+                list(pool.map(lambda r: self._blobs.put(*r), rewrites))
+                list(pool.map(self._blobs.delete, deletions))
 
         await asyncio.to_thread(work)
 
