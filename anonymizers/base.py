@@ -150,6 +150,10 @@ class Tools:
         )
 
 
+# Fakes a replacer remembers (bounded: a tenant names many people).
+_FAKES_REMEMBERED = 50_000
+
+
 def fake_replacer(fakes: Fakes) -> Replace:
     """Each identifier becomes the fake of its kind: the same one wherever it appears."""
     by_kind: dict[Kind, Callable[[str], str]] = {
@@ -158,12 +162,24 @@ def fake_replacer(fakes: Fakes) -> Replace:
         Kind.HANDLE: fakes.like,
     }
 
-    def replace(kind: Kind, text: str) -> str:
+    def fake(kind: Kind, text: str) -> str:
         if kind is Kind.NAME:
             words = name_words(text)
             gap = text[len(words[0]) : text.index(words[1], len(words[0]))]
             return f"{fakes.first_name(words[0])}{gap}{fakes.last_name(' '.join(words[1:]))}"
         return by_kind[kind](text)
+
+    # A person is named again and again in a tenant's text: each fake made once.
+    made: dict[tuple[Kind, str], str] = {}
+
+    def replace(kind: Kind, text: str) -> str:
+        key = (kind, text)
+        done = made.get(key)
+        if done is None:
+            if len(made) >= _FAKES_REMEMBERED:
+                made.clear()
+            done = made[key] = fake(kind, text)
+        return done
 
     return replace
 
