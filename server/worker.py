@@ -47,6 +47,8 @@ _UNREACHABLE = (
 _BLOB_DRAIN_CHUNK = 500
 # Blobs written or deleted at once after a batch.
 _BLOB_THREADS = 8
+# A tenant-wide erasure's batches are this many times the configured size.
+_WHOLE_TENANT_ERASE_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -272,12 +274,12 @@ class Worker:
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
     ) -> BatchResult:
         anonymizer = self._registry.get(task["data_type"])
-        batch = Batch(
-            scope_of(job),
-            part=task["part"],
-            after=task["checkpoint"],
-            limit=self._config.batch_size,
-        )
+        limit = self._config.batch_size
+        if job["whole_tenant"] and job["kind"] == JobKind.ERASE.value:
+            # Plain deletes of every row: a batch's fixed cost (lease, checkpoint,
+            # audit entry) is worth spreading over more of them.
+            limit *= _WHOLE_TENANT_ERASE_BATCHES
+        batch = Batch(scope_of(job), part=task["part"], after=task["checkpoint"], limit=limit)
         tools = await self._tools(conn, job_id, job)
         if task["step"] == STEP_MENTIONS:
             return await anonymizer.redact_mentions(conn, batch, tools)
