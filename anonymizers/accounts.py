@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from anonymizers.base import (
     Action,
@@ -20,7 +19,7 @@ from anonymizers.base import (
 from anonymizers.devices import generalize_user_agent, truncate_ip
 from anonymizers.fakes import Fakes
 from anonymizers.queries import load_queries
-from anonymizers.records import records
+from anonymizers.records import Rendered, rendered
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "accounts.sql")
@@ -180,11 +179,11 @@ class AccountsAnonymizer:
         )
         return advance(result, batch.part, _PARTS)
 
-    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
         for kind, query in (
             ("users", "export_users"),
             ("billing_contacts", "export_billing"),
             ("sessions", "export_sessions"),
         ):
-            async for r in records(conn, kind, _SQL[query], *scope.by_user()):
+            async for r in rendered(conn, kind, _SQL[query], *scope.by_user()):
                 yield r

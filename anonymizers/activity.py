@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from anonymizers.base import (
     Action,
@@ -19,7 +18,7 @@ from anonymizers.base import (
 from anonymizers.devices import generalize_user_agent, truncate_ip
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
-from anonymizers.records import records
+from anonymizers.records import Rendered, rendered
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "activity.sql")
@@ -88,6 +87,6 @@ class ActivityAnonymizer:
             finished=len(rows) < batch.limit,
         )
 
-    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for r in records(conn, "usage_events", _SQL["export"], *scope.by_user()):
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
+        async for r in rendered(conn, "usage_events", _SQL["export"], *scope.by_user()):
             yield r

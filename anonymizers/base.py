@@ -12,6 +12,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from anonymizers.fakes import Fakes
+from anonymizers.records import Rendered
 from anonymizers.redaction import REDACTED, Identifiers, Kind, Redactor, Replace, name_words
 
 # A plain connection or one borrowed from a pool: anonymizers accept either.
@@ -149,6 +150,10 @@ class Tools:
         )
 
 
+# Fakes a replacer remembers (bounded: a tenant names many people).
+_FAKES_REMEMBERED = 50_000
+
+
 def fake_replacer(fakes: Fakes) -> Replace:
     """Each identifier becomes the fake of its kind: the same one wherever it appears."""
     by_kind: dict[Kind, Callable[[str], str]] = {
@@ -157,12 +162,24 @@ def fake_replacer(fakes: Fakes) -> Replace:
         Kind.HANDLE: fakes.like,
     }
 
-    def replace(kind: Kind, text: str) -> str:
+    def fake(kind: Kind, text: str) -> str:
         if kind is Kind.NAME:
             words = name_words(text)
             gap = text[len(words[0]) : text.index(words[1], len(words[0]))]
             return f"{fakes.first_name(words[0])}{gap}{fakes.last_name(' '.join(words[1:]))}"
         return by_kind[kind](text)
+
+    # A person is named again and again in a tenant's text: each fake made once.
+    made: dict[tuple[Kind, str], str] = {}
+
+    def replace(kind: Kind, text: str) -> str:
+        key = (kind, text)
+        done = made.get(key)
+        if done is None:
+            if len(made) >= _FAKES_REMEMBERED:
+                made.clear()
+            done = made[key] = fake(kind, text)
+        return done
 
     return replace
 
@@ -229,8 +246,9 @@ class Anonymizer(Protocol):
         """Anonymize the next batch of the scope's own rows (structured columns)."""
         ...
 
-    def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        """Yield the scope's own records of this type, as JSON-ready dicts."""
+    def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any] | Rendered]:
+        """Yield the scope's own records of this type: JSON-ready dicts, or JSON
+        rendered by the database (`records.rendered`, the fast path)."""
         ...
 
 

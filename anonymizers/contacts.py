@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from anonymizers.base import (
     Action,
@@ -19,7 +18,7 @@ from anonymizers.base import (
 )
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
-from anonymizers.records import records
+from anonymizers.records import Rendered, rendered
 from anonymizers.redaction import Identifiers, full_names
 
 _SQL = load_queries("anonymizers.sql", "contacts.sql")
@@ -129,7 +128,7 @@ class ContactsAnonymizer:
         )
         return advance(result, 0, 3)
 
-    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
         for kind in ("contacts", "notes", "deals"):
-            async for r in records(conn, kind, _SQL[f"export_{kind}"], *scope.by_contact()):
+            async for r in rendered(conn, kind, _SQL[f"export_{kind}"], *scope.by_contact()):
                 yield r

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anonymizers.base import Batch, BatchResult, Connection, Tools
+from anonymizers.bulk import update_rows
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,13 @@ class TextColumns:
             f"ORDER BY id LIMIT $4 FOR UPDATE"
         )
 
-    def update_sql(self) -> str:
-        sets = ", ".join(f"{c} = ${i + 3}" for i, c in enumerate(self._all()))
-        return f"UPDATE {self.table} SET {sets} WHERE tenant_id = $1 AND id = $2"
+    def sql_types(self) -> tuple[tuple[str, str], ...]:
+        """(column, SQL type) of every column, for anonymizers.bulk."""
+        return (
+            *((c, "text") for c in self.text),
+            *((c, "text[]") for c in self.arrays),
+            *((c, "jsonb") for c in self.json),
+        )
 
 
 def _redact_value(value: Any, tools: Tools) -> Any:
@@ -86,11 +91,9 @@ async def redact_batch(
         old += [json.loads(row[c]) if row[c] is not None else None for c in columns.json]
         new = [_redact_value(v, tools) for v in old]
         if new != old:
-            changed = new[: len(columns.text + columns.arrays)]
-            changed += [json.dumps(v) if v is not None else None for v in new[len(changed) :]]
-            updates.append((batch.scope.tenant_id, row["id"], *changed))
-    if updates:
-        await conn.executemany(columns.update_sql(), updates)
+            updates.append((row["id"], *new))
+    # The changed rows, all in one statement (jsonb values travel nested).
+    await update_rows(conn, columns.table, batch.scope.tenant_id, columns.sql_types(), updates)
     return BatchResult(
         # Own rows count as done when looked at; others when they changed.
         processed=len(found) if rows == "owned" else len(updates),

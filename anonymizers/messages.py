@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
-from anonymizers.records import records
+from anonymizers.records import Rendered, rendered
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "messages.sql")
@@ -92,6 +91,6 @@ class MessagesAnonymizer:
             conn, _TEXT, batch, tools, rows=rows, owners=batch.scope.contact_ids
         )
 
-    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for r in records(conn, "messages", _SQL["export"], *scope.by_contact()):
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
+        async for r in rendered(conn, "messages", _SQL["export"], *scope.by_contact()):
             yield r

@@ -1,9 +1,10 @@
-"""Rows as JSON-ready export records."""
+"""Rows as export records: JSON-ready dicts, or JSON rendered by PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
 
 _JSON_COLUMNS = frozenset({"custom_fields"})
 PREFETCH = 1000
+# Internal fields that never leave the service, whatever an export query selects.
+NEVER_EXPORTED = frozenset({"blob_key", "password_hash", "token_hash", "secret"})
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One export record already rendered as a JSON object (by the database)."""
+
+    json: str
 
 
 def _value(name: str, value: Any) -> Any:
@@ -47,3 +57,61 @@ async def records(
     """
     async for row in conn.cursor(sql, *args, prefetch=PREFETCH):
         yield record(kind, row)
+
+
+def _without_terminator(sql: str) -> str:
+    """The statement without its final semicolon (and comments after it): a subquery."""
+    body = sql.strip()
+    end = body.rfind(";")
+    rest = body[end + 1 :].splitlines() if end != -1 else ["x"]
+    if all(not line.strip() or line.strip().startswith("--") for line in rest):
+        body = body[:end]
+    return body
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# A timestamp as Python's isoformat() writes it in UTC (what `records` exports):
+# microseconds in full, or none when there are none; always "+00:00".
+_ISO_UTC = (
+    "CASE WHEN {0} IS NULL THEN NULL "
+    "WHEN extract(microseconds FROM {0})::bigint % 1000000 = 0 "
+    "THEN to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') "
+    "ELSE to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') END"
+)
+
+
+def _field(name: str, type_name: str) -> str:
+    """One column of the rendered record, as `records` would have written it."""
+    column = f"q.{_ident(name)}"
+    if type_name == "timestamptz":
+        return f"{_ISO_UTC.format(column)} AS {_ident(name)}"
+    if type_name == "numeric":  # exact: money is not a float
+        return f"{column}::text AS {_ident(name)}"
+    return column
+
+
+async def rendered(conn: Connection, kind: str, sql: str, *args: Any) -> AsyncIterator[Rendered]:
+    """Stream a query's rows as export records rendered to JSON by PostgreSQL.
+
+    What `records` yields, as JSON text made in the database (row_to_json), so
+    Python only passes text through. The same JSON, value for value: timestamps
+    as isoformat() in UTC, numeric as a decimal string, inet as its address,
+    jsonb nested. NEVER_EXPORTED columns are left out. Must run inside a
+    transaction, like `records`.
+    """
+    statement = await conn.prepare(sql)
+    fields = ", ".join(
+        _field(a.name, a.type.name)
+        for a in statement.get_attributes()
+        if a.name not in NEVER_EXPORTED
+    )
+    inner = _without_terminator(sql)
+    wrapped = (
+        f"SELECT row_to_json(r)::text FROM "
+        f"(SELECT ${len(args) + 1}::text AS kind, {fields} FROM (\n{inner}\n) AS q) AS r"
+    )
+    async for row in conn.cursor(wrapped, *args, kind, prefetch=PREFETCH):
+        yield Rendered(row[0])

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import accumulate
 
 REDACTED = "[redacted]"
 
@@ -31,8 +32,27 @@ _TOKEN = re.compile(
     rf"|(?<![\w+])(?P<phone>{_PHONE})(?!\d)"
     rf"|(?<![\w@-])(?P<handle>{_HANDLE})"
 )
+# The same tokens less plain words (handles without "@"): a whole tenant's text is
+# mostly plain words, and each costs a Python call. Inside a plain word, which
+# _TOKEN consumes whole, an email or an @handle cannot start (their look-behinds
+# forbid a word character or "-" before them), a phone number only right after a
+# "-". So where no plain word is a handle of the subject and no phone number
+# follows a "-", both find the same emails, phone numbers and @handles.
+_TOKEN_LEAN = re.compile(
+    rf"(?<![\w.+-])(?P<email>{_EMAIL})"
+    rf"|(?<![\w+])(?P<phone>{_PHONE})(?!\d)"
+    rf"|(?<![\w@-])(?P<handle>@[\w][\w-]*)"
+)
+# _TOKEN_LEAN on a text without "@": only phone numbers can be there.
+_TOKEN_PHONES = re.compile(rf"(?<![\w+])(?P<phone>{_PHONE})(?!\d)")
+_DIGIT = re.compile(r"\d")
+_PLAIN_WORD = re.compile(r"(?<![\w@-])[\w][\w-]*")
+# Short texts (addresses, subjects) recur across a tenant's rows: redacted once each.
+_MEMO_CHARS = 200
+_MEMO_ENTRIES = 20_000
 # Letters, with inner apostrophes (straight or typographic: O'Brien, O\u2019Brien).
 _WORD = re.compile("[^\\W\\d_]+(?:['\u2019][^\\W\\d_]+)*")
+_WORD_SPLIT = re.compile(f"({_WORD.pattern})")
 # What may stand between the words of a name: "Jane Doe", "Jane_Doe", "jane.doe".
 _NAME_GAP = re.compile(r"[\s_.-]{1,3}")
 
@@ -110,6 +130,7 @@ class Redactor:
         self._emails = {e.strip().lower() for e in ids.emails if e.strip()}
         self._phones = {national(p) for p in ids.phones if len(digits(p)) >= _MIN_PHONE_DIGITS}
         self._handles = {h.strip().lower() for h in ids.handles if h.strip()}
+        self._plain_handles = {h for h in self._handles if not h.startswith("@")}
         self._names = {
             words
             for n in ids.names
@@ -118,6 +139,7 @@ class Redactor:
         self._first_words = {words[0] for words in self._names}
         self._longest = max((len(words) for words in self._names), default=0)
         self._everyone = everyone
+        self._memo: dict[tuple[Replace, str], str] = {}
 
     def is_empty(self) -> bool:
         return not (self._everyone or self._emails or self._phones or self._handles or self._names)
@@ -126,7 +148,7 @@ class Redactor:
         """Every identifier in text, in order, not overlapping."""
         found: list[Match] = []
         opaque: list[tuple[int, int]] = []  # email/phone tokens: no names inside them
-        for m in _TOKEN.finditer(text):
+        for m in self._tokens(text):
             kind, value = self._token(m)
             if kind in (Kind.EMAIL, Kind.PHONE) or m.lastgroup in ("email", "phone"):
                 opaque.append(m.span())
@@ -140,6 +162,24 @@ class Redactor:
             if not result or f.start >= result[-1].end:
                 result.append(f)
         return result
+
+    def _tokens(self, text: str) -> list[re.Match[str]]:
+        """What _TOKEN finds, less plain words that are no handle of the subject."""
+        if self._plain_handles and not self._plain_handles.isdisjoint(
+            map(str.lower, _PLAIN_WORD.findall(text))
+        ):
+            return list(_TOKEN.finditer(text))
+        if "@" in text:
+            lean = list(_TOKEN_LEAN.finditer(text))
+        elif _DIGIT.search(text):
+            lean = list(_TOKEN_PHONES.finditer(text))
+        else:
+            return []  # no email, no phone number, no @handle: nothing to find
+        # A phone number right after "-" may start inside a plain word, which
+        # _TOKEN takes whole: only _TOKEN itself can tell.
+        if any(m.lastgroup == "phone" and text[m.start() - 1 : m.start()] == "-" for m in lean):
+            return list(_TOKEN.finditer(text))
+        return lean
 
     def _token(self, m: re.Match[str]) -> tuple[Kind | None, str]:
         value = m.group()
@@ -156,25 +196,40 @@ class Redactor:
         return (Kind.HANDLE if hit else None), value
 
     def _find_names(self, text: str, opaque: list[tuple[int, int]]) -> Iterable[Match]:
-        words = [w for w in _WORD.finditer(text) if not any(s <= w.start() < e for s, e in opaque)]
-        keys = _name_key(w.group() for w in words)
-        i = 0
-        while i < len(words):
-            # Most words start no name: one set lookup, and on to the next word.
-            if keys[i] not in self._first_words:
-                i += 1
+        # One split in C gives the words, the gaps between them and, summed, where
+        # each starts; most texts name no one, and those cost a set lookup a word.
+        # Words inside an email or phone number take no part in a name (a run
+        # through one would fail the gap check anyway).
+        parts = _WORD_SPLIT.split(text)  # gap, word, gap, word, ..., gap
+        words = parts[1::2]
+        if text.isascii():
+            keys = [w.lower() for w in words]
+        else:
+            keys = [w.lower().replace("\u2019", "'") for w in words]
+        first = self._first_words
+        starts = [i for i, key in enumerate(keys) if key in first]
+        if not starts:
+            return
+        ends = list(accumulate(map(len, parts)))  # word i spans ends[2i] to ends[2i + 1]
+
+        def free(j: int) -> bool:
+            at = ends[2 * j]
+            return not any(s <= at < e for s, e in opaque)
+
+        taken = 0  # words before this belong to a name found already
+        for i in starts:
+            if i < taken or not free(i):
                 continue
             for n in range(min(self._longest, len(words) - i), 1, -1):
-                if keys[i : i + n] in self._names and all(
-                    _NAME_GAP.fullmatch(text, words[j].end(), words[j + 1].start())
-                    for j in range(i, i + n - 1)
+                if (
+                    tuple(keys[i : i + n]) in self._names
+                    and all(free(j) for j in range(i + 1, i + n))
+                    and all(_NAME_GAP.fullmatch(parts[2 * j + 2]) for j in range(i, i + n - 1))
                 ):
-                    start, end = words[i].start(), words[i + n - 1].end()
+                    start, end = ends[2 * i], ends[2 * (i + n - 1) + 1]
                     yield Match(start, end, Kind.NAME, text[start:end])
-                    i += n
+                    taken = i + n
                     break
-            else:
-                i += 1
 
     def sql_prefilter(self) -> str | None:
         """A PostgreSQL regex (for ~*) matching every text this redactor may change.
@@ -198,6 +253,17 @@ class Redactor:
         """Replace every identifier; everything between them stays as it was."""
         if not text or self.is_empty():
             return text
+        if len(text) > _MEMO_CHARS:
+            return self._redact(text, replace)
+        memo_key = (replace, text)
+        done = self._memo.get(memo_key)
+        if done is None:
+            if len(self._memo) >= _MEMO_ENTRIES:
+                self._memo.clear()
+            done = self._memo[memo_key] = self._redact(text, replace)
+        return done
+
+    def _redact(self, text: str, replace: Replace) -> str:
         out: list[str] = []
         pos = 0
         for m in self.find(text):

@@ -11,6 +11,9 @@ import secrets
 from pathlib import Path
 from typing import Protocol
 
+# Resolved directories remembered per store (tenants, in practice).
+_MAX_DIRS = 10_000
+
 
 class BlobStore(Protocol):
     """Where file contents live."""
@@ -27,15 +30,40 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Directories already resolved and checked: a tenant-wide job touches
+        # thousands of blobs in a few directories, and resolving costs a stat a part.
+        self._dirs: dict[str, str] = {}
 
     def new_key(self, tenant_id: str) -> str:
         return f"{tenant_id}/{secrets.token_hex(16)}"
 
-    def _path(self, key: str) -> Path:
+    def _resolved(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if self.root.resolve() not in path.parents:
             raise ValueError("blob key escapes the blob directory")
         return path
+
+    def _path(self, key: str) -> Path:
+        parent, _, name = key.rpartition("/")
+        if name in ("", ".", ".."):
+            return self._resolved(key)
+        directory = self._dirs.get(parent)
+        if directory is None:
+            directory = self._directory(parent)
+        path = os.path.join(directory, name)
+        if os.path.islink(path):  # a link could point anywhere: the full check
+            return self._resolved(key)
+        return Path(path)
+
+    def _directory(self, parent: str) -> str:
+        """The resolved directory of keys under `parent`, checked and remembered."""
+        root = self.root.resolve()
+        resolved = (self.root / parent).resolve()
+        if resolved != root and root not in resolved.parents:
+            raise ValueError("blob key escapes the blob directory")
+        if len(self._dirs) < _MAX_DIRS:
+            self._dirs[parent] = str(resolved)
+        return str(resolved)
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)

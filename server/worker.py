@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -44,6 +45,10 @@ _UNREACHABLE = (
 )
 # Blob deletions drained per query while finishing a job.
 _BLOB_DRAIN_CHUNK = 500
+# Blobs written or deleted at once after a batch.
+_BLOB_THREADS = 8
+# A tenant-wide erasure's batches are this many times the configured size.
+_WHOLE_TENANT_ERASE_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -213,8 +218,11 @@ class Worker:
                     await conn.execute(
                         Q["queue_blob_deletion"], tenant_id, list(result.blob_keys), job_id
                     )
-                for key, data in result.blob_rewrites:
-                    await conn.execute(Q["queue_blob_rewrite"], tenant_id, key, job_id, data)
+                if result.blob_rewrites:
+                    keys, contents = zip(*result.blob_rewrites, strict=True)
+                    await conn.execute(
+                        Q["queue_blob_rewrite"], tenant_id, list(keys), job_id, list(contents)
+                    )
                 await conn.execute(Q["reset_attempts"], job_id)
                 await audit.append(
                     conn,
@@ -266,12 +274,12 @@ class Worker:
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
     ) -> BatchResult:
         anonymizer = self._registry.get(task["data_type"])
-        batch = Batch(
-            scope_of(job),
-            part=task["part"],
-            after=task["checkpoint"],
-            limit=self._config.batch_size,
-        )
+        limit = self._config.batch_size
+        if job["whole_tenant"] and job["kind"] == JobKind.ERASE.value:
+            # Plain deletes of every row: a batch's fixed cost (lease, checkpoint,
+            # audit entry) is worth spreading over more of them.
+            limit *= _WHOLE_TENANT_ERASE_BATCHES
+        batch = Batch(scope_of(job), part=task["part"], after=task["checkpoint"], limit=limit)
         tools = await self._tools(conn, job_id, job)
         if task["step"] == STEP_MENTIONS:
             return await anonymizer.redact_mentions(conn, batch, tools)
@@ -350,22 +358,18 @@ class Worker:
             return
 
         def work() -> None:
-            for key, data in rewrites:
-                self._blobs.put(key, data)
-            for key in deletions:
-                self._blobs.delete(key)
+            # Many at once: a blob store's time is mostly waiting (disk, network).
+            with ThreadPoolExecutor(_BLOB_THREADS) as pool:
+                list(pool.map(lambda r: self._blobs.put(*r), rewrites))
+                list(pool.map(self._blobs.delete, deletions))
 
         await asyncio.to_thread(work)
 
         async def forget(c: Connection) -> None:
             if rewrites:
-                await c.executemany(
-                    Q["forget_blob_rewrite"], [(tenant_id, key) for key, _ in rewrites]
-                )
+                await c.execute(Q["forget_blob_rewrite"], tenant_id, [key for key, _ in rewrites])
             if deletions:
-                await c.executemany(
-                    Q["forget_blob_deletion"], [(tenant_id, key) for key in deletions]
-                )
+                await c.execute(Q["forget_blob_deletion"], tenant_id, list(deletions))
 
         if conn is not None:
             await forget(conn)

@@ -23,8 +23,21 @@ ORDER BY f.id
 LIMIT $6
 FOR UPDATE;
 
--- name: delete
-DELETE FROM files WHERE tenant_id = $1 AND id = ANY($2);
+-- name: erase_batch
+-- lock_batch's rows, deleted in the same statement; their blob keys come back.
+WITH batch AS (
+    SELECT f.id FROM files f
+    WHERE f.tenant_id = $1 AND f.id > $5
+      AND ($2 OR f.contact_id = ANY($3)
+           OR f.message_id IN (SELECT id FROM messages
+                               WHERE tenant_id = $1 AND contact_id = ANY($3))
+           OR (f.user_id = ANY($4) AND f.contact_id IS NULL AND f.message_id IS NULL))
+    ORDER BY f.id
+    LIMIT $6
+    FOR UPDATE
+)
+DELETE FROM files f USING batch WHERE f.tenant_id = $1 AND f.id = batch.id
+RETURNING f.id, f.blob_key;
 
 -- name: update_anonymized
 UPDATE files f SET name = u.name, size_bytes = u.size, sha256 = u.sha256

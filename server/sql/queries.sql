@@ -238,11 +238,13 @@ ORDER BY queued_at
 LIMIT $2;
 
 -- name: forget_blob_deletion
-DELETE FROM privacy_blob_deletions WHERE tenant_id = $1 AND blob_key = $2;
+-- $2: the keys done, all at once (one statement, not one per blob).
+DELETE FROM privacy_blob_deletions WHERE tenant_id = $1 AND blob_key = ANY($2::text[]);
 
 -- name: queue_blob_rewrite
+-- $2 keys and $4 contents, in the same order: a batch's rewrites in one statement.
 INSERT INTO privacy_blob_rewrites (tenant_id, blob_key, job_id, data)
-VALUES ($1, $2, $3, $4)
+SELECT $1, r.blob_key, $3, r.data FROM unnest($2::text[], $4::bytea[]) AS r(blob_key, data)
 ON CONFLICT (tenant_id, blob_key) DO UPDATE SET data = excluded.data, job_id = excluded.job_id;
 
 -- name: pending_blob_rewrites
@@ -250,7 +252,7 @@ SELECT tenant_id, blob_key, data FROM privacy_blob_rewrites
 WHERE job_id = $1 ORDER BY queued_at LIMIT $2;
 
 -- name: forget_blob_rewrite
-DELETE FROM privacy_blob_rewrites WHERE tenant_id = $1 AND blob_key = $2;
+DELETE FROM privacy_blob_rewrites WHERE tenant_id = $1 AND blob_key = ANY($2::text[]);
 
 -- name: audit_append
 SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb);
