@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
-from clients.export_files import records_of
+from clients.export_files import file_chunks_of, records_of
 
 # Every table of a tenant, in an order a plain DELETE can follow (references first).
 TABLES = (
@@ -162,7 +162,8 @@ async def _export_bytes(target: Target, tenant: str, pid: int) -> tuple[int, flo
     started = time.perf_counter()
     async with target.client() as client:
         async for chunk in client.export(tenant, subject(whole_tenant=tenant)):
-            size += sum(len(r.json) for r in records_of(chunk)) + len(chunk.file_chunk.data)
+            size += sum(len(r.json) for r in records_of(chunk))
+            size += sum(len(piece.data) for piece in file_chunks_of(chunk))
             peak = max(peak, _rss_mb(pid)) if size % 64 == 0 else peak
     elapsed = time.perf_counter() - started
     return size, elapsed, max(peak, _rss_mb(pid)) - baseline

@@ -36,9 +36,29 @@ def records_of(chunk: pb.ExportChunk) -> list[pb.ExportRecord]:
     return []
 
 
+def file_chunks_of(chunk: pb.ExportChunk) -> list[pb.FileChunk]:
+    """The pieces of file content a chunk carries, in order."""
+    which = chunk.WhichOneof("payload")
+    if which == "files":
+        return list(chunk.files.chunks)
+    if which == "file_chunk":
+        return [chunk.file_chunk]
+    return []
+
+
+def files_done_of(chunk: pb.ExportChunk) -> list[pb.ExportedFile]:
+    """The entries (size, SHA-256) of the files whose last chunk came in this chunk."""
+    which = chunk.WhichOneof("payload")
+    if which == "files":
+        return list(chunk.files.done)
+    if which == "file_done":
+        return [chunk.file_done]
+    return []
+
+
 def manifest_dict(manifest: pb.ExportManifest, files: list[pb.ExportedFile]) -> dict[str, Any]:
     """The manifest as the documented JSON object (docs/export-manifest.schema.json),
-    with the file entries that came on the stream (`file_done`)."""
+    with the file entries that came on the stream (`files_done_of`)."""
     return {
         "schema_version": manifest.schema_version,
         "snapshot_at": manifest.snapshot_at.ToDatetime().isoformat() + "Z",
@@ -85,12 +105,11 @@ async def write_zip(
                     switch_to(f"{record.data_type}.ndjson").write(line)
                     records += 1
                     bars.update(task, advance=len(line), records=records)
-                if which == "file_chunk":
-                    switch_to(chunk.file_chunk.path).write(chunk.file_chunk.data)
-                    bars.update(task, advance=len(chunk.file_chunk.data))
-                elif which == "file_done":
-                    files.append(chunk.file_done)
-                elif which == "manifest":
+                for piece in file_chunks_of(chunk):
+                    switch_to(piece.path).write(piece.data)
+                    bars.update(task, advance=len(piece.data))
+                files.extend(files_done_of(chunk))
+                if which == "manifest":
                     if entry is not None:
                         entry.close()
                         entry = None
@@ -116,9 +135,8 @@ async def write_ndjson(chunks: AsyncIterator[pb.ExportChunk], out: TextIO) -> di
     async for chunk in chunks:
         for r in records_of(chunk):
             out.write(json.dumps({"data_type": r.data_type, "record": json.loads(r.json)}) + "\n")
-        if chunk.WhichOneof("payload") == "file_done":
-            files.append(chunk.file_done)
-        elif chunk.WhichOneof("payload") == "manifest":
+        files.extend(files_done_of(chunk))
+        if chunk.WhichOneof("payload") == "manifest":
             manifest = manifest_dict(chunk.manifest, files)
             out.write(json.dumps({"manifest": manifest}) + "\n")
     return manifest

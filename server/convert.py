@@ -81,32 +81,36 @@ def export_records(records: list[export.Record]) -> pb.ExportChunk:
     )
 
 
-def export_chunk(item: export.Item) -> pb.ExportChunk:
-    if isinstance(item, export.Record):
-        return pb.ExportChunk(record=pb.ExportRecord(data_type=item.data_type, json=item.json))
-    if isinstance(item, export.FileChunk):
-        return pb.ExportChunk(
-            file_chunk=pb.FileChunk(
-                file_id=item.file_id,
-                path=item.path,
-                offset=item.offset,
-                data=item.data,
-                last=item.last,
+def export_files(parts: list[export.FileChunk | export.ExportedFile]) -> pb.ExportChunk:
+    files = pb.ExportFiles()
+    for part in parts:
+        if isinstance(part, export.FileChunk):
+            files.chunks.append(
+                pb.FileChunk(
+                    file_id=part.file_id,
+                    path=part.path,
+                    offset=part.offset,
+                    data=part.data,
+                    last=part.last,
+                )
             )
-        )
-    if isinstance(item, export.ExportedFile):
-        return pb.ExportChunk(
-            file_done=pb.ExportedFile(
-                file_id=item.file_id,
-                path=item.path,
-                size_bytes=item.size_bytes,
-                sha256=item.sha256,
+        else:
+            files.done.append(
+                pb.ExportedFile(
+                    file_id=part.file_id,
+                    path=part.path,
+                    size_bytes=part.size_bytes,
+                    sha256=part.sha256,
+                )
             )
-        )
+    return pb.ExportChunk(files=files)
+
+
+def export_manifest(manifest: export.Manifest) -> pb.ExportChunk:
     return pb.ExportChunk(
         manifest=pb.ExportManifest(
-            schema_version=item.schema_version,
-            record_counts=item.record_counts,
-            snapshot_at=_ts(item.snapshot_at),
+            schema_version=manifest.schema_version,
+            record_counts=manifest.record_counts,
+            snapshot_at=_ts(manifest.snapshot_at),
         )
     )

@@ -113,25 +113,40 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 query.subject,
                 query.data_types,
             )
-            batch: list[export.Record] = []
+            # Records, and file parts, travel many to a message: per-message cost
+            # dominates otherwise (most files are small). Order is kept.
+            records: list[export.Record] = []
+            parts: list[export.FileChunk | export.ExportedFile] = []
             size = 0
             async for item in items:
                 if isinstance(item, export.Record):
-                    # Records travel many to a message: per-message cost dominates otherwise.
-                    batch.append(item)
+                    if parts:
+                        yield convert.export_files(parts)
+                        parts, size = [], 0
+                    records.append(item)
                     size += len(item.json)
-                    if len(batch) >= EXPORT_BATCH_RECORDS or size >= EXPORT_BATCH_BYTES:
-                        yield convert.export_records(batch)
-                        batch, size = [], 0
-                    continue
-                if batch:
-                    yield convert.export_records(batch)
-                    batch, size = [], 0
-                if isinstance(item, export.Manifest):
+                    if len(records) >= EXPORT_BATCH_RECORDS or size >= EXPORT_BATCH_BYTES:
+                        yield convert.export_records(records)
+                        records, size = [], 0
+                elif isinstance(item, export.FileChunk | export.ExportedFile):
+                    if records:
+                        yield convert.export_records(records)
+                        records, size = [], 0
+                    parts.append(item)
+                    size += len(item.data) if isinstance(item, export.FileChunk) else 0
+                    if len(parts) >= EXPORT_BATCH_RECORDS or size >= EXPORT_BATCH_BYTES:
+                        yield convert.export_files(parts)
+                        parts, size = [], 0
+                else:
+                    if records:
+                        yield convert.export_records(records)
+                    if parts:
+                        yield convert.export_files(parts)
+                    records, parts, size = [], [], 0
                     # Audited before the manifest goes out: a caller that has the
                     # whole export has an audit entry for it.
                     await audit_export(conn, caller, query.tenant_id, query.subject, item)
-                yield convert.export_chunk(item)
+                    yield convert.export_manifest(item)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
         caller = auth.current()

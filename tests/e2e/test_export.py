@@ -16,7 +16,7 @@ import pytest
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
-from clients.export_files import records_of, write_ndjson, write_zip
+from clients.export_files import files_done_of, records_of, write_ndjson, write_zip
 from server.app import App
 from server.blobs import LocalBlobStore
 from server.seed import seed_tenant
@@ -256,10 +256,13 @@ async def test_a_user_account_and_a_whole_tenant(
 
     whole = [c async for c in client.export("demo", subject(whole_tenant="demo"))]
     counts = whole[-1].manifest.record_counts
-    # No message grows with the tenant: file entries come one by one, not in the manifest.
+    # No message grows with the tenant: file entries come with the files, not in the
+    # manifest; small files share messages.
     assert list(whole[-1].manifest.files) == []
-    done = [c.file_done for c in whole if c.WhichOneof("payload") == "file_done"]
-    assert len(done) == await db.fetchval("SELECT count(*) FROM files WHERE tenant_id = 'demo'")
+    done = [entry for c in whole for entry in files_done_of(c)]
+    file_count = await db.fetchval("SELECT count(*) FROM files WHERE tenant_id = 'demo'")
+    assert len(done) == len({d.file_id for d in done}) == file_count
+    assert sum(c.WhichOneof("payload") == "files" for c in whole) < file_count
     assert max(c.ByteSize() for c in whole) < 1024 * 1024
     for data_type, tables in {
         "contacts": ("contacts", "notes", "deals"),

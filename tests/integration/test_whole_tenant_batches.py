@@ -30,7 +30,7 @@ async def test_whole_tenant_erase_batches_are_four_times_the_batch_size(
     app = App(replace(settings, batch_size=3, workers=1))
     await app.start()
     try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}") as client:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             jane = await client.erase("globex", subject(email="jane.doe@example.com"))
             whole = await client.erase("acme", subject(whole_tenant="acme"))
             done = [await client.wait_job(j.id) for j in (jane, whole)]
