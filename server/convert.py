@@ -73,37 +73,68 @@ def hold_to_proto(hold: LegalHold) -> pb.LegalHold:
     )
 
 
-def export_records(records: list[export.Record]) -> pb.ExportChunk:
-    return pb.ExportChunk(
-        records=pb.ExportRecords(
-            records=[pb.ExportRecord(data_type=r.data_type, json=r.json) for r in records]
-        )
-    )
+class ExportPacker:
+    """Packs export items into messages, in order: records, and file parts, travel
+    many to a message (per-message cost dominates otherwise), up to `max_items` or
+    about `max_bytes` each."""
 
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        self._max_items = max_items
+        self._max_bytes = max_bytes
+        self._records = pb.ExportRecords()
+        self._files = pb.ExportFiles()
+        self._items = 0
+        self._bytes = 0
 
-def export_files(parts: list[export.FileChunk | export.ExportedFile]) -> pb.ExportChunk:
-    files = pb.ExportFiles()
-    for part in parts:
-        if isinstance(part, export.FileChunk):
-            files.chunks.append(
-                pb.FileChunk(
-                    file_id=part.file_id,
-                    path=part.path,
-                    offset=part.offset,
-                    data=part.data,
-                    last=part.last,
-                )
+    def add(
+        self, item: export.Records | export.FileChunk | export.ExportedFile
+    ) -> list[pb.ExportChunk]:
+        """The messages that are full once `item` is in."""
+        ready: list[pb.ExportChunk] = []
+        if isinstance(item, export.Records):
+            if self._files.chunks or self._files.done:
+                ready.extend(self.flush())
+            for text in item.jsons:
+                self._records.records.add(data_type=item.data_type, json=text)
+                self._bytes += len(text)
+                self._items += 1
+                if self._items >= self._max_items or self._bytes >= self._max_bytes:
+                    ready.extend(self.flush())
+            return ready
+        if self._records.records:
+            ready.extend(self.flush())
+        if isinstance(item, export.FileChunk):
+            self._files.chunks.add(
+                file_id=item.file_id,
+                path=item.path,
+                offset=item.offset,
+                data=item.data,
+                last=item.last,
             )
+            self._bytes += len(item.data)
         else:
-            files.done.append(
-                pb.ExportedFile(
-                    file_id=part.file_id,
-                    path=part.path,
-                    size_bytes=part.size_bytes,
-                    sha256=part.sha256,
-                )
+            self._files.done.add(
+                file_id=item.file_id,
+                path=item.path,
+                size_bytes=item.size_bytes,
+                sha256=item.sha256,
             )
-    return pb.ExportChunk(files=files)
+        self._items += 1
+        if self._items >= self._max_items or self._bytes >= self._max_bytes:
+            ready.extend(self.flush())
+        return ready
+
+    def flush(self) -> list[pb.ExportChunk]:
+        """What is packed so far, as a message (none when nothing is)."""
+        ready: list[pb.ExportChunk] = []
+        if self._records.records:
+            ready.append(pb.ExportChunk(records=self._records))
+            self._records = pb.ExportRecords()
+        if self._files.chunks or self._files.done:
+            ready.append(pb.ExportChunk(files=self._files))
+            self._files = pb.ExportFiles()
+        self._items = self._bytes = 0
+        return ready
 
 
 def export_manifest(manifest: export.Manifest) -> pb.ExportChunk:

@@ -37,9 +37,11 @@ _UNSAFE_PATH = re.compile(r"[^\w.\-]+")
 
 
 @dataclass(frozen=True)
-class Record:
+class Records:
+    """Export records of one data type, each a JSON object, in order."""
+
     data_type: str
-    json: str
+    jsons: list[str]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class Manifest:
     schema_version: str = SCHEMA_VERSION
 
 
-Item = Record | FileChunk | ExportedFile | Manifest
+Part = Records | FileChunk | ExportedFile  # what travels before the manifest
+Item = Part | Manifest
 
 
 @dataclass(frozen=True)
@@ -115,15 +118,15 @@ async def export(
             count = 0
             async for record in anonymizer.export(conn, scope):
                 if isinstance(record, Rendered):  # JSON made by the database: passed on
-                    yield Record(anonymizer.data_type, record.json)
-                    count += 1
+                    yield Records(anonymizer.data_type, record.jsons)
+                    count += len(record.jsons)
                     continue
                 if record.get("kind") == "files" and "blob_key" in record:
                     path = file_path(record)
                     pending.append(_PendingFile(str(record["id"]), path, record["blob_key"]))
                     record = {**record, "path": path}
                 public = {k: v for k, v in record.items() if k not in NEVER_EXPORTED}
-                yield Record(anonymizer.data_type, json.dumps(public, sort_keys=True))
+                yield Records(anonymizer.data_type, [json.dumps(public, sort_keys=True)])
                 count += 1
             manifest.record_counts[anonymizer.data_type] = count
     # Blobs are not in the database snapshot; their rows were, so read them now.

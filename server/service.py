@@ -28,7 +28,8 @@ from server.jobs import JobKind
 from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
 from server.subjects import Subject, SubjectKind
 
-# Records per Export message: enough to amortize a message, small enough to stream.
+# Records (or file parts) per Export message: enough to amortize a message, small
+# enough to stream.
 EXPORT_BATCH_RECORDS = 500
 EXPORT_BATCH_BYTES = 256 * 1024
 # WatchJob re-reads the job at least this often, even without a notification.
@@ -113,40 +114,18 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 query.subject,
                 query.data_types,
             )
-            # Records, and file parts, travel many to a message: per-message cost
-            # dominates otherwise (most files are small). Order is kept.
-            records: list[export.Record] = []
-            parts: list[export.FileChunk | export.ExportedFile] = []
-            size = 0
+            packer = convert.ExportPacker(EXPORT_BATCH_RECORDS, EXPORT_BATCH_BYTES)
             async for item in items:
-                if isinstance(item, export.Record):
-                    if parts:
-                        yield convert.export_files(parts)
-                        parts, size = [], 0
-                    records.append(item)
-                    size += len(item.json)
-                    if len(records) >= EXPORT_BATCH_RECORDS or size >= EXPORT_BATCH_BYTES:
-                        yield convert.export_records(records)
-                        records, size = [], 0
-                elif isinstance(item, export.FileChunk | export.ExportedFile):
-                    if records:
-                        yield convert.export_records(records)
-                        records, size = [], 0
-                    parts.append(item)
-                    size += len(item.data) if isinstance(item, export.FileChunk) else 0
-                    if len(parts) >= EXPORT_BATCH_RECORDS or size >= EXPORT_BATCH_BYTES:
-                        yield convert.export_files(parts)
-                        parts, size = [], 0
-                else:
-                    if records:
-                        yield convert.export_records(records)
-                    if parts:
-                        yield convert.export_files(parts)
-                    records, parts, size = [], [], 0
+                if isinstance(item, export.Manifest):
+                    for message in packer.flush():
+                        yield message
                     # Audited before the manifest goes out: a caller that has the
                     # whole export has an audit entry for it.
                     await audit_export(conn, caller, query.tenant_id, query.subject, item)
                     yield convert.export_manifest(item)
+                else:
+                    for message in packer.add(item):
+                        yield message
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
         caller = auth.current()

@@ -33,7 +33,9 @@ async def _both(
         by_python = [
             json.loads(json.dumps(r, sort_keys=True)) async for r in records(db, kind, sql, "demo")
         ]
-        by_database = [json.loads(r.json) async for r in rendered(db, kind, sql, "demo")]
+        by_database = [
+            json.loads(j) async for r in rendered(db, kind, sql, "demo") for j in r.jsons
+        ]
     return by_python, by_database
 
 
@@ -75,5 +77,5 @@ async def test_a_trailing_comment_or_semicolon_does_not_break_the_wrapped_query(
 ) -> None:
     sql = "SELECT 1 AS id, 'x' AS secret, 'y' AS name; -- the last line"
     async with db.transaction():
-        got = [json.loads(r.json) async for r in rendered(db, "things", sql)]
+        got = [json.loads(j) async for r in rendered(db, "things", sql) for j in r.jsons]
     assert got == [{"kind": "things", "id": 1, "name": "y"}]
