@@ -23,7 +23,7 @@ from anonymizers.records import records
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "activity.sql")
-_PAGES = TextColumns("usage_events", text=("page",))
+_PAGES = TextColumns("usage_events", text=("page",), indexed=True)
 
 
 class ActivityAnonymizer:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from anonymizers import tokens
+
 REDACTED = "[redacted]"
 
 # Fewer digits than this match too much unrelated text to be a phone number.
@@ -193,6 +195,13 @@ class Redactor:
         parts += ["[^0-9]{0,3}".join(number) for number in sorted(self._phones)]
         # An empty alternation would match everything: match nothing instead.
         return "|".join(parts) if parts else "$^"
+
+    def sql_tsquery(self) -> str | None:
+        """A tsquery for the mention index (anonymizers/tokens.py) matching every row
+        this redactor may change; None when rows must be scanned (a whole tenant)."""
+        if self._everyone:
+            return None
+        return tokens.tsquery(self._names, self._emails, self._phones, self._handles)
 
     def redact(self, text: str, replace: Replace = _redacted) -> str:
         """Replace every identifier; everything between them stays as it was."""
