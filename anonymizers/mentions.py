@@ -58,14 +58,14 @@ class TextColumns:
         )
 
     def indexed_select_sql(self) -> str:
-        """select_sql() over the rows the mention index finds for $7 (a tsquery).
+        """select_sql() over the rows the mention index finds for $7 (tsqueries).
 
         The index lookup comes first (a materialized CTE), so the planner never
         walks the table in id order hoping to meet a match soon; the regex and the
         redactor stay the exact filters."""
         return (
             f"WITH hits AS MATERIALIZED (SELECT id FROM {self.table} "
-            f"WHERE {self.tokens_sql()} @@ $7::tsquery AND tenant_id = $1 AND id > $2) "
+            f"WHERE {self.tokens_sql()} @@ ANY($7::tsquery[]) AND tenant_id = $1 AND id > $2) "
             f"SELECT id, {', '.join(self._all())} FROM {self.table} "
             f"WHERE tenant_id = $1 AND id > $2 AND id IN (SELECT id FROM hits) "
             f"{self._filters()}"
@@ -100,7 +100,7 @@ async def redact_batch(
     """Redact the next batch of rows ('others', 'owned' by `owners`, or 'all')."""
     # Own rows are rewritten whatever they mention; others only where they mention.
     prefilter = None if rows == "owned" else tools.redactor.sql_prefilter()
-    lookup = tools.redactor.sql_tsquery() if prefilter and columns.indexed else None
+    lookup = tools.redactor.sql_tsqueries() if prefilter and columns.indexed else None
     args = (batch.scope.tenant_id, batch.after, prefilter, batch.limit, list(owners), rows)
     if lookup is not None:
         found = await conn.fetch(columns.indexed_select_sql(), *args, lookup)

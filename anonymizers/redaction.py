@@ -196,12 +196,12 @@ class Redactor:
         # An empty alternation would match everything: match nothing instead.
         return "|".join(parts) if parts else "$^"
 
-    def sql_tsquery(self) -> str | None:
-        """A tsquery for the mention index (anonymizers/tokens.py) matching every row
-        this redactor may change; None when rows must be scanned (a whole tenant)."""
+    def sql_tsqueries(self) -> list[str] | None:
+        """tsqueries for the mention index (anonymizers/tokens.py), one of which matches
+        every row this redactor may change; None when rows must be scanned."""
         if self._everyone:
             return None
-        return tokens.tsquery(self._names, self._emails, self._phones, self._handles)
+        return tokens.tsqueries(self._names, self._emails, self._phones, self._handles)
 
     def redact(self, text: str, replace: Replace = _redacted) -> str:
         """Replace every identifier; everything between them stays as it was."""

@@ -8,9 +8,9 @@ only tokens that cannot depend on the characters around it:
 
 - a name's words are whole letter runs in the text (the redactor's words end
   where letters end), so each word's letter runs are tokens of the text;
-- an email's letter runs and mixed runs are tokens, except that a character after
-  its last letters may extend that run (a Kelvin sign folds to "k"): the last one
-  is asked for as a prefix;
+- an email's letter runs and mixed runs are tokens, except its last run, which a
+  character after it may extend (a Kelvin sign folds to "k"): that one is not
+  asked for (a prefix query would read every row with "com…");
 - a handle is a whole token of letters, digits, "_" and "-": all its runs are;
 - a phone number's national digits lie, in order, in one digit chain, so each 7
   of them in a row is a token.
@@ -19,6 +19,11 @@ The identifier's tokens are folded the way the database folds the text, and
 folding does not change under Python's lower(), which the redactor compares
 with. An identifier that leaves no token (a name in another script) gets None:
 the caller scans, as before.
+
+Each identifier is one query of tokens that must all be there: GIN answers such
+a query by walking its rarest token's rows only, so a lookup costs what the
+subject's rarest token costs, not what "com" or a common first name costs. The
+queries go to the database as an array (`@@ ANY`), one index scan each.
 """
 
 from __future__ import annotations
@@ -53,15 +58,15 @@ def _grams(digits: str) -> list[str]:
     return [digits[i : i + _GRAM] for i in range(len(digits) - _GRAM + 1)]
 
 
-def _lexeme(token: str, prefix: bool = False) -> str:
+def _lexeme(token: str) -> str:
     # Tokens are [a-z0-9] only: nothing to escape inside the quotes.
-    return f"'{token}'" + (":*" if prefix else "")
+    return f"'{token}'"
 
 
 def _all(lexemes: list[str]) -> str | None:
-    if not lexemes or any(len(x) > _LONGEST + 4 for x in lexemes):
+    if not lexemes or any(len(x) > _LONGEST + 2 for x in lexemes):
         return None
-    return "(" + " & ".join(dict.fromkeys(lexemes)) + ")"
+    return " & ".join(dict.fromkeys(lexemes))
 
 
 def name_clause(words: Iterable[str]) -> str | None:
@@ -70,13 +75,10 @@ def name_clause(words: Iterable[str]) -> str | None:
 
 def email_clause(email: str) -> str | None:
     folded = fold(email)
-    letters = _LETTERS.findall(folded)
-    if not letters:
-        return None
-    # The last run may go on in the text (see above): asked for as a prefix.
-    lexemes = [_lexeme(t) for t in letters[:-1]] + [_lexeme(letters[-1], prefix=True)]
-    runs = _ALNUM.findall(folded)
-    lexemes += [_lexeme(t) for t in runs[:-1] if _mixed(t)]
+    # The last run may go on in the text (see above): not asked for.
+    end = max((m.start() for m in _ALNUM.finditer(folded)), default=0)
+    lexemes = [_lexeme(m.group()) for m in _LETTERS.finditer(folded) if m.end() <= end]
+    lexemes += [_lexeme(t) for t in _ALNUM.findall(folded[:end]) if _mixed(t)]
     return _all(lexemes)
 
 
@@ -94,14 +96,14 @@ def phone_clause(national: str) -> str | None:
     return _all([_lexeme(g) for g in _grams(national)])
 
 
-def tsquery(
+def tsqueries(
     names: Iterable[tuple[str, ...]],
     emails: Iterable[str],
     phones: Iterable[str],
     handles: Iterable[str],
-) -> str | None:
-    """A tsquery matching every row whose text may hold one of these identifiers;
-    None when some identifier leaves no token to look up (scan instead)."""
+) -> list[str] | None:
+    """tsqueries of which one matches every row whose text may hold one of these
+    identifiers; None when some identifier leaves no token to look up (scan instead)."""
     clauses = [name_clause(words) for words in sorted(names)]
     clauses += [email_clause(e) for e in sorted(emails)]
     clauses += [phone_clause(p) for p in sorted(phones)]
@@ -109,4 +111,4 @@ def tsquery(
     if None in clauses:
         return None
     # Rows too big to index by token are always looked at.
-    return " | ".join([*dict.fromkeys(c for c in clauses if c), _lexeme(OVERFLOW)])
+    return [*dict.fromkeys(c for c in clauses if c), _lexeme(OVERFLOW)]

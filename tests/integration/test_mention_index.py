@@ -1,7 +1,7 @@
 """The mention index (migration 0006) finds every row the regex scan found.
 
 A mentions step used to scan the tenant's free text with a regex prefilter; it now
-asks the index first (privacy_mention_tokens @@ Redactor.sql_tsquery()) and keeps
+asks the index first (privacy_mention_tokens @@ Redactor.sql_tsqueries()) and keeps
 the regex and the redactor as the exact filters. That is only the same behaviour
 if the index never leaves out a text the redactor would change: checked here over
 generated and hand-picked texts, in the database the service uses.
@@ -100,15 +100,15 @@ def texts(draw: st.DrawFn) -> tuple[Identifiers, str]:
     return ids, "".join(parts)
 
 
-async def _indexed(db: asyncpg.Connection, text: str, query: str) -> bool:
+async def _indexed(db: asyncpg.Connection, text: str, query: list[str]) -> bool:
     found: bool = await db.fetchval(
-        "SELECT privacy_mention_tokens(ARRAY[$1]::text[]) @@ $2::tsquery", text, query
+        "SELECT privacy_mention_tokens(ARRAY[$1]::text[]) @@ ANY($2::tsquery[])", text, query
     )
     return found
 
 
 async def _check(db: asyncpg.Connection, redactor: Redactor, text: str) -> None:
-    query = redactor.sql_tsquery()
+    query = redactor.sql_tsqueries()
     if query is None:
         return  # the caller scans, as before
     if redactor.find(text):
@@ -177,14 +177,14 @@ async def test_hand_picked_mentions_are_found(db: asyncpg.Connection, text: str)
 
 
 async def test_a_name_in_another_script_falls_back_to_the_scan() -> None:
-    assert Redactor(Identifiers(names=("李 小龙",))).sql_tsquery() is None
-    assert Redactor(JANE, everyone=True).sql_tsquery() is None
+    assert Redactor(Identifiers(names=("李 小龙",))).sql_tsqueries() is None
+    assert Redactor(JANE, everyone=True).sql_tsqueries() is None
 
 
 async def test_texts_too_big_to_index_are_always_candidates(db: asyncpg.Connection) -> None:
     huge = " ".join(f"w{i}x" for i in range(60_000))  # 60k distinct tokens
     long_word = "a" * 300 + " jane doe"
-    query = Redactor(JANE).sql_tsquery()
+    query = Redactor(JANE).sql_tsqueries()
     assert query is not None
     assert await _indexed(db, huge, query)
     assert await _indexed(db, long_word, query)
@@ -212,13 +212,14 @@ async def test_each_mentions_query_uses_its_index(
 ) -> None:
     # The planner picks by the data's statistics; what must hold whatever the data is
     # that the query's expression is the index's, so it can use it at all.
-    query = Redactor(JANE).sql_tsquery()
+    query = Redactor(JANE).sql_tsqueries()
     async with db.transaction():
         await db.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(
             r[0]
             for r in await db.fetch(
-                f"EXPLAIN SELECT id FROM {columns.table} WHERE {columns.tokens_sql()} @@ $1",
+                f"EXPLAIN SELECT id FROM {columns.table} "
+                f"WHERE {columns.tokens_sql()} @@ ANY($1::tsquery[])",
                 query,
             )
         )
