@@ -24,7 +24,8 @@ class TextColumns:
     json: tuple[str, ...] = ()  # jsonb: every string value (not the keys)
     # When erasing, rows the subject owns (by this column) are deleted anyway: skip them.
     owner: str | None = None
-    # The table has the mention index on tokens_sql() (migration 0006).
+    # The table has the mention index on tokens_sql(), and privacy_mention_hits()
+    # knows it (migration 0006).
     indexed: bool = False
 
     def _all(self) -> tuple[str, ...]:
@@ -60,12 +61,13 @@ class TextColumns:
     def indexed_select_sql(self) -> str:
         """select_sql() over the rows the mention index finds for $7 (tsqueries).
 
-        The index lookup comes first (a materialized CTE), so the planner never
-        walks the table in id order hoping to meet a match soon; the regex and the
+        The lookup comes first (a materialized CTE over privacy_mention_hits(), which
+        uses the index even under row-level security), so the planner never walks
+        the table in id order hoping to meet a match soon; the regex and the
         redactor stay the exact filters."""
         return (
-            f"WITH hits AS MATERIALIZED (SELECT id FROM {self.table} "
-            f"WHERE {self.tokens_sql()} @@ ANY($7::tsquery[]) AND tenant_id = $1 AND id > $2) "
+            f"WITH hits AS MATERIALIZED (SELECT privacy_mention_hits('{self.table}', $1, $2, "
+            f"$7::tsquery[]) AS id) "
             f"SELECT id, {', '.join(self._all())} FROM {self.table} "
             f"WHERE tenant_id = $1 AND id > $2 AND id IN (SELECT id FROM hits) "
             f"{self._filters()}"

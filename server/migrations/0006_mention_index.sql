@@ -86,3 +86,39 @@ CREATE INDEX files_mentions_idx ON files USING gin (
 CREATE INDEX usage_events_mentions_idx ON usage_events USING gin (
     privacy_mention_tokens(ARRAY[page]::text[]))
     WITH (gin_pending_list_limit = 128);
+
+-- The ids of the entered tenant's rows of `p_table` after `p_after` that one of
+-- `p_queries` matches in the mention index. Row-level security keeps the planner
+-- from using the index under privacy_app (tsvector @@ tsquery is not leakproof, so
+-- it may not run before the policy): this function reads as the tables' owner,
+-- for the tenant the transaction entered only, and returns ids, which the caller
+-- then reads under row-level security. Expressions are fixed here, never passed.
+CREATE FUNCTION privacy_mention_hits(
+    p_table text, p_tenant_id text, p_after bigint, p_queries tsquery[]
+) RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    entered text := coalesce(current_setting('privacy.tenant_id', true), '');
+    tokens text := CASE p_table
+        WHEN 'messages' THEN
+            'privacy_mention_tokens(ARRAY[sender, subject, body]::text[] || recipients || cc || bcc)'
+        WHEN 'notes' THEN 'privacy_mention_tokens(ARRAY[body]::text[])'
+        WHEN 'deals' THEN 'privacy_mention_tokens(ARRAY[title, description]::text[])'
+        WHEN 'contacts' THEN
+            'privacy_mention_tokens(ARRAY[address, company]::text[] || privacy_json_strings(custom_fields))'
+        WHEN 'files' THEN 'privacy_mention_tokens(ARRAY[name]::text[])'
+        WHEN 'usage_events' THEN 'privacy_mention_tokens(ARRAY[page]::text[])'
+    END;
+BEGIN
+    IF tokens IS NULL THEN
+        RAISE EXCEPTION 'no mention index on %', p_table USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF entered NOT IN ('', p_tenant_id) THEN
+        RAISE EXCEPTION 'tenant % is not the one entered', p_tenant_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT id FROM %I WHERE %s @@ ANY($1) AND tenant_id = $2 AND id > $3', p_table, tokens)
+        USING p_queries, p_tenant_id, p_after;
+END
+$$;

@@ -226,6 +226,38 @@ async def test_each_mentions_query_uses_its_index(
     assert f"Bitmap Index Scan on {columns.table}_mentions_idx" in plan, plan
 
 
+@pytest.mark.parametrize("columns", _indexed_columns(), ids=lambda c: c.table)
+async def test_the_lookup_function_uses_the_same_expression(
+    db: asyncpg.Connection, columns: TextColumns
+) -> None:
+    # privacy_mention_hits() reads as the owner, so it may use the index under
+    # row-level security; its expression for the table must be the index's.
+    source = await db.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'privacy_mention_hits'")
+    assert columns.tokens_sql().replace("privacy_mention_tokens(", "") in source
+
+
+async def test_the_lookup_sees_only_the_entered_tenant(db: asyncpg.Connection) -> None:
+    for tenant in ("acme", "other"):
+        await factories.tenant(db, tenant)
+        await db.execute(
+            "INSERT INTO notes (tenant_id, body) VALUES ($1, 'met Jane Doe'), ($1, 'nothing')",
+            tenant,
+        )
+    queries = Redactor(JANE).sql_tsqueries()
+    async with db.transaction():
+        await db.execute("SELECT privacy_enter_tenant('acme')")
+        ids = await db.fetch(
+            "SELECT privacy_mention_hits('notes', 'acme', 0, $1::tsquery[]) AS id", queries
+        )
+        assert [r["id"] for r in ids] == [1]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.fetch(
+                "SELECT privacy_mention_hits('notes', 'other', 0, $1::tsquery[])", queries
+            )
+    with pytest.raises(asyncpg.InvalidParameterValueError):
+        await db.fetch("SELECT privacy_mention_hits('users', 'acme', 0, $1::tsquery[])", queries)
+
+
 async def test_a_mentions_step_finds_the_same_rows_with_and_without_the_index(
     db: asyncpg.Connection,
 ) -> None:
@@ -266,6 +298,7 @@ async def test_a_mentions_step_finds_the_same_rows_with_and_without_the_index(
             read_blob=_no_blobs,
         )
         async with db.transaction():
+            await db.execute("SELECT privacy_enter_tenant($1)", tenant)  # as a worker does
             after, processed = 0, 0
             while True:
                 batch = Batch(Scope(tenant, contact_ids=(jane.id,)), 0, after, 7)
