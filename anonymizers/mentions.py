@@ -61,15 +61,14 @@ class TextColumns:
     def indexed_select_sql(self) -> str:
         """select_sql() over the rows the mention index finds for $7 (tsqueries).
 
-        The lookup comes first (a materialized CTE over privacy_mention_hits(), which
-        uses the index even under row-level security), so the planner never walks
-        the table in id order hoping to meet a match soon; the regex and the
-        redactor stay the exact filters."""
+        The lookup (privacy_mention_hits(), which uses the index even under row-level
+        security) runs first, once, and the rows are then read by primary key, so the
+        planner never walks the tenant's rows to join them with its answer; the
+        regex and the redactor stay the exact filters."""
         return (
-            f"WITH hits AS MATERIALIZED (SELECT privacy_mention_hits('{self.table}', $1, $2, "
-            f"$7::tsquery[]) AS id) "
             f"SELECT id, {', '.join(self._all())} FROM {self.table} "
-            f"WHERE tenant_id = $1 AND id > $2 AND id IN (SELECT id FROM hits) "
+            f"WHERE tenant_id = $1 AND id > $2 AND id = ANY(ARRAY("
+            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $7::tsquery[]))) "
             f"{self._filters()}"
             f"ORDER BY id LIMIT $4 FOR UPDATE"
         )

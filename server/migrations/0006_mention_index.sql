@@ -96,7 +96,7 @@ CREATE INDEX usage_events_mentions_idx ON usage_events USING gin (
 CREATE FUNCTION privacy_mention_hits(
     p_table text, p_tenant_id text, p_after bigint, p_queries tsquery[]
 ) RETURNS SETOF bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public ROWS 10 AS $$
 DECLARE
     entered text := coalesce(current_setting('privacy.tenant_id', true), '');
     tokens text := CASE p_table
