@@ -22,7 +22,7 @@ from anonymizers.records import Rendered, rendered
 from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "activity.sql")
-_PAGES = TextColumns("usage_events", text=("page",))
+_PAGES = TextColumns("usage_events", text=("page",), indexed=True)
 
 
 class ActivityAnonymizer:

@@ -24,9 +24,11 @@ from anonymizers.redaction import Identifiers, full_names
 _SQL = load_queries("anonymizers.sql", "contacts.sql")
 
 _BUSINESS = "a business record of the tenant, not about the person"
-_NOTES = TextColumns("notes", text=("body",), owner="contact_id")
-_DEALS = TextColumns("deals", text=("title", "description"), owner="contact_id")
-_CONTACTS = TextColumns("contacts", text=("address", "company"), json=("custom_fields",))
+_NOTES = TextColumns("notes", text=("body",), owner="contact_id", indexed=True)
+_DEALS = TextColumns("deals", text=("title", "description"), owner="contact_id", indexed=True)
+_CONTACTS = TextColumns(
+    "contacts", text=("address", "company"), json=("custom_fields",), indexed=True
+)
 # A whole tenant's erasure: notes, then deals, then contacts (references first).
 _TENANT_ERASE_PARTS = ("erase_tenant_notes", "erase_tenant_deals", "contacts")
 

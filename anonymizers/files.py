@@ -15,7 +15,7 @@ from anonymizers.records import records
 from anonymizers.redaction import Identifiers, Kind
 
 _SQL = load_queries("anonymizers.sql", "files.sql")
-_NAMES = TextColumns("files", text=("name",), owner="contact_id")
+_NAMES = TextColumns("files", text=("name",), owner="contact_id", indexed=True)
 # Contents read as text and rewritten with the subject's identifiers replaced.
 _TEXT_TYPES = ("text/", "application/json", "application/xml")
 

@@ -25,23 +25,52 @@ class TextColumns:
     json: tuple[str, ...] = ()  # jsonb: every string value (not the keys)
     # When erasing, rows the subject owns (by this column) are deleted anyway: skip them.
     owner: str | None = None
+    # The table has the mention index on tokens_sql(), and privacy_mention_hits()
+    # knows it (migration 0006).
+    indexed: bool = False
 
     def _all(self) -> tuple[str, ...]:
         return self.text + self.arrays + self.json
 
-    def select_sql(self) -> str:
-        # $5: the subject's own row ids (by `owner`); $6: which rows to look at,
-        # 'others' (not the subject's), 'owned' (only the subject's) or 'all'.
+    def tokens_sql(self) -> str:
+        """The expression the table's mention index is built on, exactly as written there."""
+        parts = [f"ARRAY[{', '.join(self.text)}]::text[]"] if self.text else []
+        parts += list(self.arrays)
+        parts += [f"privacy_json_strings({c})" for c in self.json]
+        return f"privacy_mention_tokens({' || '.join(parts)})"
+
+    def _filters(self) -> str:
         matches = [f"{c} ~* $3" for c in self.text]
         matches += [f"array_to_string({c}, ' ') ~* $3" for c in self.arrays]
         matches += [f"{c}::text ~* $3" for c in self.json]
         owned = f"coalesce({self.owner} = ANY($5), false)" if self.owner else "false"
         return (
-            f"SELECT id, {', '.join(self._all())} FROM {self.table} "
-            f"WHERE tenant_id = $1 AND id > $2 "
             f"AND ($3::text IS NULL OR {' OR '.join(matches)}) "
             f"AND CASE $6::text WHEN 'others' THEN NOT {owned} "
             f"WHEN 'owned' THEN {owned} ELSE $5::bigint[] IS NOT NULL END "
+        )
+
+    def select_sql(self) -> str:
+        # $5: the subject's own row ids (by `owner`); $6: which rows to look at,
+        # 'others' (not the subject's), 'owned' (only the subject's) or 'all'.
+        return (
+            f"SELECT id, {', '.join(self._all())} FROM {self.table} "
+            f"WHERE tenant_id = $1 AND id > $2 {self._filters()}"
+            f"ORDER BY id LIMIT $4 FOR UPDATE"
+        )
+
+    def indexed_select_sql(self) -> str:
+        """select_sql() over the rows the mention index finds for $7 (tsqueries).
+
+        The lookup (privacy_mention_hits(), which uses the index even under row-level
+        security) runs first, once, and the rows are then read by primary key, so the
+        planner never walks the tenant's rows to join them with its answer; the
+        regex and the redactor stay the exact filters."""
+        return (
+            f"SELECT id, {', '.join(self._all())} FROM {self.table} "
+            f"WHERE tenant_id = $1 AND id > $2 AND id = ANY(ARRAY("
+            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $7::tsquery[]))) "
+            f"{self._filters()}"
             f"ORDER BY id LIMIT $4 FOR UPDATE"
         )
 
@@ -75,16 +104,14 @@ async def redact_batch(
     owners: tuple[int, ...] = (),
 ) -> BatchResult:
     """Redact the next batch of rows ('others', 'owned' by `owners`, or 'all')."""
-    found = await conn.fetch(
-        columns.select_sql(),
-        batch.scope.tenant_id,
-        batch.after,
-        # Own rows are rewritten whatever they mention; others only where they mention.
-        None if rows == "owned" else tools.redactor.sql_prefilter(),
-        batch.limit,
-        list(owners),
-        rows,
-    )
+    # Own rows are rewritten whatever they mention; others only where they mention.
+    prefilter = None if rows == "owned" else tools.redactor.sql_prefilter()
+    lookup = tools.redactor.sql_tsqueries() if prefilter and columns.indexed else None
+    args = (batch.scope.tenant_id, batch.after, prefilter, batch.limit, list(owners), rows)
+    if lookup is not None:
+        found = await conn.fetch(columns.indexed_select_sql(), *args, lookup)
+    else:
+        found = await conn.fetch(columns.select_sql(), *args)
     updates = []
     for row in found:
         old = [row[c] for c in columns.text + columns.arrays]

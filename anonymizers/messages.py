@@ -17,6 +17,7 @@ _TEXT = TextColumns(
     text=("sender", "subject", "body"),
     arrays=("recipients", "cc", "bcc"),
     owner="contact_id",
+    indexed=True,
 )
 
 

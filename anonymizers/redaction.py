@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate
 
+from anonymizers import tokens
+
 REDACTED = "[redacted]"
 
 # Fewer digits than this match too much unrelated text to be a phone number.
@@ -248,6 +250,13 @@ class Redactor:
         parts += ["[^0-9]{0,3}".join(number) for number in sorted(self._phones)]
         # An empty alternation would match everything: match nothing instead.
         return "|".join(parts) if parts else "$^"
+
+    def sql_tsqueries(self) -> list[str] | None:
+        """tsqueries for the mention index (anonymizers/tokens.py), one of which matches
+        every row this redactor may change; None when rows must be scanned."""
+        if self._everyone:
+            return None
+        return tokens.tsqueries(self._names, self._emails, self._phones, self._handles)
 
     def redact(self, text: str, replace: Replace = _redacted) -> str:
         """Replace every identifier; everything between them stays as it was."""

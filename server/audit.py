@@ -40,6 +40,26 @@ async def append(conn: Connection, entry: AuditEntry) -> int:
     return int(seq)
 
 
+async def append_and_notify(conn: Connection, entry: AuditEntry, job_id: uuid.UUID) -> int:
+    """Append an entry and notify job `job_id`'s watchers, in one round trip.
+
+    The append locks the tenant's chain head until the transaction ends: make it
+    the transaction's last statement, so other transactions of the tenant wait
+    only for the commit."""
+    seq = await conn.fetchval(
+        Q["audit_append_and_notify"],
+        entry.tenant_id,
+        entry.actor,
+        entry.action,
+        entry.job_id,
+        entry.subject_hash,
+        entry.data_type,
+        json.dumps(entry.details, sort_keys=True),
+        str(job_id),
+    )
+    return int(seq)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The result of checking a tenant's chain: how far it holds, and where it breaks."""

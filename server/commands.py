@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from server import app, logs
 from server.blobs import LocalBlobStore
@@ -43,8 +43,27 @@ def _run(*, grpc_server: bool) -> int:
     settings = _settings()
     if settings is None:
         return EXIT_CONFIG
-    asyncio.run(app.run(settings, grpc_server=grpc_server))
+    try:
+        loop_factory = _loop_factory(os.environ)
+    except ConfigError as error:
+        print(f"privacyctl: {error}", flush=True)
+        return EXIT_CONFIG
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(app.run(settings, grpc_server=grpc_server))
     return EXIT_OK
+
+
+def _loop_factory(env: Mapping[str, str]) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop (docs/performance.md: submissions), unless
+    PRIVACY_EVENT_LOOP=asyncio asks for the standard one; None: the standard one."""
+    choice = env.get("PRIVACY_EVENT_LOOP", "uvloop")
+    if choice == "asyncio":
+        return None
+    if choice != "uvloop":
+        raise ConfigError(f"PRIVACY_EVENT_LOOP must be uvloop or asyncio, not {choice!r}")
+    import uvloop
+
+    return uvloop.new_event_loop
 
 
 def seed(tenant_id: str, *, contacts: int, seed: int) -> int:

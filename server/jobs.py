@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -125,15 +127,21 @@ def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
     )
 
 
-def _progress(tasks: list[asyncpg.Record]) -> tuple[Progress, ...]:
-    """One line per data type: its apply step's plan and progress, its mentions step's count."""
+def _progress(tasks: Iterable[asyncpg.Record]) -> tuple[Progress, ...]:
+    return _progress_of((t["data_type"], t["step"], t["planned"], t["done"]) for t in tasks)
+
+
+def _progress_of(tasks: Iterable[tuple[str, str, int, int]]) -> tuple[Progress, ...]:
+    """One line per data type: its apply step's plan and progress, its mentions step's count.
+
+    `tasks`: (data type, step, planned, done), in the job's order."""
     by_type: dict[str, Progress] = {}
-    for t in tasks:
-        p = by_type.get(t["data_type"], Progress(t["data_type"], 0, 0, 0))
-        if t["step"] == STEP_MENTIONS:
-            p = Progress(p.data_type, p.planned, p.done, p.mentions + t["done"])
+    for data_type, step, planned, done in tasks:
+        p = by_type.get(data_type, Progress(data_type, 0, 0, 0))
+        if step == STEP_MENTIONS:
+            p = Progress(p.data_type, p.planned, p.done, p.mentions + done)
         else:
-            p = Progress(p.data_type, p.planned + t["planned"], p.done + t["done"], p.mentions)
+            p = Progress(p.data_type, p.planned + planned, p.done + done, p.mentions)
         by_type[p.data_type] = p
     return tuple(by_type.values())
 
@@ -161,9 +169,17 @@ async def submit(
     """
     async with conn.transaction():
         await enter_tenant(conn, request.tenant_id)
-        if not await conn.fetchval(Q["tenant_exists"], request.tenant_id):
+        context = await conn.fetchrow(
+            Q["submit_context"], request.tenant_id, secrets.token_bytes(32)
+        )
+        assert context is not None
+        if not context["tenant_exists"]:
             raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
-        key = await subjects.tenant_key(conn, request.tenant_id)
+        if context["key"] is None:  # created by a concurrent first use meanwhile
+            key = await subjects.tenant_key(conn, request.tenant_id)
+        else:
+            key = bytes(context["key"])
+        now: datetime = context["now"]
         subject_hash = subjects.subject_hash(key, request.subject)
         if request.idempotency_key:
             existing = await _idempotent_job(conn, request, subject_hash)
@@ -190,17 +206,18 @@ async def submit(
         steps = [STEP_APPLY] if resolved.whole_tenant else [STEP_MENTIONS, STEP_APPLY]
         tasks = [(a.data_type, step) for step in steps for a in anonymizers]
         job_id = uuid.uuid4()
-        now: datetime = await conn.fetchval("SELECT now()")
         not_before = max(request.not_before or now, now)
         due = request.deadline or now + deadline
-        priority = await _priority(conn, request, resolved.contact_ids, resolved.whole_tenant)
-        holds: list[uuid.UUID] = await conn.fetchval(
-            Q["holds_covering"],
+        found = await conn.fetchrow(
+            Q["holds_and_child"],
             request.tenant_id,
             resolved.whole_tenant,
             list(resolved.contact_ids),
             list(resolved.user_ids),
         )
+        assert found is not None
+        holds: list[uuid.UUID] = found["holds"]
+        priority = _priority(request, child=found["child"], whole_tenant=resolved.whole_tenant)
         if request.dry_run:
             state = JobState.SUCCEEDED
         elif holds:
@@ -236,11 +253,15 @@ async def submit(
             existing = await _idempotent_job(conn, request, subject_hash)
             assert existing is not None
             return existing
-        for position, (data_type, step) in enumerate(tasks):
-            count = planned[data_type] if step == STEP_APPLY else 0
-            await conn.execute(
-                Q["insert_task"], job_id, position, data_type, step, count, request.dry_run
-            )
+        counts = [planned[data_type] if step == STEP_APPLY else 0 for data_type, step in tasks]
+        await conn.execute(
+            Q["insert_tasks"],
+            job_id,
+            [data_type for data_type, _ in tasks],
+            [step for _, step in tasks],
+            counts,
+            request.dry_run,
+        )
         if not request.dry_run:
             ids = await _identifiers(conn, registry, scope)
             await conn.execute(Q["insert_identifiers"], job_id, json.dumps(asdict(ids)))
@@ -260,7 +281,8 @@ async def submit(
         if request.records_before or request.records_after:
             details["records_after"] = _iso(request.records_after)
             details["records_before"] = _iso(request.records_before)
-        await audit.append(
+        # Last: the append holds the tenant's audit chain until the commit.
+        await audit.append_and_notify(
             conn,
             AuditEntry(
                 tenant_id=request.tenant_id,
@@ -270,9 +292,31 @@ async def submit(
                 subject_hash=subject_hash,
                 details=details,
             ),
+            job_id,
         )
-        await conn.execute(Q["notify_job"], str(job_id))
-        return await get(conn, job_id)
+    if state is JobState.SCHEDULED and not_before <= datetime.now(UTC):
+        state = JobState.PENDING  # as _job() says of a scheduled job whose time came
+    # The job as get() would read it back, without reading it back.
+    return Job(
+        id=job_id,
+        tenant_id=request.tenant_id,
+        kind=request.kind,
+        state=state,
+        subject_hash=subject_hash,
+        dry_run=request.dry_run,
+        created_at=now,
+        not_before=not_before,
+        deadline=due,
+        started_at=None,
+        finished_at=now if request.dry_run else None,
+        error="",
+        progress=_progress_of(
+            (data_type, step, count, 0)
+            for (data_type, step), count in zip(tasks, counts, strict=True)
+        ),
+        priority=priority,
+        hold_ids=tuple(holds) if state is JobState.HELD else (),
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -288,14 +332,9 @@ def _check_period(anonymizers: list[Anonymizer]) -> None:
             )
 
 
-async def _priority(
-    conn: Connection, request: JobRequest, contact_ids: tuple[int, ...], whole_tenant: bool
-) -> int:
+def _priority(request: JobRequest, *, child: bool, whole_tenant: bool) -> int:
     """Children first (flagged, or a contact's birthday says so), then by the scope's size."""
-    if request.under_16 or (
-        contact_ids
-        and await conn.fetchval(Q["contacts_under_16"], request.tenant_id, list(contact_ids))
-    ):
+    if request.under_16 or child:
         return CHILD_PRIORITY
     if whole_tenant:
         return max(request.priority, WHOLE_TENANT_PRIORITY)

@@ -49,6 +49,8 @@ _BLOB_DRAIN_CHUNK = 500
 _BLOB_THREADS = 8
 # A tenant-wide erasure's batches are this many times the configured size.
 _WHOLE_TENANT_ERASE_BATCHES = 4
+# Steps one batch's transaction may cover (see run_batch).
+_MAX_STEPS_PER_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class WorkerConfig:
     time_slice: timedelta = timedelta(seconds=5)
     # A job whose deadline is closer than this runs before all but children's.
     at_risk: timedelta = timedelta(hours=72)
+
+
+def _ended_a_part(task: asyncpg.Record, result: BatchResult) -> bool:
+    """The batch finished its step, or the part of the step it was in."""
+    return result.finished or result.part != task["part"]
 
 
 def worker_name(index: int) -> str:
@@ -188,8 +195,17 @@ class Worker:
         log.info("job released", extra={"job_id": str(job_id), "worker": self.name})
 
     async def run_batch(self, job_id: uuid.UUID) -> Outcome:
-        """Run the leased job's next batch in one transaction."""
+        """Run the leased job's next batch in one transaction.
+
+        A batch that finishes its step (or a part of it) is followed, in the same
+        transaction, by the next ones while the transaction has done fewer than a
+        batch of rows:
+        steps with nothing to do (most of a single subject's) then cost no
+        transaction of their own. Each such step runs in a savepoint; one that
+        fails is rolled back alone and runs as the next batch, where a failure
+        counts as usual."""
         started = time.perf_counter()
+        done: list[tuple[asyncpg.Record, BatchResult]] = []
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 job = await conn.fetchrow(Q["lock_leased_job"], job_id, self.name, self._lease)
@@ -203,31 +219,28 @@ class Worker:
                 if task is None:
                     await self._finish(conn, job_id, job, JobState.SUCCEEDED)
                     return Outcome.DONE
-                result = await self._apply(conn, job_id, job, task)
-                await conn.execute(
-                    Q["advance_task"],
-                    job_id,
-                    task["position"],
-                    result.part,
-                    result.checkpoint,
-                    result.processed,
-                    result.finished,
-                )
-                tenant_id, kind = job["tenant_id"], job["kind"]
-                if result.blob_keys:
-                    await conn.execute(
-                        Q["queue_blob_deletion"], tenant_id, list(result.blob_keys), job_id
-                    )
-                if result.blob_rewrites:
-                    keys, contents = zip(*result.blob_rewrites, strict=True)
-                    await conn.execute(
-                        Q["queue_blob_rewrite"], tenant_id, list(keys), job_id, list(contents)
-                    )
+                done.append((task, await self._step(conn, job_id, job, task)))
+                while _ended_a_part(*done[-1]) and len(done) < _MAX_STEPS_PER_BATCH:
+                    if sum(r.processed for _, r in done) >= self._config.batch_size:
+                        break
+                    task = await conn.fetchrow(Q["next_task"], job_id)
+                    if task is None:
+                        break  # the job ends in its own transaction, after this one's blobs
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            result = await self._step(conn, job_id, job, task)
+                    except Exception as exc:  # runs again as the next batch, counted there
+                        log.info(
+                            "step deferred",
+                            extra={"job_id": str(job_id), "error": _safe_error(exc)},
+                        )
+                        break
+                    done.append((task, result))
                 await conn.execute(Q["reset_attempts"], job_id)
-                await audit.append(
-                    conn,
-                    AuditEntry(
-                        tenant_id=tenant_id,
+                kind = job["kind"]
+                for i, (task, result) in enumerate(done):
+                    entry = AuditEntry(
+                        tenant_id=job["tenant_id"],
                         actor=self.name,
                         action=f"{kind}.{task['step']}",
                         job_id=job_id,
@@ -240,9 +253,13 @@ class Worker:
                             "checkpoint": result.checkpoint,
                             "finished": result.finished,
                         },
-                    ),
-                )
-                await conn.execute(Q["notify_job"], str(job_id))
+                    )
+                    # Last, and the last one with the notification: the chain head is
+                    # locked from the first append to the commit.
+                    if i + 1 < len(done):
+                        await audit.append(conn, entry)
+                    else:
+                        await audit.append_and_notify(conn, entry, job_id)
         except Exception as exc:  # any failure: retried, and the job fails after N tries
             try:
                 return await self._record_failure(job_id, exc)
@@ -254,21 +271,52 @@ class Worker:
                     extra={"job_id": str(job_id), "error": _safe_error(again)},
                 )
                 return Outcome.LOST
-        labels = {"kind": kind, "data_type": task["data_type"]}
-        metrics.BATCHES.labels(**labels).inc()
-        metrics.ROWS.labels(**labels).inc(result.processed)
-        metrics.BATCH_SECONDS.labels(**labels).observe(time.perf_counter() - started)
+        tenant_id = job["tenant_id"]
+        elapsed = (time.perf_counter() - started) / len(done)
+        for task, result in done:
+            labels = {"kind": kind, "data_type": task["data_type"]}
+            metrics.BATCHES.labels(**labels).inc()
+            metrics.ROWS.labels(**labels).inc(result.processed)
+            metrics.BATCH_SECONDS.labels(**labels).observe(elapsed)
         metrics.heartbeat()
         # After the commit: the rows are gone or anonymized, so their blobs follow.
         # A crash or a failure here leaves the outbox rows, which _drain_blobs
         # clears before the job can succeed.
         try:
-            await self._blob_work(tenant_id, result.blob_rewrites, result.blob_keys)
+            await self._blob_work(
+                tenant_id,
+                [w for _, r in done for w in r.blob_rewrites],
+                [k for _, r in done for k in r.blob_keys],
+            )
         except OSError as exc:
             log.warning(
                 "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
             )
         return Outcome.MORE
+
+    async def _step(
+        self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
+    ) -> BatchResult:
+        """One batch of one task: the data change, its checkpoint and its blob outbox rows."""
+        result = await self._apply(conn, job_id, job, task)
+        await conn.execute(
+            Q["advance_task"],
+            job_id,
+            task["position"],
+            result.part,
+            result.checkpoint,
+            result.processed,
+            result.finished,
+        )
+        tenant_id = job["tenant_id"]
+        if result.blob_keys:
+            await conn.execute(Q["queue_blob_deletion"], tenant_id, list(result.blob_keys), job_id)
+        if result.blob_rewrites:
+            keys, contents = zip(*result.blob_rewrites, strict=True)
+            await conn.execute(
+                Q["queue_blob_rewrite"], tenant_id, list(keys), job_id, list(contents)
+            )
+        return result
 
     async def _apply(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record

@@ -3,6 +3,21 @@
 -- name: tenant_exists
 SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1);
 
+-- name: submit_context
+-- One round trip at the start of a submission: does the tenant exist, its key
+-- (created on first use with $2, as subjects.tenant_key does), and the time.
+-- key is NULL when a concurrent first use created it after this statement began.
+WITH new_key AS (
+    INSERT INTO privacy_tenant_keys (tenant_id, key)
+    SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)
+    ON CONFLICT (tenant_id) DO NOTHING
+    RETURNING key
+)
+SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
+       coalesce((SELECT key FROM new_key),
+                (SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1)) AS key,
+       now() AS now;
+
 -- name: ensure_tenant_key
 INSERT INTO privacy_tenant_keys (tenant_id, key) VALUES ($1, $2)
 ON CONFLICT (tenant_id) DO NOTHING;
@@ -53,9 +68,13 @@ DELETE FROM privacy_job_identifiers WHERE job_id = $1;
 SELECT id, kind, subject_hash, dry_run FROM privacy_jobs
 WHERE tenant_id = $1 AND idempotency_key = $2;
 
--- name: insert_task
+-- name: insert_tasks
+-- All of a job's tasks in one statement: $2 data types, $3 steps, $4 planned,
+-- positions in the order given.
 INSERT INTO privacy_job_tasks (job_id, position, data_type, step, planned, finished)
-VALUES ($1, $2, $3, $4, $5, $6);
+SELECT $1, t.position - 1, t.data_type, t.step, t.planned, $5
+FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY
+     AS t(data_type, step, planned, position);
 
 -- name: get_job
 SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j.user_ids)
@@ -65,12 +84,15 @@ FROM privacy_jobs j WHERE id = $1;
 -- name: holds_covering
 SELECT privacy_holds_covering($1, $2, $3, $4);
 
--- name: contacts_under_16
--- Policy section 10: a contact whose birthday says under 16 is a child.
-SELECT EXISTS (
-    SELECT 1 FROM contacts
-    WHERE tenant_id = $1 AND id = ANY($2) AND birthday > current_date - interval '16 years'
-);
+-- name: holds_and_child
+-- The holds covering a new job's subject, and whether one of its contacts'
+-- birthdays says under 16 (policy section 10): one round trip.
+SELECT privacy_holds_covering($1, $2, $3, $4) AS holds,
+       EXISTS (
+           SELECT 1 FROM contacts
+           WHERE tenant_id = $1 AND id = ANY($3)
+             AND birthday > current_date - interval '16 years'
+       ) AS child;
 
 -- name: job_tasks
 SELECT data_type, step, planned, done, finished
@@ -256,6 +278,11 @@ DELETE FROM privacy_blob_rewrites WHERE tenant_id = $1 AND blob_key = ANY($2::te
 
 -- name: audit_append
 SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb);
+
+-- name: audit_append_and_notify
+-- The last statement of a transaction that changed job $8: the append takes the
+-- tenant's chain head lock, so nothing else runs between it and the commit.
+SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb), pg_notify('privacy_jobs', $8::text);
 
 -- name: notify_job
 SELECT pg_notify('privacy_jobs', $1::text);

@@ -1,0 +1,49 @@
+"""Steps with nothing to do share a transaction with the next batch instead of
+costing one each; every step still gets its own audit entry and progress."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import asyncpg
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from clients.client import PrivacyClient, subject
+from server.app import App
+from server.config import Settings
+from tests import factories
+
+
+async def test_empty_steps_share_a_transaction(db: asyncpg.Connection, settings: Settings) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=2)
+    await factories.contact(db, tenant, "Bob", "Stone", messages=2)
+    app = App(replace(settings, batch_size=100))
+    await app.start()
+    try:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
+            job = await client.erase(tenant, subject(email=jane.email))
+            done = await asyncio.wait_for(client.wait_job(job.id), 30)
+    finally:
+        await app.stop()
+    assert done.state == pb.JOB_STATE_SUCCEEDED
+    rows = await db.fetch(
+        "SELECT action, data_type, xmin::text AS tx, (details->>'batch')::int AS batch "
+        "FROM privacy_audit_log WHERE job_id = $1 AND action IN ('erase.mentions', 'erase.apply') "
+        "ORDER BY seq",
+        done.id,
+    )
+    tasks = await db.fetchval("SELECT count(*) FROM privacy_job_tasks WHERE job_id = $1", done.id)
+    # One entry per batch of a step (or of one of its parts), as before; far fewer
+    # transactions than steps.
+    assert len(rows) >= tasks
+    assert len({r["tx"] for r in rows}) <= 2
+    assert await db.fetchval("SELECT count(*) FROM messages") == 2  # Bob's
+    assert list(dict.fromkeys(r["data_type"] for r in rows if r["action"] == "erase.apply")) == [
+        "files",
+        "messages",
+        "activity",
+        "contacts",
+        "accounts",
+    ]

@@ -1,0 +1,99 @@
+"""jobs.submit answers with the job as it was stored, without reading it back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from anonymizers.registry import default_registry
+from server import holds, jobs
+from server.jobs import JobKind, JobRequest, JobState
+from server.subjects import Subject, SubjectKind
+from tests import factories
+
+DEADLINE = timedelta(days=30)
+
+
+def _request(tenant: str, value: str, kind: SubjectKind, **extra: object) -> JobRequest:
+    fields: dict[str, object] = {
+        "tenant_id": tenant,
+        "kind": JobKind.ERASE,
+        "subject": Subject(kind, value),
+        "data_types": (),
+        "dry_run": False,
+        "idempotency_key": None,
+        "reason": "test",
+        "requested_by": "tester",
+        **extra,
+    }
+    return JobRequest(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "case", ["pending", "dry_run", "scheduled", "held", "child", "whole_tenant", "filtered"]
+)
+async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: str) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=3)
+    registry = default_registry()
+    extra: dict[str, object] = {}
+    subject_kind, value = SubjectKind.EMAIL, jane.email
+    if case == "dry_run":
+        extra["dry_run"] = True
+    elif case == "scheduled":
+        extra["not_before"] = datetime.now(UTC) + timedelta(days=2)
+    elif case == "held":
+        await holds.set_hold(db, tenant, Subject(SubjectKind.EMAIL, jane.email), "case", "t")
+    elif case == "child":
+        await db.execute(
+            "UPDATE contacts SET birthday = current_date - 3650 WHERE id = $1", jane.id
+        )
+    elif case == "whole_tenant":
+        subject_kind, value = SubjectKind.WHOLE_TENANT, tenant
+    elif case == "filtered":
+        extra["data_types"] = ("messages", "contacts")
+        extra["idempotency_key"] = "k-1"
+    request = _request(tenant, value, subject_kind, **extra)
+    answer = await jobs.submit(db, registry, request, deadline=DEADLINE)
+    stored = await jobs.get(db, answer.id)
+    assert answer == stored
+    expected = {
+        "pending": JobState.PENDING,
+        "dry_run": JobState.SUCCEEDED,
+        "scheduled": JobState.SCHEDULED,
+        "held": JobState.HELD,
+        "child": JobState.PENDING,
+        "whole_tenant": JobState.PENDING,
+        "filtered": JobState.PENDING,
+    }[case]
+    assert answer.state is expected
+    if case == "child":
+        assert answer.priority == jobs.CHILD_PRIORITY
+    if case == "held":
+        assert answer.hold_ids
+    # A retry with the same key answers with the same job.
+    if request.idempotency_key:
+        again = await jobs.submit(db, registry, request, deadline=DEADLINE)
+        assert again == stored
+
+
+async def test_the_first_submission_of_a_tenant_makes_its_key_once(
+    db: asyncpg.Connection,
+) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe")
+    registry = default_registry()
+    request = _request(tenant, jane.email, SubjectKind.EMAIL, dry_run=True)
+    first = await jobs.submit(db, registry, request, deadline=DEADLINE)
+    second = await jobs.submit(db, registry, request, deadline=DEADLINE)
+    assert first.subject_hash == second.subject_hash
+    assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
+    with pytest.raises(Exception, match="no tenant"):
+        await jobs.submit(
+            db, registry, _request("nobody", jane.email, SubjectKind.EMAIL), deadline=DEADLINE
+        )
+    assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
+    assert isinstance(first.id, uuid.UUID)
