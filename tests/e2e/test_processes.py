@@ -161,7 +161,7 @@ async def test_sigterm_during_traffic_loses_no_accepted_job(
 
             async def submit(i: int) -> None:
                 key = f"ticket-{i}"
-                if i >= 10:  # the first ten go out before the signal, the rest around it
+                if i >= 10:  # the rest go out around the signal
                     await asyncio.sleep(0.005 * (i - 10))
                 try:
                     job = await client.erase(
@@ -172,8 +172,9 @@ async def test_sigterm_during_traffic_loses_no_accepted_job(
                     assert stopping.is_set()  # refusals come only once we stop
                     refused[key] = error.code
 
-            calls = [asyncio.create_task(submit(i)) for i in range(len(people))]
-            await asyncio.sleep(0.05)
+            await asyncio.gather(*(submit(i) for i in range(10)))  # accepted before
+            calls = [asyncio.create_task(submit(i)) for i in range(10, len(people))]
+            await asyncio.sleep(0.02)
             async with open_channel(f"127.0.0.1:{port}") as channel:
                 watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
                 assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
