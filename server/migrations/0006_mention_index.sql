@@ -113,7 +113,9 @@ BEGIN
     IF tokens IS NULL THEN
         RAISE EXCEPTION 'no mention index on %', p_table USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF entered NOT IN ('', p_tenant_id) THEN
+    -- Only inside the tenant the transaction entered: with none entered (where
+    -- privacy_app sees no tenant's rows) it must not answer for any tenant either.
+    IF entered IS DISTINCT FROM p_tenant_id THEN
         RAISE EXCEPTION 'tenant % is not the one entered', p_tenant_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;

@@ -256,6 +256,12 @@ async def test_the_lookup_sees_only_the_entered_tenant(db: asyncpg.Connection) -
             )
     with pytest.raises(asyncpg.InvalidParameterValueError):
         await db.fetch("SELECT privacy_mention_hits('users', 'acme', 0, $1::tsquery[])", queries)
+    async with db.transaction():  # no tenant entered: no tenant's answer
+        await db.execute("SET LOCAL ROLE privacy_app")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.fetch(
+                "SELECT privacy_mention_hits('notes', 'acme', 0, $1::tsquery[])", queries
+            )
 
 
 async def test_a_mentions_step_finds_the_same_rows_with_and_without_the_index(
