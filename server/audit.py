@@ -25,10 +25,9 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-async def append(conn: Connection, entry: AuditEntry) -> int:
-    """Append an entry inside the caller's transaction; return its sequence number."""
-    seq = await conn.fetchval(
-        Q["audit_append"],
+def _arguments(entry: AuditEntry) -> tuple[Any, ...]:
+    """privacy_audit_append's arguments, in its order."""
+    return (
         entry.tenant_id,
         entry.actor,
         entry.action,
@@ -37,6 +36,11 @@ async def append(conn: Connection, entry: AuditEntry) -> int:
         entry.data_type,
         json.dumps(entry.details, sort_keys=True),
     )
+
+
+async def append(conn: Connection, entry: AuditEntry) -> int:
+    """Append an entry inside the caller's transaction; return its sequence number."""
+    seq = await conn.fetchval(Q["audit_append"], *_arguments(entry))
     return int(seq)
 
 
@@ -46,17 +50,7 @@ async def append_and_notify(conn: Connection, entry: AuditEntry, job_id: uuid.UU
     The append locks the tenant's chain head until the transaction ends: make it
     the transaction's last statement, so other transactions of the tenant wait
     only for the commit."""
-    seq = await conn.fetchval(
-        Q["audit_append_and_notify"],
-        entry.tenant_id,
-        entry.actor,
-        entry.action,
-        entry.job_id,
-        entry.subject_hash,
-        entry.data_type,
-        json.dumps(entry.details, sort_keys=True),
-        str(job_id),
-    )
+    seq = await conn.fetchval(Q["audit_append_and_notify"], *_arguments(entry), str(job_id))
     return int(seq)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from server import app, logs
 from server.blobs import LocalBlobStore
@@ -13,11 +15,29 @@ from server.config import ConfigError, Settings
 from server.database import connect_and_migrate, resolve_url
 from server.errors import PrivacyError
 
+if TYPE_CHECKING:
+    import asyncpg
+
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_CONFIG = 78  # EX_CONFIG
 EXIT_FAILED = 1
+
+
+@asynccontextmanager
+async def _migrated(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the service's database (the embedded one when DATABASE_URL is
+    unset), migrated first, closed after."""
+    import asyncpg
+
+    url = resolve_url(settings.database_url, settings.data_dir)
+    await connect_and_migrate(url)
+    conn = await asyncpg.connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 def _settings() -> Settings | None:
@@ -68,8 +88,6 @@ def _loop_factory(env: Mapping[str, str]) -> Callable[[], asyncio.AbstractEventL
 
 def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
     """Create a demo tenant and print what it holds."""
-    import asyncpg
-
     from server.seed import seed_tenant
 
     settings = _settings()
@@ -77,10 +95,7 @@ def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
         return EXIT_CONFIG
 
     async def go() -> None:
-        url = resolve_url(settings.database_url, settings.data_dir)
-        await connect_and_migrate(url)
-        conn = await asyncpg.connect(url)
-        try:
+        async with _migrated(settings) as conn:
             summary = await seed_tenant(
                 conn, LocalBlobStore(settings.blob_dir), tenant_id, contacts=contacts, seed=seed
             )
@@ -88,8 +103,6 @@ def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
             sample = await conn.fetchval(
                 "SELECT email FROM contacts WHERE tenant_id = $1 ORDER BY id LIMIT 1", tenant_id
             )
-        finally:
-            await conn.close()
         print(
             f"seeded tenant {summary.tenant_id!r}: {summary.contacts} contacts, "
             f"{summary.messages} messages, {summary.notes} notes, {summary.deals} deals, "
@@ -111,8 +124,6 @@ def credentials(
     action: str, name: str | None, scopes: Sequence[str], tenants: Sequence[str]
 ) -> int:
     """Create (printing the token once), list or revoke callers' credentials."""
-    import asyncpg
-
     from server import credentials as store
 
     settings = _settings()
@@ -120,10 +131,7 @@ def credentials(
         return EXIT_CONFIG
 
     async def go() -> None:
-        url = resolve_url(settings.database_url, settings.data_dir)
-        await connect_and_migrate(url)
-        conn = await asyncpg.connect(url)
-        try:
+        async with _migrated(settings) as conn:
             if action == "create":
                 assert name is not None
                 token = await store.create(conn, name, store.parse_scopes(scopes), tenants)
@@ -140,8 +148,6 @@ def credentials(
                         f"{', '.join(sorted(c.caller.scopes))}; tenants "
                         f"{', '.join(sorted(c.caller.tenants))}"
                     )
-        finally:
-            await conn.close()
 
     try:
         asyncio.run(go())
@@ -205,10 +211,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
         )
 
     async def go() -> int:
-        url = resolve_url(settings.database_url, settings.data_dir)
-        await connect_and_migrate(url)
-        conn = await asyncpg.connect(url)
-        try:
+        async with _migrated(settings) as conn:
             if action == "run":
                 submitted = await rules.run(
                     conn, default_registry(), defaults=defaults, deadline=settings.deadline
@@ -231,8 +234,6 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
                 )
             print(f"retention of {tenant_id!r}: {show(current)}")
             return EXIT_OK
-        finally:
-            await conn.close()
 
     try:
         return asyncio.run(go())
