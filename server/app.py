@@ -64,6 +64,13 @@ class App:
         # The development credential's token, when this data dir has one.
         self.dev_token: str | None = None
 
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def start(self) -> None:
         """Migrate, open the pool, start serving and working."""
         url = resolve_url(self.settings.database_url, self.settings.data_dir)
@@ -242,9 +249,5 @@ async def run(settings: Settings, *, grpc_server: bool = True) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = App(settings, grpc_server=grpc_server)
-    await app.start()
-    try:
+    async with App(settings, grpc_server=grpc_server) as app:
         await app.wait(stop)
-    finally:
-        await app.stop()

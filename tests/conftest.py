@@ -112,12 +112,8 @@ def settings(db_url: str, blob_dir: Path, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[App]:
-    app = App(settings)
-    await app.start()
-    try:
+    async with App(settings) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture

@@ -79,12 +79,8 @@ def _bearer(token: str) -> tuple[tuple[str, str], ...]:
 @pytest.fixture
 async def fresh_auth(settings: Settings) -> AsyncIterator[App]:
     """A server that asks the database about every token (no cache)."""
-    app = App(replace(settings, auth_cache=timedelta(0)))
-    await app.start()
-    try:
+    async with App(replace(settings, auth_cache=timedelta(0))) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
@@ -256,38 +252,27 @@ async def test_a_revoked_token_is_refused(
 async def test_first_start_makes_one_dev_credential_only_readable_by_its_owner(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
-    first = App(settings)
-    await first.start()
-    try:
+    async with App(settings) as first:
         token = first.dev_token
         assert token is not None and token.startswith("prv_")
         path = settings.dev_token_file
         assert path.read_text().strip() == token
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        second = App(settings)  # the same database and data dir: no second credential
-        await second.start()
-        try:
+        # The same database and data dir: no second credential.
+        async with App(settings) as second:
             assert second.dev_token == token
-        finally:
-            await second.stop()
-    finally:
-        await first.stop()
     assert await db.fetchval("SELECT count(*) FROM privacy_credentials") == 1
 
 
 async def test_no_dev_credential_when_turned_off_or_when_callers_exist(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
-    off = App(replace(settings, dev_credential=False))
-    await off.start()
-    await off.stop()
-    assert off.dev_token is None
+    async with App(replace(settings, dev_credential=False)) as off:
+        assert off.dev_token is None
     assert await db.fetchval("SELECT count(*) FROM privacy_credentials") == 0
     await credentials.create(db, "ops", frozenset({Scope.JOBS_READ}), ["*"])
-    on = App(settings)
-    await on.start()
-    await on.stop()
-    assert on.dev_token is None
+    async with App(settings) as on:
+        assert on.dev_token is None
     assert not settings.dev_token_file.exists()
     names = await db.fetch("SELECT name FROM privacy_credentials")
     assert [r["name"] for r in names] == ["ops"]

@@ -18,12 +18,8 @@ from tests.e2e import processes
 
 @pytest.fixture
 async def uncached(settings: Settings) -> AsyncIterator[App]:
-    app = App(replace(settings, auth_cache=timedelta(0), dev_credential=False))
-    await app.start()
-    try:
+    async with App(replace(settings, auth_cache=timedelta(0), dev_credential=False)) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 async def test_create_list_and_revoke_a_credential(

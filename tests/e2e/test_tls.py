@@ -33,29 +33,23 @@ def _trusting(certs: Certs, *, with_client_cert: bool = False) -> grpc.ChannelCr
 
 @pytest.fixture
 async def tls_app(no_workers: Settings, certs: Certs) -> AsyncIterator[App]:
-    app = App(replace(no_workers, tls_cert=certs.server_cert, tls_key=certs.server_key))
-    await app.start()
-    try:
+    async with App(
+        replace(no_workers, tls_cert=certs.server_cert, tls_key=certs.server_key)
+    ) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
 async def mtls_app(no_workers: Settings, certs: Certs) -> AsyncIterator[App]:
-    app = App(
+    async with App(
         replace(
             no_workers,
             tls_cert=certs.server_cert,
             tls_key=certs.server_key,
             tls_client_ca=certs.ca,
         )
-    )
-    await app.start()
-    try:
+    ) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 async def _call(client: PrivacyClient) -> grpc.StatusCode:
