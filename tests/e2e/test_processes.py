@@ -138,8 +138,9 @@ async def test_sigterm_during_traffic_loses_no_accepted_job(
     db: asyncpg.Connection, db_url: str, blob_dir: Path, tmp_path: Path
 ) -> None:
     """Callers keep submitting while the server is told to stop: every job the
-    server accepted is in the database and runs; every refusal is UNAVAILABLE, and
-    retrying it with its idempotency key on the next server makes exactly one job."""
+    server accepted is in the database and runs; every refusal is UNAVAILABLE or
+    CANCELLED, and retrying it with its idempotency key on the next server makes
+    exactly one job."""
     await factories.tenant(db)
     people = [await factories.contact(db, "acme", f"P{i}", "Doe", messages=1) for i in range(40)]
     port = processes.free_port()
