@@ -16,6 +16,7 @@ import asyncpg
 from anonymizers.base import Connection
 from server.config import DEFAULT_DB_TIMEOUT
 from server.errors import DatabaseUnavailable
+from server.queries import Q
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,18 @@ async def bounded_connection(pool: asyncpg.Pool, timeout: timedelta) -> AsyncIte
         yield conn
     finally:
         await pool.release(conn)
+
+
+async def wait_durable(conn: Connection) -> None:
+    """Return once every commit this connection made is flushed to disk (and sent to
+    synchronous standbys, as the database's synchronous_commit says).
+
+    For transactions that ran with `commit_without_flush`: a statement that takes a
+    transaction id commits with the session's synchronous_commit, and its commit
+    flushes the WAL up to its own record, so up to every commit before it. While
+    one backend waits for an fsync, others' flushes join it (PostgreSQL's group
+    commit)."""
+    await conn.execute(Q["wait_durable"])
 
 
 def shipped_migrations() -> list[tuple[int, str, str]]:

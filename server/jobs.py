@@ -20,6 +20,7 @@ from anonymizers.redaction import Identifiers
 from anonymizers.registry import Registry
 from server import audit, subjects
 from server.audit import AuditEntry
+from server.database import wait_durable
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.queries import Q
 from server.subjects import Subject
@@ -166,134 +167,147 @@ async def submit(
     """Make a request a durable job (or return the job its idempotency key made).
 
     `deadline` is the policy's limit: a request's own deadline defaults to it.
+
+    The submission appends to the tenant's audit chain, whose head stays locked
+    until the commit. Its commit does not wait for the WAL flush, so the next
+    submission of the tenant need not wait for this one's fsync; the job is made
+    durable before it is answered (`database.wait_durable`), and concurrent
+    submissions share one fsync. A crash in between loses an unanswered request,
+    which its caller retries, never an answered one.
     """
     async with conn.transaction():
-        await enter_tenant(conn, request.tenant_id)
-        context = await conn.fetchrow(
-            Q["submit_context"], request.tenant_id, secrets.token_bytes(32)
-        )
-        assert context is not None
-        if not context["tenant_exists"]:
-            raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
-        if context["key"] is None:  # created by a concurrent first use meanwhile
-            key = await subjects.tenant_key(conn, request.tenant_id)
-        else:
-            key = bytes(context["key"])
-        now: datetime = context["now"]
-        subject_hash = subjects.subject_hash(key, request.subject)
-        if request.idempotency_key:
-            existing = await _idempotent_job(conn, request, subject_hash)
-            if existing is not None:
-                return existing
-        resolved = await subjects.resolve(conn, request.tenant_id, request.subject)
-        scope = Scope(
-            tenant_id=request.tenant_id,
-            contact_ids=resolved.contact_ids,
-            user_ids=resolved.user_ids,
-            whole_tenant=resolved.whole_tenant,
-            records_after=request.records_after,
-            records_before=request.records_before,
-        )
-        anonymizers = [
-            a
-            for a in registry.ordered()
-            if not request.data_types or a.data_type in request.data_types
-        ]
-        if scope.records_before is not None or scope.records_after is not None:
-            _check_period(anonymizers)
-        planned = {a.data_type: await a.count(conn, scope) for a in anonymizers}
-        # A whole tenant's apply step looks at every row anyway: no mentions step.
-        steps = [STEP_APPLY] if resolved.whole_tenant else [STEP_MENTIONS, STEP_APPLY]
-        tasks = [(a.data_type, step) for step in steps for a in anonymizers]
-        job_id = uuid.uuid4()
-        not_before = max(request.not_before or now, now)
-        due = request.deadline or now + deadline
-        found = await conn.fetchrow(
-            Q["holds_and_child"],
-            request.tenant_id,
-            resolved.whole_tenant,
-            list(resolved.contact_ids),
-            list(resolved.user_ids),
-        )
-        assert found is not None
-        holds: list[uuid.UUID] = found["holds"]
-        priority = _priority(request, child=found["child"], whole_tenant=resolved.whole_tenant)
-        if request.dry_run:
-            state = JobState.SUCCEEDED
-        elif holds:
-            state = JobState.HELD
-        elif not_before > now:
-            state = JobState.SCHEDULED
-        else:
-            state = JobState.PENDING
-        inserted = await conn.fetchval(
-            Q["insert_job"],
-            job_id,
-            request.tenant_id,
-            request.kind.value,
-            state.value,
-            resolved.subject_kind,
-            subject_hash,
-            list(resolved.contact_ids),
-            list(resolved.user_ids),
-            resolved.whole_tenant,
-            request.dry_run,
-            request.idempotency_key,
-            request.reason,
-            request.requested_by,
-            priority,
-            not_before,
-            due,
-            now if request.dry_run else None,
-            request.records_after,
-            request.records_before,
-        )
-        if inserted is None:
-            # A concurrent request with the same key committed first: answer with its job.
-            existing = await _idempotent_job(conn, request, subject_hash)
-            assert existing is not None
+        await conn.execute(Q["commit_without_flush"])
+        job = await _submit(conn, registry, request, deadline=deadline)
+    await wait_durable(conn)
+    return job
+
+
+async def _submit(
+    conn: Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
+) -> Job:
+    """submit()'s work, inside its transaction."""
+    await enter_tenant(conn, request.tenant_id)
+    context = await conn.fetchrow(Q["submit_context"], request.tenant_id, secrets.token_bytes(32))
+    assert context is not None
+    if not context["tenant_exists"]:
+        raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
+    if context["key"] is None:  # created by a concurrent first use meanwhile
+        key = await subjects.tenant_key(conn, request.tenant_id)
+    else:
+        key = bytes(context["key"])
+    now: datetime = context["now"]
+    subject_hash = subjects.subject_hash(key, request.subject)
+    if request.idempotency_key:
+        existing = await _idempotent_job(conn, request, subject_hash)
+        if existing is not None:
             return existing
-        counts = [planned[data_type] if step == STEP_APPLY else 0 for data_type, step in tasks]
-        await conn.execute(
-            Q["insert_tasks"],
-            job_id,
-            [data_type for data_type, _ in tasks],
-            [step for _, step in tasks],
-            counts,
-            request.dry_run,
-        )
-        if not request.dry_run:
-            ids = await _identifiers(conn, registry, scope)
-            await conn.execute(Q["insert_identifiers"], job_id, json.dumps(asdict(ids)))
-        action = f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}"
-        details: dict[str, Any] = {
-            "planned": planned,
-            "dry_run": request.dry_run,
-            "reason": request.reason,
-            "subject_kind": request.subject.kind.value,
-            "rows_matched": len(resolved.contact_ids) + len(resolved.user_ids),
-            "priority": priority,
-            "not_before": not_before.isoformat(),
-            "deadline": due.isoformat(),
-        }
-        if holds:
-            details["held_by"] = [str(h) for h in holds]
-        if request.records_before or request.records_after:
-            details["records_after"] = _iso(request.records_after)
-            details["records_before"] = _iso(request.records_before)
-        # Last: the append holds the tenant's audit chain until the commit.
-        await audit.append_and_notify(
-            conn,
-            AuditEntry(
-                tenant_id=request.tenant_id,
-                actor=request.requested_by,
-                action=action,
-                job_id=job_id,
-                subject_hash=subject_hash,
-                details=details,
-            ),
-            job_id,
-        )
+    resolved = await subjects.resolve(conn, request.tenant_id, request.subject)
+    scope = Scope(
+        tenant_id=request.tenant_id,
+        contact_ids=resolved.contact_ids,
+        user_ids=resolved.user_ids,
+        whole_tenant=resolved.whole_tenant,
+        records_after=request.records_after,
+        records_before=request.records_before,
+    )
+    anonymizers = [
+        a for a in registry.ordered() if not request.data_types or a.data_type in request.data_types
+    ]
+    if scope.records_before is not None or scope.records_after is not None:
+        _check_period(anonymizers)
+    planned = {a.data_type: await a.count(conn, scope) for a in anonymizers}
+    # A whole tenant's apply step looks at every row anyway: no mentions step.
+    steps = [STEP_APPLY] if resolved.whole_tenant else [STEP_MENTIONS, STEP_APPLY]
+    tasks = [(a.data_type, step) for step in steps for a in anonymizers]
+    job_id = uuid.uuid4()
+    not_before = max(request.not_before or now, now)
+    due = request.deadline or now + deadline
+    found = await conn.fetchrow(
+        Q["holds_and_child"],
+        request.tenant_id,
+        resolved.whole_tenant,
+        list(resolved.contact_ids),
+        list(resolved.user_ids),
+    )
+    assert found is not None
+    holds: list[uuid.UUID] = found["holds"]
+    priority = _priority(request, child=found["child"], whole_tenant=resolved.whole_tenant)
+    if request.dry_run:
+        state = JobState.SUCCEEDED
+    elif holds:
+        state = JobState.HELD
+    elif not_before > now:
+        state = JobState.SCHEDULED
+    else:
+        state = JobState.PENDING
+    inserted = await conn.fetchval(
+        Q["insert_job"],
+        job_id,
+        request.tenant_id,
+        request.kind.value,
+        state.value,
+        resolved.subject_kind,
+        subject_hash,
+        list(resolved.contact_ids),
+        list(resolved.user_ids),
+        resolved.whole_tenant,
+        request.dry_run,
+        request.idempotency_key,
+        request.reason,
+        request.requested_by,
+        priority,
+        not_before,
+        due,
+        now if request.dry_run else None,
+        request.records_after,
+        request.records_before,
+    )
+    if inserted is None:
+        # A concurrent request with the same key committed first: answer with its job.
+        existing = await _idempotent_job(conn, request, subject_hash)
+        assert existing is not None
+        return existing
+    counts = [planned[data_type] if step == STEP_APPLY else 0 for data_type, step in tasks]
+    await conn.execute(
+        Q["insert_tasks"],
+        job_id,
+        [data_type for data_type, _ in tasks],
+        [step for _, step in tasks],
+        counts,
+        request.dry_run,
+    )
+    if not request.dry_run:
+        ids = await _identifiers(conn, registry, scope)
+        await conn.execute(Q["insert_identifiers"], job_id, json.dumps(asdict(ids)))
+    action = f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}"
+    details: dict[str, Any] = {
+        "planned": planned,
+        "dry_run": request.dry_run,
+        "reason": request.reason,
+        "subject_kind": request.subject.kind.value,
+        "rows_matched": len(resolved.contact_ids) + len(resolved.user_ids),
+        "priority": priority,
+        "not_before": not_before.isoformat(),
+        "deadline": due.isoformat(),
+    }
+    if holds:
+        details["held_by"] = [str(h) for h in holds]
+    if request.records_before or request.records_after:
+        details["records_after"] = _iso(request.records_after)
+        details["records_before"] = _iso(request.records_before)
+    # Last: the append holds the tenant's audit chain until the commit.
+    await audit.append_and_notify(
+        conn,
+        AuditEntry(
+            tenant_id=request.tenant_id,
+            actor=request.requested_by,
+            action=action,
+            job_id=job_id,
+            subject_hash=subject_hash,
+            details=details,
+        ),
+        job_id,
+    )
     if state is JobState.SCHEDULED and not_before <= datetime.now(UTC):
         state = JobState.PENDING  # as _job() says of a scheduled job whose time came
     # The job as get() would read it back, without reading it back.

@@ -14,7 +14,6 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -45,8 +44,6 @@ _UNREACHABLE = (
 )
 # Blob deletions drained per query while finishing a job.
 _BLOB_DRAIN_CHUNK = 500
-# Blobs written or deleted at once after a batch.
-_BLOB_THREADS = 8
 # A tenant-wide erasure's batches are this many times the configured size.
 _WHOLE_TENANT_ERASE_BATCHES = 4
 # Steps one batch's transaction may cover (see run_batch).
@@ -125,6 +122,8 @@ class Worker:
         self._config = config
         self._lease = config.lease
         self._tools_cache: dict[uuid.UUID, Tools] = {}
+        # The blob work of the last batch, running while the next one does.
+        self._blobs_behind: tuple[uuid.UUID, asyncio.Task[None]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until stop is set; an in-flight batch always finishes first."""
@@ -176,18 +175,23 @@ class Worker:
     async def _run_job(self, job_id: uuid.UUID, stop: asyncio.Event) -> None:
         log.info("job leased", extra={"job_id": str(job_id), "worker": self.name})
         slice_ends = time.monotonic() + self._config.time_slice.total_seconds()
-        while True:
-            if stop.is_set():
-                await self._release(job_id, used_slice=False)
-                return
-            outcome = await self.run_batch(job_id)
-            if outcome is not Outcome.MORE:
-                return
-            if time.monotonic() >= slice_ends:
-                # Back to the queue: the next lease picks the most urgent job,
-                # which is this one again only if nothing else waits.
-                await self._release(job_id, used_slice=True)
-                return
+        try:
+            while True:
+                if stop.is_set():
+                    await self._catch_up_blobs()
+                    await self._release(job_id, used_slice=False)
+                    return
+                outcome = await self.run_batch(job_id)
+                if outcome is not Outcome.MORE:
+                    return
+                if time.monotonic() >= slice_ends:
+                    # Back to the queue: the next lease picks the most urgent job,
+                    # which is this one again only if nothing else waits.
+                    await self._catch_up_blobs()
+                    await self._release(job_id, used_slice=True)
+                    return
+        finally:
+            await self._catch_up_blobs()
 
     async def _release(self, job_id: uuid.UUID, *, used_slice: bool) -> None:
         async with self._pool.acquire() as conn:
@@ -213,10 +217,12 @@ class Worker:
                     return Outcome.LOST
                 await enter_tenant(conn, job["tenant_id"])
                 if job["cancel_requested"]:
+                    await self._catch_up_blobs()
                     await self._finish(conn, job_id, job, JobState.CANCELLED)
                     return Outcome.DONE
                 task = await conn.fetchrow(Q["next_task"], job_id)
                 if task is None:
+                    await self._catch_up_blobs()
                     await self._finish(conn, job_id, job, JobState.SUCCEEDED)
                     return Outcome.DONE
                 done.append((task, await self._step(conn, job_id, job, task)))
@@ -279,20 +285,32 @@ class Worker:
             metrics.ROWS.labels(**labels).inc(result.processed)
             metrics.BATCH_SECONDS.labels(**labels).observe(elapsed)
         metrics.heartbeat()
-        # After the commit: the rows are gone or anonymized, so their blobs follow.
-        # A crash or a failure here leaves the outbox rows, which _drain_blobs
-        # clears before the job can succeed.
+        # After the commit: the rows are gone or anonymized, so their blobs follow,
+        # while the next batch runs (a blob store's time is mostly the disk's or
+        # the network's). A crash or a failure leaves the outbox rows, which
+        # _drain_blobs clears before the job can end.
+        await self._catch_up_blobs()
+        work = self._blob_work(
+            tenant_id,
+            [w for _, r in done for w in r.blob_rewrites],
+            [k for _, r in done for k in r.blob_keys],
+        )
+        self._blobs_behind = (job_id, asyncio.create_task(work))
+        return Outcome.MORE
+
+    async def _catch_up_blobs(self) -> None:
+        """Wait for the blob work started after the last batch: one at a time, and
+        all of it before a job ends or this worker leaves it."""
+        if self._blobs_behind is None:
+            return
+        job_id, task = self._blobs_behind
+        self._blobs_behind = None
         try:
-            await self._blob_work(
-                tenant_id,
-                [w for _, r in done for w in r.blob_rewrites],
-                [k for _, r in done for k in r.blob_keys],
-            )
+            await task
         except OSError as exc:
             log.warning(
                 "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
             )
-        return Outcome.MORE
 
     async def _step(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
@@ -406,10 +424,8 @@ class Worker:
             return
 
         def work() -> None:
-            # Many at once: a blob store's time is mostly waiting (disk, network).
-            with ThreadPoolExecutor(_BLOB_THREADS) as pool:
-                list(pool.map(lambda r: self._blobs.put(*r), rewrites))
-                list(pool.map(self._blobs.delete, deletions))
+            self._blobs.put_many(rewrites)
+            self._blobs.delete_many(deletions)
 
         await asyncio.to_thread(work)
 

@@ -362,6 +362,16 @@ WHERE u.tenant_id = $1
   )
 ORDER BY u.id;
 
+-- name: commit_without_flush
+-- This transaction's commit returns before its WAL is on disk: database.wait_durable
+-- waits for that after the commit, outside any lock the transaction held.
+SET LOCAL synchronous_commit = off;
+
+-- name: wait_durable
+-- A transaction of its own that takes an id, so that its commit flushes the WAL
+-- (with the session's synchronous_commit), up to every earlier commit too.
+SELECT txid_current();
+
 -- name: enter_tenant
 -- Role and tenant for this transaction only (migration 0004): one round trip.
 SELECT privacy_enter_tenant($1);
