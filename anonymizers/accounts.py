@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from anonymizers.base import (
     Action,
@@ -109,8 +110,8 @@ class AccountsAnonymizer:
             handles=tuple(a for a in accounts if a.startswith("@")),
         )
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *scope.by_user()))
+    def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
+        return _SQL["count"], scope.by_user()
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # Account tables hold no free text about other people.

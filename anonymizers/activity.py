@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from anonymizers.base import (
     Action,
@@ -53,8 +54,8 @@ class ActivityAnonymizer:
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
         return Identifiers()  # device ids are pseudonymized, not searched for in text
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *scope.by_user_in_period()))
+    def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
+        return _SQL["count"], scope.by_user_in_period()
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # A page address can carry an email (/contacts?email=…).

@@ -230,8 +230,10 @@ class Anonymizer(Protocol):
         """What identifies the scope's subject in this data type (names, emails, handles…)."""
         ...
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        """How many of the scope's own rows `erase`/`anonymize` would touch."""
+    def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
+        """A query ($1, $2… parameters) and its arguments that count the scope's own
+        rows `erase`/`anonymize` would touch. `counting.count_rows` asks all data
+        types' queries in one statement."""
         ...
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from anonymizers.base import (
     Action,
@@ -69,8 +70,8 @@ class ContactsAnonymizer:
             phones=tuple(r["phone"] for r in rows if r["phone"]),
         )
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *scope.by_contact()))
+    def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
+        return _SQL["count"], scope.by_contact()
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # Notes about the subject are deleted by erase; everything else is looked at.

@@ -77,8 +77,8 @@ class FilesAnonymizer:
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
         return Identifiers()  # a file names its subject only through other data types
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *_args(scope)))
+    def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
+        return _SQL["count"], _args(scope)
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # Other people's files whose names mention the subject are renamed.

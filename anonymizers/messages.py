@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
 from anonymizers.mentions import TextColumns, redact_batch
@@ -63,8 +64,8 @@ class MessagesAnonymizer:
         rows = await conn.fetch(_SQL["handles"], *scope.by_contact())
         return Identifiers(handles=tuple(r["handle"] for r in rows if r["handle"]))
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        return int(await conn.fetchval(_SQL["count"], *scope.by_contact()))
+    def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
+        return _SQL["count"], scope.by_contact()
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # The subject's own messages are deleted by erase; the rest may cc or quote them.

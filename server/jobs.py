@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from anonymizers.base import Anonymizer, Connection, Scope
+from anonymizers.counting import count_rows
 from anonymizers.redaction import Identifiers
 from anonymizers.registry import Registry
 from server import audit, subjects
@@ -176,7 +177,6 @@ async def submit(
     which its caller retries, never an answered one.
     """
     async with conn.transaction():
-        await conn.execute(Q["commit_without_flush"])
         job = await _submit(conn, registry, request, deadline=deadline)
     await wait_durable(conn)
     return job
@@ -215,7 +215,7 @@ async def _submit(
     ]
     if scope.records_before is not None or scope.records_after is not None:
         _check_period(anonymizers)
-    planned = {a.data_type: await a.count(conn, scope) for a in anonymizers}
+    planned = await count_rows(conn, anonymizers, scope)
     # A whole tenant's apply step looks at every row anyway: no mentions step.
     steps = [STEP_APPLY] if resolved.whole_tenant else [STEP_MENTIONS, STEP_APPLY]
     tasks = [(a.data_type, step) for step in steps for a in anonymizers]
@@ -387,10 +387,12 @@ async def replan(conn: Connection, registry: Registry, job_id: uuid.UUID) -> Non
     assert row is not None
     await enter_tenant(conn, row["tenant_id"])  # the caller's transaction, from here on
     scope = scope_of(row)
-    for task in await conn.fetch(Q["job_tasks"], job_id):
-        if task["step"] == STEP_APPLY:
-            count = await registry.get(task["data_type"]).count(conn, scope)
-            await conn.execute(Q["replan_task"], job_id, task["data_type"], count)
+    applied = [
+        t["data_type"] for t in await conn.fetch(Q["job_tasks"], job_id) if t["step"] == STEP_APPLY
+    ]
+    counts = await count_rows(conn, [registry.get(d) for d in applied], scope)
+    for data_type, count in counts.items():
+        await conn.execute(Q["replan_task"], job_id, data_type, count)
     raw = await conn.fetchval(Q["job_identifiers"], job_id)
     if raw is not None:
         merged = _merge(identifiers_from_json(raw), await _identifiers(conn, registry, scope))

@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +45,9 @@ _UNREACHABLE = (
 )
 # Blob deletions drained per query while finishing a job.
 _BLOB_DRAIN_CHUNK = 500
+# Batches whose blob work may be queued behind the running one (a batch's blob
+# rewrites are held in memory until written).
+_BLOB_BATCHES_BEHIND = 8
 # A tenant-wide erasure's batches are this many times the configured size.
 _WHOLE_TENANT_ERASE_BATCHES = 4
 # Steps one batch's transaction may cover (see run_batch).
@@ -122,8 +126,8 @@ class Worker:
         self._config = config
         self._lease = config.lease
         self._tools_cache: dict[uuid.UUID, Tools] = {}
-        # The blob work of the last batch, running while the next one does.
-        self._blobs_behind: tuple[uuid.UUID, asyncio.Task[None]] | None = None
+        # Blob work of committed batches, running while the next batches do.
+        self._blobs_behind: deque[tuple[uuid.UUID, asyncio.Task[None]]] = deque()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until stop is set; an in-flight batch always finishes first."""
@@ -289,25 +293,43 @@ class Worker:
         # while the next batch runs (a blob store's time is mostly the disk's or
         # the network's). A crash or a failure leaves the outbox rows, which
         # _drain_blobs clears before the job can end.
-        await self._catch_up_blobs()
-        work = self._blob_work(
-            tenant_id,
-            [w for _, r in done for w in r.blob_rewrites],
-            [k for _, r in done for k in r.blob_keys],
-        )
-        self._blobs_behind = (job_id, asyncio.create_task(work))
+        rewrites = [w for _, r in done for w in r.blob_rewrites]
+        deletions = [k for _, r in done for k in r.blob_keys]
+        if rewrites or deletions:
+            await self._queue_blob_work(job_id, tenant_id, rewrites, deletions)
         return Outcome.MORE
 
+    async def _queue_blob_work(
+        self,
+        job_id: uuid.UUID,
+        tenant_id: str,
+        rewrites: Sequence[tuple[str, bytes]],
+        deletions: Sequence[str],
+    ) -> None:
+        """Start a batch's blob work after the work queued before it (in order: a blob
+        rewritten twice ends as the later batch wrote it). Waits only when
+        _BLOB_BATCHES_BEHIND batches' work is already queued."""
+        previous = self._blobs_behind[-1][1] if self._blobs_behind else None
+
+        async def in_order() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])  # its failure is logged where it is awaited
+            await self._blob_work(tenant_id, rewrites, deletions)
+
+        self._blobs_behind.append((job_id, asyncio.create_task(in_order())))
+        while len(self._blobs_behind) > _BLOB_BATCHES_BEHIND:
+            await self._settle_oldest_blobs()
+
     async def _catch_up_blobs(self) -> None:
-        """Wait for the blob work started after the last batch: one at a time, and
-        all of it before a job ends or this worker leaves it."""
-        if self._blobs_behind is None:
-            return
-        job_id, task = self._blobs_behind
-        self._blobs_behind = None
+        """Wait for all the blob work queued: before a job ends or this worker leaves it."""
+        while self._blobs_behind:
+            await self._settle_oldest_blobs()
+
+    async def _settle_oldest_blobs(self) -> None:
+        job_id, task = self._blobs_behind.popleft()
         try:
             await task
-        except OSError as exc:
+        except OSError as exc:  # the outbox rows stay: _drain_blobs finishes the work
             log.warning(
                 "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
             )

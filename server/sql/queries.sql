@@ -7,6 +7,8 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1);
 -- One round trip at the start of a submission: does the tenant exist, its key
 -- (created on first use with $2, as subjects.tenant_key does), and the time.
 -- key is NULL when a concurrent first use created it after this statement began.
+-- It also makes the transaction's commit return before its WAL is on disk:
+-- database.wait_durable waits for that after the commit, outside the locks held.
 WITH new_key AS (
     INSERT INTO privacy_tenant_keys (tenant_id, key)
     SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)
@@ -16,7 +18,8 @@ WITH new_key AS (
 SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
        coalesce((SELECT key FROM new_key),
                 (SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1)) AS key,
-       now() AS now;
+       now() AS now,
+       set_config('synchronous_commit', 'off', true) AS synchronous_commit;
 
 -- name: ensure_tenant_key
 INSERT INTO privacy_tenant_keys (tenant_id, key) VALUES ($1, $2)
@@ -361,11 +364,6 @@ WHERE u.tenant_id = $1
         AND j.state NOT IN ('failed', 'cancelled')
   )
 ORDER BY u.id;
-
--- name: commit_without_flush
--- This transaction's commit returns before its WAL is on disk: database.wait_durable
--- waits for that after the commit, outside any lock the transaction held.
-SET LOCAL synchronous_commit = off;
 
 -- name: wait_durable
 -- A transaction of its own that takes an id, so that its commit flushes the WAL

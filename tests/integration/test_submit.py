@@ -97,3 +97,18 @@ async def test_the_first_submission_of_a_tenant_makes_its_key_once(
         )
     assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
     assert isinstance(first.id, uuid.UUID)
+
+
+async def test_the_commit_without_flush_stays_inside_the_submission(
+    db: asyncpg.Connection,
+) -> None:
+    """The submission's own commit skips the fsync (the chain head is not held across
+    it); the setting must not outlive the transaction on a pooled connection."""
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe")
+    before = await db.fetchval("SHOW synchronous_commit")
+    job = await jobs.submit(
+        db, default_registry(), _request(tenant, jane.email, SubjectKind.EMAIL), deadline=DEADLINE
+    )
+    assert await db.fetchval("SHOW synchronous_commit") == before == "on"
+    assert await db.fetchval("SELECT count(*) FROM privacy_jobs WHERE id = $1", job.id) == 1

@@ -57,11 +57,8 @@ class LoyaltyCardsAnonymizer:
         )
         return Identifiers(handles=tuple(r["card_number"] for r in rows))
 
-    async def count(self, conn: Connection, scope: Scope) -> int:
-        n = await conn.fetchval(
-            f"SELECT count(*) FROM loyalty_cards WHERE {_WHERE}", *scope.by_contact()
-        )
-        return int(n)
+    def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
+        return f"SELECT count(*) FROM loyalty_cards WHERE {_WHERE}", scope.by_contact()
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         return BatchResult(processed=0, part=0, checkpoint=batch.after, finished=True)
