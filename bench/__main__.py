@@ -222,9 +222,9 @@ def table(results: dict[str, Any]) -> str:
         )
         rows.append(
             (
-                "3 Export RSS growth",
-                f"{x['rss_growth_large_mb']:.1f} MB large",
-                f"{x['rss_growth_small_mb']:.1f} MB small",
+                "3 Export peak RSS",
+                f"{x['rss_peak_large_mb']:.0f} MB large",
+                f"{x['rss_peak_small_mb']:.0f} MB small (+{x['rss_growth_mb']:.1f})",
                 None,
                 "flat within 50 MB",
             )

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import re
+from array import array
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ CHUNK_BYTES = 64 * 1024
 # Files read per trip to a thread, up to this many bytes.
 READ_AHEAD_FILES = 64
 READ_AHEAD_BYTES = 1024 * 1024
+# File rows read again at once for their blob keys, after the records.
+FILE_ROWS_AT_ONCE = 1000
 _UNSAFE_PATH = re.compile(r"[^\w.\-]+")
 
 
@@ -111,7 +114,9 @@ async def export(
             whole_tenant=resolved.whole_tenant,
         )
         manifest = Manifest(snapshot_at=await conn.fetchval("SELECT now()"))
-        pending: list[_PendingFile] = []
+        # Only the files' ids are kept while the records go out (8 bytes a file,
+        # not its path and key: a tenant has hundreds of thousands of files).
+        file_ids = array("q")
         for anonymizer in registry.ordered():
             if data_types and anonymizer.data_type not in data_types:
                 continue
@@ -122,25 +127,40 @@ async def export(
                     count += len(record.jsons)
                     continue
                 if record.get("kind") == "files" and "blob_key" in record:
-                    path = file_path(record)
-                    pending.append(_PendingFile(str(record["id"]), path, record["blob_key"]))
-                    record = {**record, "path": path}
+                    file_ids.append(int(record["id"]))
+                    record = {**record, "path": file_path(record)}
                 public = {k: v for k, v in record.items() if k not in NEVER_EXPORTED}
                 yield Records(anonymizer.data_type, [json.dumps(public, sort_keys=True)])
                 count += 1
             manifest.record_counts[anonymizer.data_type] = count
-    # Blobs are not in the database snapshot; their rows were, so read them now.
-    async for f, data in _read_blobs(blobs, pending):
-        digest, size = hashlib.sha256(), 0
-        for offset in range(0, max(len(data), 1), CHUNK_BYTES):
-            piece = data[offset : offset + CHUNK_BYTES]
-            digest.update(piece)
-            size += len(piece)
-            yield FileChunk(f.file_id, f.path, offset, piece, offset + CHUNK_BYTES >= len(data))
-        manifest.files += 1
-        manifest.file_bytes += size
-        yield ExportedFile(f.file_id, f.path, size, digest.hexdigest())
+        # Blobs are not in the database snapshot; their rows were, so read them now,
+        # a chunk of rows at a time from the same snapshot.
+        for start in range(0, len(file_ids), FILE_ROWS_AT_ONCE):
+            async for f, data in _read_blobs(
+                blobs,
+                await _pending_files(conn, tenant_id, file_ids[start : start + FILE_ROWS_AT_ONCE]),
+            ):
+                digest, size = hashlib.sha256(), 0
+                for offset in range(0, max(len(data), 1), CHUNK_BYTES):
+                    piece = data[offset : offset + CHUNK_BYTES]
+                    digest.update(piece)
+                    size += len(piece)
+                    last = offset + CHUNK_BYTES >= len(data)
+                    yield FileChunk(f.file_id, f.path, offset, piece, last)
+                manifest.files += 1
+                manifest.file_bytes += size
+                yield ExportedFile(f.file_id, f.path, size, digest.hexdigest())
     yield manifest
+
+
+async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> list[_PendingFile]:
+    """The files of `ids`, in that order, with their paths and blob keys."""
+    rows = {r["id"]: r for r in await conn.fetch(Q["export_file_keys"], tenant_id, ids.tolist())}
+    return [
+        _PendingFile(str(i), file_path(dict(rows[i])), rows[i]["blob_key"])
+        for i in ids
+        if i in rows
+    ]
 
 
 async def _read_blobs(

@@ -1,5 +1,10 @@
 -- Named queries of the server: jobs, leases, checkpoints, audit, blobs.
 
+-- name: export_file_keys
+-- Export: the name and blob key of files whose records went out, read again in
+-- the export's snapshot ($2 ids), so that the ids are all it keeps meanwhile.
+SELECT id, name, blob_key FROM files WHERE tenant_id = $1 AND id = ANY($2::bigint[]);
+
 -- name: tenant_exists
 SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1);
 

@@ -49,3 +49,37 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
         "5 submission",
     ):
         assert label in text
+
+
+async def test_only_measures_the_figures_asked_for(server_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    bench = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--contacts",
+        "40",
+        "--requests",
+        "10",
+        "--callers",
+        "2",
+        "--only",
+        "submission",
+        "--out",
+        str(out),
+        env={**os.environ, "DATABASE_URL": server_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=Path(__file__).parents[2],
+    )
+    printed, _ = await asyncio.wait_for(bench.communicate(), 110)
+    assert bench.returncode == 0, printed.decode()
+    results = json.loads(out.read_text())
+    assert results["submission"]["requests"] == 10  # given sizes win over --quick's
+    assert results["args"]["contacts"] == "40"
+    for figure in ("erase", "anonymize", "export", "latency_small", "latency_large"):
+        assert figure not in results, figure
+    assert list(results["seeded_rows"]) == ["small"]  # only the tenants the figure uses
+    text = printed.decode()
+    assert "5 submission" in text and "1 tenant Erase" not in text
