@@ -277,6 +277,8 @@ async def tenant_anonymize(
         "ratio": service / raw,
         "naive_rows_per_s": naive,
         "speedup_vs_naive": service / naive,
+        # The raw UPDATE's own speed-up over the naive faker: what the limit allows.
+        "raw_speedup_vs_naive": raw / naive,
     }
 
 
