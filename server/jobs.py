@@ -240,6 +240,7 @@ async def _submit(
         state = JobState.SCHEDULED
     else:
         state = JobState.PENDING
+    counts = [planned[data_type] if step == STEP_APPLY else 0 for data_type, step in tasks]
     inserted = await conn.fetchval(
         Q["insert_job"],
         job_id,
@@ -261,21 +262,15 @@ async def _submit(
         now if request.dry_run else None,
         request.records_after,
         request.records_before,
+        [data_type for data_type, _ in tasks],
+        [step for _, step in tasks],
+        counts,
     )
     if inserted is None:
         # A concurrent request with the same key committed first: answer with its job.
         existing = await _idempotent_job(conn, request, subject_hash)
         assert existing is not None
         return existing
-    counts = [planned[data_type] if step == STEP_APPLY else 0 for data_type, step in tasks]
-    await conn.execute(
-        Q["insert_tasks"],
-        job_id,
-        [data_type for data_type, _ in tasks],
-        [step for _, step in tasks],
-        counts,
-        request.dry_run,
-    )
     if not request.dry_run:
         ids = await _identifiers(conn, registry, scope)
         await conn.execute(Q["insert_identifiers"], job_id, json.dumps(asdict(ids)))

@@ -67,8 +67,9 @@ async def resolve(conn: Connection, tenant_id: str, subject: Subject) -> Resolve
     if subject.kind is SubjectKind.CONTACT_ID:
         contacts = await _ids(conn, "contacts_by_id", tenant_id, int(subject.value))
     elif subject.kind is SubjectKind.EMAIL:
-        contacts = await _ids(conn, "contacts_by_email", tenant_id, subject.value)
-        users = await _ids(conn, "users_by_email", tenant_id, subject.value)
+        row = await conn.fetchrow(Q["people_by_email"], tenant_id, subject.value)
+        assert row is not None  # a SELECT without FROM answers one row
+        contacts, users = tuple(row["contact_ids"]), tuple(row["user_ids"])
     elif subject.kind is SubjectKind.PHONE:
         contacts = await _ids(conn, "contacts_by_phone", tenant_id, subject.value)
     elif subject.kind is SubjectKind.USER_ID:

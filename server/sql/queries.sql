@@ -36,8 +36,12 @@ SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1;
 -- name: contacts_by_id
 SELECT id FROM contacts WHERE tenant_id = $1 AND id = $2;
 
--- name: contacts_by_email
-SELECT id FROM contacts WHERE tenant_id = $1 AND lower(email) = lower($2) ORDER BY id;
+-- name: people_by_email
+-- An email can be a contact's and a user account's: both in one round trip.
+SELECT array(SELECT id FROM contacts WHERE tenant_id = $1 AND lower(email) = lower($2)
+             ORDER BY id) AS contact_ids,
+       array(SELECT id FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)
+             ORDER BY id) AS user_ids;
 
 -- name: contacts_by_phone
 -- $2: the digits of the number. The last ten digits are the national number,
@@ -50,18 +54,26 @@ ORDER BY id;
 -- name: users_by_id
 SELECT id FROM users WHERE tenant_id = $1 AND id = $2;
 
--- name: users_by_email
-SELECT id FROM users WHERE tenant_id = $1 AND lower(email) = lower($2) ORDER BY id;
-
 -- name: insert_job
-INSERT INTO privacy_jobs (id, tenant_id, kind, state, subject_kind, subject_hash,
-                          contact_ids, user_ids, whole_tenant, dry_run, idempotency_key,
-                          reason, requested_by, priority, not_before, deadline, finished_at,
-                          records_after, records_before)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-        $18, $19)
-ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-RETURNING id;
+-- The job and all its tasks in one statement: $20 data types, $21 steps, $22
+-- planned, positions in the order given (finished already for a dry run). No
+-- tasks, and NULL, when a job with the same idempotency key is there.
+WITH job AS (
+    INSERT INTO privacy_jobs (id, tenant_id, kind, state, subject_kind, subject_hash,
+                              contact_ids, user_ids, whole_tenant, dry_run, idempotency_key,
+                              reason, requested_by, priority, not_before, deadline,
+                              finished_at, records_after, records_before)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+            $18, $19)
+    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    RETURNING id
+), tasks AS (
+    INSERT INTO privacy_job_tasks (job_id, position, data_type, step, planned, finished)
+    SELECT job.id, t.position - 1, t.data_type, t.step, t.planned, $10
+    FROM job, unnest($20::text[], $21::text[], $22::bigint[]) WITH ORDINALITY
+                  AS t(data_type, step, planned, position)
+)
+SELECT id FROM job;
 
 -- name: insert_identifiers
 INSERT INTO privacy_job_identifiers (job_id, identifiers) VALUES ($1, $2::jsonb);
@@ -75,14 +87,6 @@ DELETE FROM privacy_job_identifiers WHERE job_id = $1;
 -- name: job_by_idempotency_key
 SELECT id, kind, subject_hash, dry_run FROM privacy_jobs
 WHERE tenant_id = $1 AND idempotency_key = $2;
-
--- name: insert_tasks
--- All of a job's tasks in one statement: $2 data types, $3 steps, $4 planned,
--- positions in the order given.
-INSERT INTO privacy_job_tasks (job_id, position, data_type, step, planned, finished)
-SELECT $1, t.position - 1, t.data_type, t.step, t.planned, $5
-FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY
-     AS t(data_type, step, planned, position);
 
 -- name: get_job
 SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j.user_ids)
