@@ -1,6 +1,6 @@
 """make bench: the service beside the raw-SQL limit, on the same data, in the same run.
 
-    python -m bench [--contacts N] [--messages-per-contact M] [--quick]
+    python -m bench [--contacts N] [--messages-per-contact M] [--quick] [--only FIGURE]
 
 Seeds tenants with COPY (pairs with the same seed are identical), runs a real
 `privacyctl serve` process against them, and prints a table of ratios; the
