@@ -174,20 +174,30 @@ async def submit(
     submission of the tenant need not wait for this one's fsync; the job is made
     durable before it is answered (`database.wait_durable`), and concurrent
     submissions share one fsync. A crash in between loses an unanswered request,
-    which its caller retries, never an answered one.
+    which its caller retries, never an answered one. Inside a caller's transaction
+    (retention's), the commit is the caller's, durable as usual.
     """
+    own = not conn.is_in_transaction()
     async with conn.transaction():
-        job = await _submit(conn, registry, request, deadline=deadline)
-    await wait_durable(conn)
+        job = await _submit(conn, registry, request, deadline=deadline, flush_later=own)
+    if own:
+        await wait_durable(conn)
     return job
 
 
 async def _submit(
-    conn: Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
+    conn: Connection,
+    registry: Registry,
+    request: JobRequest,
+    *,
+    deadline: timedelta,
+    flush_later: bool,
 ) -> Job:
     """submit()'s work, inside its transaction."""
     await enter_tenant(conn, request.tenant_id)
-    context = await conn.fetchrow(Q["submit_context"], request.tenant_id, secrets.token_bytes(32))
+    context = await conn.fetchrow(
+        Q["submit_context"], request.tenant_id, secrets.token_bytes(32), flush_later
+    )
     assert context is not None
     if not context["tenant_exists"]:
         raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")

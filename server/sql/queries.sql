@@ -12,8 +12,9 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1);
 -- One round trip at the start of a submission: does the tenant exist, its key
 -- (created on first use with $2, as subjects.tenant_key does), and the time.
 -- key is NULL when a concurrent first use created it after this statement began.
--- It also makes the transaction's commit return before its WAL is on disk:
--- database.wait_durable waits for that after the commit, outside the locks held.
+-- With $3, it also makes the transaction's commit return before its WAL is on
+-- disk: database.wait_durable waits for that after the commit, outside the locks
+-- held. Not when the submission is part of a caller's transaction ($3 false).
 WITH new_key AS (
     INSERT INTO privacy_tenant_keys (tenant_id, key)
     SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)
@@ -24,7 +25,9 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
        coalesce((SELECT key FROM new_key),
                 (SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1)) AS key,
        now() AS now,
-       set_config('synchronous_commit', 'off', true) AS synchronous_commit;
+       set_config('synchronous_commit',
+                  CASE WHEN $3 THEN 'off' ELSE current_setting('synchronous_commit') END,
+                  true) AS synchronous_commit;
 
 -- name: ensure_tenant_key
 INSERT INTO privacy_tenant_keys (tenant_id, key) VALUES ($1, $2)

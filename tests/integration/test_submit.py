@@ -112,3 +112,20 @@ async def test_the_commit_without_flush_stays_inside_the_submission(
     )
     assert await db.fetchval("SHOW synchronous_commit") == before == "on"
     assert await db.fetchval("SELECT count(*) FROM privacy_jobs WHERE id = $1", job.id) == 1
+
+
+async def test_inside_a_callers_transaction_the_commit_stays_durable(
+    db: asyncpg.Connection,
+) -> None:
+    """Retention submits inside its own transaction: that commit must wait for the
+    flush as usual, since nothing flushes after it."""
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe")
+    async with db.transaction():
+        await jobs.submit(
+            db,
+            default_registry(),
+            _request(tenant, jane.email, SubjectKind.EMAIL),
+            deadline=DEADLINE,
+        )
+        assert await db.fetchval("SHOW synchronous_commit") == "on"
