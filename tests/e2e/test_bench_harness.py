@@ -9,24 +9,14 @@ import sys
 from pathlib import Path
 
 
-async def test_the_benchmark_harness_runs_and_reports_every_figure(
-    server_url: str, tmp_path: Path
-) -> None:
-    out = tmp_path / "latest.json"
+async def _bench(server_url: str, out: Path, *args: str) -> str:
+    """Run `python -m bench` with these arguments against the test server; what it
+    printed (it must succeed)."""
     bench = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bench",
-        "--contacts",
-        "60",
-        "--subjects",
-        "5",
-        "--callers",
-        "4",
-        "--requests",
-        "20",
-        "--naive-rows",
-        "10",
+        *args,
         "--out",
         str(out),
         env={**os.environ, "DATABASE_URL": server_url},
@@ -36,11 +26,23 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
     )
     printed, _ = await asyncio.wait_for(bench.communicate(), 110)
     assert bench.returncode == 0, printed.decode()
+    return printed.decode()
+
+
+async def test_the_benchmark_harness_runs_and_reports_every_figure(
+    server_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "latest.json"
+    text = await _bench(
+        server_url,
+        out,
+        *("--contacts", "60", "--subjects", "5", "--callers", "4"),
+        *("--requests", "20", "--naive-rows", "10"),
+    )
     results = json.loads(out.read_text())
     for figure in ("erase", "anonymize", "export", "latency_small", "latency_large", "submission"):
         assert figure in results, figure
     assert results["erase"]["ratio"] > 0 and results["export"]["raw_bytes"] > 0
-    text = printed.decode()
     for label in (
         "1 tenant Erase",
         "2 tenant Anonymize",
@@ -53,33 +55,16 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
 
 async def test_only_measures_the_figures_asked_for(server_url: str, tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
-    bench = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench",
-        "--quick",
-        "--contacts",
-        "40",
-        "--requests",
-        "10",
-        "--callers",
-        "2",
-        "--only",
-        "submission",
-        "--out",
-        str(out),
-        env={**os.environ, "DATABASE_URL": server_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=Path(__file__).parents[2],
+    text = await _bench(
+        server_url,
+        out,
+        *("--quick", "--contacts", "40", "--requests", "10", "--callers", "2"),
+        *("--only", "submission"),
     )
-    printed, _ = await asyncio.wait_for(bench.communicate(), 110)
-    assert bench.returncode == 0, printed.decode()
     results = json.loads(out.read_text())
     assert results["submission"]["requests"] == 10  # given sizes win over --quick's
     assert results["args"]["contacts"] == "40"
     for figure in ("erase", "anonymize", "export", "latency_small", "latency_large"):
         assert figure not in results, figure
     assert list(results["seeded_rows"]) == ["small"]  # only the tenants the figure uses
-    text = printed.decode()
     assert "5 submission" in text and "1 tenant Erase" not in text
