@@ -11,7 +11,7 @@ from anonymizers.base import Action, Batch, BatchResult, Category, Column, Conne
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.metadata import strip_metadata
 from anonymizers.queries import load_queries
-from anonymizers.records import records
+from anonymizers.records import Rendered, rendered_files
 from anonymizers.redaction import Identifiers, Kind
 
 _SQL = load_queries("anonymizers.sql", "files.sql")
@@ -124,6 +124,6 @@ class FilesAnonymizer:
             blob_rewrites=tuple(rewrites),
         )
 
-    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-        async for r in records(conn, "files", _SQL["export"], *_args(scope)):
+    async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
+        async for r in rendered_files(conn, _SQL["export"], *_args(scope)):
             yield r

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,17 +16,34 @@ if TYPE_CHECKING:
     from anonymizers.base import Connection
 
 _JSON_COLUMNS = frozenset({"custom_fields"})
+_UNSAFE_PATH = re.compile(r"[^\w.\-]+")
 PREFETCH = 1000
+# Rendered records come in blocks of about this many bytes.
+BLOCK_BYTES = 256 * 1024
+# COPY chunks read ahead of the records' reader.
+_COPY_AHEAD = 16
 # Internal fields that never leave the service, whatever an export query selects.
 NEVER_EXPORTED = frozenset({"blob_key", "password_hash", "token_hash", "secret"})
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """Export records already rendered as JSON objects by the database, a batch at a
-    time: per-row Python work is what an export's speed is made of."""
+    """Export records already rendered as JSON by the database, as NDJSON: `count`
+    UTF-8 JSON objects, each ending in a newline (JSON text holds none of its own).
+    Per-row Python work is what an export's speed is made of: these pass through.
 
-    jsons: list[str]
+    `file_ids`: files among these records whose contents the export carries too
+    (each record has the `path` they go to, `file_path`)."""
+
+    ndjson: bytes
+    count: int
+    file_ids: tuple[int, ...] = ()
+
+
+def file_path(file_id: int, name: str | None) -> str:
+    """Where a file goes in an export: files/<id>-<name>, with a name safe on any disk."""
+    safe = _UNSAFE_PATH.sub("_", name or "file").strip("._") or "file"
+    return f"files/{file_id}-{safe}"
 
 
 def _value(name: str, value: Any) -> Any:
@@ -94,27 +113,104 @@ def _field(name: str, type_name: str) -> str:
     return column
 
 
+class CopyLines:
+    """Whole lines of one text column out of COPY's text output, cut anywhere, in
+    blocks of at least `block_bytes` (the last may be smaller).
+
+    COPY's text format doubles every backslash; JSON text has no other character
+    it escapes (no control characters, no tab), so that is all there is to undo."""
+
+    def __init__(self, block_bytes: int) -> None:
+        self._block_bytes = block_bytes
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> bytes | None:
+        """Take the next chunk; a block of whole lines once there is enough."""
+        self._parts.append(chunk)
+        self._size += len(chunk)
+        return self._block() if self._size >= self._block_bytes else None
+
+    def end(self) -> bytes | None:
+        """The lines left; ValueError if the output ended inside a line."""
+        block = self._block()
+        if self._size:
+            raise ValueError("COPY output ended inside a row")
+        return block
+
+    def _block(self) -> bytes | None:
+        data = b"".join(self._parts)
+        end = data.rfind(b"\n") + 1  # whole rows only: an escape never splits
+        rest = data[end:]
+        self._parts, self._size = [rest], len(rest)
+        if not end:
+            return None
+        return (data if end == len(data) else data[:end]).replace(b"\\\\", b"\\")
+
+
+def _wrapped(statement_sql: str, attributes: Any, kind_arg: int, extra: str = "") -> str:
+    """The query rendering each row of `statement_sql` as its export record's JSON."""
+    fields = ", ".join(
+        _field(a.name, a.type.name) for a in attributes if a.name not in NEVER_EXPORTED
+    )
+    return (
+        f"SELECT row_to_json(r)::text{extra} FROM "
+        f"(SELECT ${kind_arg}::text AS kind, {fields} FROM (\n{_without_terminator(statement_sql)}"
+        f"\n) AS q) AS r"
+    )
+
+
+async def rendered_files(conn: Connection, sql: str, *args: Any) -> AsyncIterator[Rendered]:
+    """`rendered` for file rows (`id` and `name` among their columns), whose contents
+    the export carries: each record gets its `path` (`file_path`, made here: which
+    characters a name keeps is Python's rule, not the database locale's)."""
+    statement = await conn.prepare(sql)
+    wrapped = _wrapped(sql, statement.get_attributes(), len(args) + 1, ", r.id, r.name")
+    cursor = await conn.cursor(wrapped, *args, "files")
+    while batch := await cursor.fetch(PREFETCH):
+        # The record less its closing brace, then the path: one object, no parsing.
+        lines = [f'{row[0][:-1]},"path":{json.dumps(file_path(row[1], row[2]))}}}' for row in batch]
+        lines.append("")
+        yield Rendered("\n".join(lines).encode(), len(batch), tuple(row[1] for row in batch))
+
+
 async def rendered(conn: Connection, kind: str, sql: str, *args: Any) -> AsyncIterator[Rendered]:
     """Stream a query's rows as export records rendered to JSON by PostgreSQL, in
-    batches of PREFETCH.
+    blocks of about BLOCK_BYTES.
 
     What `records` yields, as JSON text made in the database (row_to_json), so
-    Python only passes text through. The same JSON, value for value: timestamps
+    Python only passes bytes through. The same JSON, value for value: timestamps
     as isoformat() in UTC, numeric as a decimal string, inet as its address,
     jsonb nested. NEVER_EXPORTED columns are left out. Must run inside a
     transaction, like `records`.
+
+    The rows come by COPY, which the database sends without waiting to be asked
+    (a cursor renders nothing between two fetches): it renders the next rows while
+    the caller sends these, at most _COPY_AHEAD chunks ahead of it.
     """
     statement = await conn.prepare(sql)
-    fields = ", ".join(
-        _field(a.name, a.type.name)
-        for a in statement.get_attributes()
-        if a.name not in NEVER_EXPORTED
-    )
-    inner = _without_terminator(sql)
-    wrapped = (
-        f"SELECT row_to_json(r)::text FROM "
-        f"(SELECT ${len(args) + 1}::text AS kind, {fields} FROM (\n{inner}\n) AS q) AS r"
-    )
-    cursor = await conn.cursor(wrapped, *args, kind)
-    while batch := await cursor.fetch(PREFETCH):
-        yield Rendered([row[0] for row in batch])
+    wrapped = _wrapped(sql, statement.get_attributes(), len(args) + 1)
+    chunks: asyncio.Queue[bytes | BaseException] = asyncio.Queue(_COPY_AHEAD)
+
+    async def copy() -> None:
+        try:
+            await conn.copy_from_query(wrapped, *args, kind, output=chunks.put)
+        except Exception as exc:  # the reader raises it
+            await chunks.put(exc)
+        else:
+            await chunks.put(b"")  # the end
+
+    copying = asyncio.create_task(copy())
+    try:
+        lines = CopyLines(BLOCK_BYTES)
+        while chunk := await chunks.get():
+            if isinstance(chunk, BaseException):
+                raise chunk
+            if block := lines.feed(chunk):
+                yield Rendered(block, block.count(b"\n"))
+        if block := lines.end():
+            yield Rendered(block, block.count(b"\n"))
+    finally:
+        if not copying.done():
+            copying.cancel()  # the caller stopped reading: so does the COPY
+        await asyncio.wait([copying])

@@ -7,10 +7,12 @@ files/<id>-<name>. NDJSON: one {"data_type", "record"} object a line, then one
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -26,14 +28,42 @@ from rich.progress import (
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 
 
-def records_of(chunk: pb.ExportChunk) -> list[pb.ExportRecord]:
-    """The records a chunk carries: one, several, or none (a file chunk, the manifest)."""
+@dataclass(frozen=True)
+class Lines:
+    """Records of one data type as NDJSON: `count` JSON objects, each ending in "\\n"."""
+
+    data_type: str
+    ndjson: bytes
+    count: int
+
+
+def lines_of(chunk: pb.ExportChunk) -> list[Lines]:
+    """The records a chunk carries, as NDJSON per data type, in order (none for a file
+    part or the manifest). Reads what older servers sent (`record`, `records`) too."""
     which = chunk.WhichOneof("payload")
+    if which == "lines":
+        return [Lines(chunk.lines.data_type, chunk.lines.ndjson, chunk.lines.count)]
     if which == "record":
-        return [chunk.record]
-    if which == "records":
-        return list(chunk.records.records)
-    return []
+        records = [chunk.record]
+    elif which == "records":
+        records = list(chunk.records.records)
+    else:
+        return []
+    runs = []
+    for data_type, group in itertools.groupby(records, key=lambda r: r.data_type):
+        jsons = [r.json for r in group]
+        runs.append(Lines(data_type, "".join(j + "\n" for j in jsons).encode(), len(jsons)))
+    return runs
+
+
+def records_of(chunk: pb.ExportChunk) -> list[pb.ExportRecord]:
+    """The records a chunk carries, one by one (none for a file part or the manifest)."""
+    return [
+        pb.ExportRecord(data_type=run.data_type, json=line.decode())
+        for run in lines_of(chunk)
+        # Split at newlines only: a JSON text may hold other line separators (U+2028).
+        for line in run.ndjson.split(b"\n")[:-1]
+    ]
 
 
 def file_chunks_of(chunk: pb.ExportChunk) -> list[pb.FileChunk]:
@@ -100,11 +130,10 @@ async def write_zip(
         try:
             async for chunk in chunks:
                 which = chunk.WhichOneof("payload")
-                for record in records_of(chunk):
-                    line = (record.json + "\n").encode()
-                    switch_to(f"{record.data_type}.ndjson").write(line)
-                    records += 1
-                    bars.update(task, advance=len(line), records=records)
+                for run in lines_of(chunk):
+                    switch_to(f"{run.data_type}.ndjson").write(run.ndjson)
+                    records += run.count
+                    bars.update(task, advance=len(run.ndjson), records=records)
                 for piece in file_chunks_of(chunk):
                     switch_to(piece.path).write(piece.data)
                     bars.update(task, advance=len(piece.data))
@@ -133,8 +162,12 @@ async def write_ndjson(chunks: AsyncIterator[pb.ExportChunk], out: TextIO) -> di
     manifest: dict[str, Any] | None = None
     files: list[pb.ExportedFile] = []
     async for chunk in chunks:
-        for r in records_of(chunk):
-            out.write(json.dumps({"data_type": r.data_type, "record": json.loads(r.json)}) + "\n")
+        for run in lines_of(chunk):
+            # Each record as it came, inside the line's object: not parsed and
+            # written again.
+            head = '{"data_type": ' + json.dumps(run.data_type) + ', "record": '
+            for line in run.ndjson.decode().split("\n")[:-1]:
+                out.write(head + line + "}\n")
         files.extend(files_done_of(chunk))
         if chunk.WhichOneof("payload") == "manifest":
             manifest = manifest_dict(chunk.manifest, files)

@@ -74,14 +74,13 @@ def hold_to_proto(hold: LegalHold) -> pb.LegalHold:
 
 
 class ExportPacker:
-    """Packs export items into messages, in order: records, and file parts, travel
-    many to a message (per-message cost dominates otherwise), up to `max_items` or
-    about `max_bytes` each."""
+    """Packs export items into messages, in order: a block of records is a message;
+    file parts travel many to a message (per-message cost dominates otherwise), up
+    to `max_items` or about `max_bytes` each."""
 
     def __init__(self, max_items: int, max_bytes: int) -> None:
         self._max_items = max_items
         self._max_bytes = max_bytes
-        self._records = pb.ExportRecords()
         self._files = pb.ExportFiles()
         self._items = 0
         self._bytes = 0
@@ -90,19 +89,11 @@ class ExportPacker:
         self, item: export.Records | export.FileChunk | export.ExportedFile
     ) -> list[pb.ExportChunk]:
         """The messages that are full once `item` is in."""
-        ready: list[pb.ExportChunk] = []
         if isinstance(item, export.Records):
-            if self._files.chunks or self._files.done:
-                ready.extend(self.flush())
-            for text in item.jsons:
-                self._records.records.add(data_type=item.data_type, json=text)
-                self._bytes += len(text)
-                self._items += 1
-                if self._items >= self._max_items or self._bytes >= self._max_bytes:
-                    ready.extend(self.flush())
-            return ready
-        if self._records.records:
-            ready.extend(self.flush())
+            lines = pb.ExportRecordLines(
+                data_type=item.data_type, ndjson=item.ndjson, count=item.count
+            )
+            return [*self.flush(), pb.ExportChunk(lines=lines)]
         if isinstance(item, export.FileChunk):
             self._files.chunks.add(
                 file_id=item.file_id,
@@ -121,18 +112,15 @@ class ExportPacker:
             )
         self._items += 1
         if self._items >= self._max_items or self._bytes >= self._max_bytes:
-            ready.extend(self.flush())
-        return ready
+            return self.flush()
+        return []
 
     def flush(self) -> list[pb.ExportChunk]:
-        """What is packed so far, as a message (none when nothing is)."""
-        ready: list[pb.ExportChunk] = []
-        if self._records.records:
-            ready.append(pb.ExportChunk(records=self._records))
-            self._records = pb.ExportRecords()
-        if self._files.chunks or self._files.done:
-            ready.append(pb.ExportChunk(files=self._files))
-            self._files = pb.ExportFiles()
+        """The file parts packed so far, as a message (none when there are none)."""
+        if not (self._files.chunks or self._files.done):
+            return []
+        ready = [pb.ExportChunk(files=self._files)]
+        self._files = pb.ExportFiles()
         self._items = self._bytes = 0
         return ready
 

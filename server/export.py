@@ -12,15 +12,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 from array import array
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from anonymizers.base import Connection, Scope
-from anonymizers.records import NEVER_EXPORTED, Rendered
+from anonymizers.records import BLOCK_BYTES, NEVER_EXPORTED, Rendered, file_path
 from anonymizers.registry import Registry
 from server import subjects
 from server.blobs import BlobStore
@@ -32,19 +30,20 @@ from server.tenancy import enter_tenant
 SCHEMA_VERSION = "1"
 CHUNK_BYTES = 64 * 1024
 # Files read per trip to a thread, up to this many bytes.
-READ_AHEAD_FILES = 64
+READ_AHEAD_FILES = 256
 READ_AHEAD_BYTES = 1024 * 1024
 # File rows read again at once for their blob keys, after the records.
 FILE_ROWS_AT_ONCE = 1000
-_UNSAFE_PATH = re.compile(r"[^\w.\-]+")
 
 
 @dataclass(frozen=True)
 class Records:
-    """Export records of one data type, each a JSON object, in order."""
+    """Export records of one data type, in order, as NDJSON: `count` JSON objects,
+    each ending in a newline."""
 
     data_type: str
-    jsons: list[str]
+    ndjson: bytes
+    count: int
 
 
 @dataclass(frozen=True)
@@ -85,12 +84,6 @@ class _PendingFile:
     blob_key: str
 
 
-def file_path(record: dict[str, Any]) -> str:
-    """Where a file goes in an export: files/<id>-<name>, with a name safe on any disk."""
-    name = _UNSAFE_PATH.sub("_", str(record.get("name") or "file")).strip("._") or "file"
-    return f"files/{record['id']}-{name}"
-
-
 async def export(
     conn: Connection,
     registry: Registry,
@@ -121,43 +114,53 @@ async def export(
             if data_types and anonymizer.data_type not in data_types:
                 continue
             count = 0
+            lines = bytearray()  # records made here, sent a block at a time
             async for record in anonymizer.export(conn, scope):
                 if isinstance(record, Rendered):  # JSON made by the database: passed on
-                    yield Records(anonymizer.data_type, record.jsons)
-                    count += len(record.jsons)
+                    if lines:
+                        yield _records(anonymizer.data_type, lines)
+                    yield Records(anonymizer.data_type, record.ndjson, record.count)
+                    count += record.count
+                    file_ids.extend(record.file_ids)
                     continue
-                if record.get("kind") == "files" and "blob_key" in record:
-                    file_ids.append(int(record["id"]))
-                    record = {**record, "path": file_path(record)}
                 public = {k: v for k, v in record.items() if k not in NEVER_EXPORTED}
-                yield Records(anonymizer.data_type, [json.dumps(public, sort_keys=True)])
+                lines += json.dumps(public, sort_keys=True).encode()
+                lines += b"\n"
                 count += 1
+                if len(lines) >= BLOCK_BYTES:
+                    yield _records(anonymizer.data_type, lines)
+            if lines:
+                yield _records(anonymizer.data_type, lines)
             manifest.record_counts[anonymizer.data_type] = count
         # Blobs are not in the database snapshot; their rows were, so read them now,
         # a chunk of rows at a time from the same snapshot.
         for start in range(0, len(file_ids), FILE_ROWS_AT_ONCE):
-            async for f, data in _read_blobs(
+            async for f, data, sha256 in _read_blobs(
                 blobs,
                 await _pending_files(conn, tenant_id, file_ids[start : start + FILE_ROWS_AT_ONCE]),
             ):
-                digest, size = hashlib.sha256(), 0
                 for offset in range(0, max(len(data), 1), CHUNK_BYTES):
                     piece = data[offset : offset + CHUNK_BYTES]
-                    digest.update(piece)
-                    size += len(piece)
                     last = offset + CHUNK_BYTES >= len(data)
                     yield FileChunk(f.file_id, f.path, offset, piece, last)
                 manifest.files += 1
-                manifest.file_bytes += size
-                yield ExportedFile(f.file_id, f.path, size, digest.hexdigest())
+                manifest.file_bytes += len(data)
+                yield ExportedFile(f.file_id, f.path, len(data), sha256)
     yield manifest
+
+
+def _records(data_type: str, lines: bytearray) -> Records:
+    """The records collected in `lines` (emptied)."""
+    block = bytes(lines)
+    lines.clear()
+    return Records(data_type, block, block.count(b"\n"))
 
 
 async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> list[_PendingFile]:
     """The files of `ids`, in that order, with their paths and blob keys."""
     rows = {r["id"]: r for r in await conn.fetch(Q["export_file_keys"], tenant_id, ids.tolist())}
     return [
-        _PendingFile(str(i), file_path(dict(rows[i])), rows[i]["blob_key"])
+        _PendingFile(str(i), file_path(i, rows[i]["name"]), rows[i]["blob_key"])
         for i in ids
         if i in rows
     ]
@@ -165,27 +168,39 @@ async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> l
 
 async def _read_blobs(
     blobs: BlobStore, pending: list[_PendingFile]
-) -> AsyncIterator[tuple[_PendingFile, bytes]]:
-    """Each file with its contents, read a few at a time off the event loop.
+) -> AsyncIterator[tuple[_PendingFile, bytes, str]]:
+    """Each file with its contents and their SHA-256, read a group at a time off the
+    event loop, the next group while this one is sent.
 
     One thread hop per group, not per file (a tenant has thousands of small
     files); a group stops at READ_AHEAD_BYTES, so memory stays bounded.
     """
 
-    def read_group(group: list[_PendingFile]) -> list[bytes]:
-        contents: list[bytes] = []
+    def read_group(group: list[_PendingFile]) -> list[tuple[bytes, str]]:
+        contents: list[tuple[bytes, str]] = []
         size = 0
         for f in group:
-            contents.append(blobs.get(f.blob_key))
-            size += len(contents[-1])
+            data = blobs.get(f.blob_key)
+            contents.append((data, hashlib.sha256(data).hexdigest()))
+            size += len(data)
             if size >= READ_AHEAD_BYTES:
                 break
         return contents
 
     start = 0
-    while start < len(pending):
-        group = pending[start : start + READ_AHEAD_FILES]
-        contents = await asyncio.to_thread(read_group, group)
-        for f, data in zip(group, contents, strict=False):
-            yield f, data
-        start += len(contents)
+    reading = asyncio.ensure_future(asyncio.to_thread(read_group, pending[:READ_AHEAD_FILES]))
+    try:
+        while start < len(pending):
+            group = pending[start : start + READ_AHEAD_FILES]
+            contents = await reading
+            start += len(contents)
+            if start < len(pending):
+                ahead = pending[start : start + READ_AHEAD_FILES]
+                reading = asyncio.ensure_future(asyncio.to_thread(read_group, ahead))
+            for f, (data, sha256) in zip(group, contents, strict=False):
+                yield f, data, sha256
+    finally:  # a read ahead that the caller no longer wants
+        if not reading.done():
+            reading.cancel()
+        elif not reading.cancelled():
+            reading.exception()  # retrieved: nobody waits for it any more

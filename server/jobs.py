@@ -281,7 +281,10 @@ async def _submit(
         existing = await _idempotent_job(conn, request, subject_hash)
         assert existing is not None
         return existing
-    if not request.dry_run:
+    # A whole tenant's erasure deletes every row: it redacts nothing, so it needs no
+    # identifiers (a tenant's are every name, email and handle it holds, slow to
+    # gather); its redactor still takes every email, phone number and @handle.
+    if not request.dry_run and not (resolved.whole_tenant and request.kind is JobKind.ERASE):
         ids = await _identifiers(conn, registry, scope)
         await conn.execute(Q["insert_identifiers"], job_id, json.dumps(asdict(ids)))
     action = f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}"

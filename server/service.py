@@ -28,9 +28,9 @@ from server.jobs import JobKind
 from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
 from server.subjects import Subject, SubjectKind
 
-# Records (or file parts) per Export message: enough to amortize a message, small
-# enough to stream.
-EXPORT_BATCH_RECORDS = 500
+# File parts per Export message: enough to amortize a message, small enough to
+# stream (records come in blocks of anonymizers.records.BLOCK_BYTES).
+EXPORT_BATCH_PARTS = 500
 EXPORT_BATCH_BYTES = 256 * 1024
 # WatchJob re-reads the job at least this often, even without a notification.
 WATCH_POLL = timedelta(seconds=1)
@@ -114,7 +114,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 query.subject,
                 query.data_types,
             )
-            packer = convert.ExportPacker(EXPORT_BATCH_RECORDS, EXPORT_BATCH_BYTES)
+            packer = convert.ExportPacker(EXPORT_BATCH_PARTS, EXPORT_BATCH_BYTES)
             async for item in items:
                 if isinstance(item, export.Manifest):
                     for message in packer.flush():

@@ -45,9 +45,11 @@ _UNREACHABLE = (
 )
 # Blob deletions drained per query while finishing a job.
 _BLOB_DRAIN_CHUNK = 500
-# Batches whose blob work may be queued behind the running one (a batch's blob
-# rewrites are held in memory until written).
-_BLOB_BATCHES_BEHIND = 8
+# What the blob work queued behind the running batch may hold in memory: rewritten
+# contents, and about _BLOB_KEY_BYTES a key. A whole tenant's deletions (keys only)
+# queue without waiting; rewrites wait once this much is held.
+_BLOB_BYTES_BEHIND = 64 * 1024 * 1024
+_BLOB_KEY_BYTES = 100
 # A tenant-wide erasure's batches are this many times the configured size.
 _WHOLE_TENANT_ERASE_BATCHES = 4
 # Steps one batch's transaction may cover (see run_batch).
@@ -126,8 +128,10 @@ class Worker:
         self._config = config
         self._lease = config.lease
         self._tools_cache: dict[uuid.UUID, Tools] = {}
-        # Blob work of committed batches, running while the next batches do.
-        self._blobs_behind: deque[tuple[uuid.UUID, asyncio.Task[None]]] = deque()
+        # Blob work of committed batches, running while the next batches do, and
+        # the memory it holds (see _BLOB_BYTES_BEHIND).
+        self._blobs_behind: deque[tuple[uuid.UUID, asyncio.Task[None], int]] = deque()
+        self._blob_bytes_behind = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until stop is set; an in-flight batch always finishes first."""
@@ -307,8 +311,8 @@ class Worker:
         deletions: Sequence[str],
     ) -> None:
         """Start a batch's blob work after the work queued before it (in order: a blob
-        rewritten twice ends as the later batch wrote it). Waits only when
-        _BLOB_BATCHES_BEHIND batches' work is already queued."""
+        rewritten twice ends as the later batch wrote it). Waits only while the work
+        queued holds more than _BLOB_BYTES_BEHIND."""
         previous = self._blobs_behind[-1][1] if self._blobs_behind else None
 
         async def in_order() -> None:
@@ -316,8 +320,11 @@ class Worker:
                 await asyncio.wait([previous])  # its failure is logged where it is awaited
             await self._blob_work(tenant_id, rewrites, deletions)
 
-        self._blobs_behind.append((job_id, asyncio.create_task(in_order())))
-        while len(self._blobs_behind) > _BLOB_BATCHES_BEHIND:
+        held = sum(len(data) for _, data in rewrites)
+        held += _BLOB_KEY_BYTES * (len(rewrites) + len(deletions))
+        self._blobs_behind.append((job_id, asyncio.create_task(in_order()), held))
+        self._blob_bytes_behind += held
+        while self._blobs_behind and self._blob_bytes_behind > _BLOB_BYTES_BEHIND:
             await self._settle_oldest_blobs()
 
     async def _catch_up_blobs(self) -> None:
@@ -326,7 +333,8 @@ class Worker:
             await self._settle_oldest_blobs()
 
     async def _settle_oldest_blobs(self) -> None:
-        job_id, task = self._blobs_behind.popleft()
+        job_id, task, held = self._blobs_behind.popleft()
+        self._blob_bytes_behind -= held
         try:
             await task
         except OSError as exc:  # the outbox rows stay: _drain_blobs finishes the work

@@ -44,6 +44,16 @@ def test_deleting_a_link_removes_the_link_not_its_target(tmp_path: Path) -> None
     assert outside.read_bytes() == b"not the store's"
 
 
+def test_a_link_inside_the_directory_is_read_through(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    target, key = store.new_key("acme"), store.new_key("acme")
+    store.put(target, b"the target")
+    (tmp_path / "blobs" / key).symlink_to(tmp_path / "blobs" / target)
+    assert store.get(key) == b"the target"
+    with pytest.raises(FileNotFoundError):
+        store.get(store.new_key("acme"))
+
+
 @pytest.mark.parametrize("key", ["../outside.txt", "acme/../../outside.txt", "..", "acme/.."])
 def test_keys_that_leave_the_directory_are_refused(tmp_path: Path, key: str) -> None:
     outside = tmp_path / "outside.txt"
