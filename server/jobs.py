@@ -194,7 +194,6 @@ async def _submit(
     flush_later: bool,
 ) -> Job:
     """submit()'s work, inside its transaction."""
-    await enter_tenant(conn, request.tenant_id)
     context = await conn.fetchrow(
         Q["submit_context"], request.tenant_id, secrets.token_bytes(32), flush_later
     )
@@ -303,19 +302,20 @@ async def _submit(
     if request.records_before or request.records_after:
         details["records_after"] = _iso(request.records_after)
         details["records_before"] = _iso(request.records_before)
-    # Last: the append holds the tenant's audit chain until the commit.
-    await audit.append_and_notify(
-        conn,
-        AuditEntry(
-            tenant_id=request.tenant_id,
-            actor=request.requested_by,
-            action=action,
-            job_id=job_id,
-            subject_hash=subject_hash,
-            details=details,
-        ),
-        job_id,
+    entry = AuditEntry(
+        tenant_id=request.tenant_id,
+        actor=request.requested_by,
+        action=action,
+        job_id=job_id,
+        subject_hash=subject_hash,
+        details=details,
     )
+    # Last: the append holds the tenant's audit chain until the commit. A dry run's
+    # job is done already: no worker has anything to do, nobody watches it yet.
+    if request.dry_run:
+        await audit.append(conn, entry)
+    else:
+        await audit.append_and_notify(conn, entry, job_id)
     if state is JobState.SCHEDULED and not_before <= datetime.now(UTC):
         state = JobState.PENDING  # as _job() says of a scheduled job whose time came
     # The job as get() would read it back, without reading it back.

@@ -12,7 +12,7 @@ from anonymizers.records import CopyLines
 
 # JSON-like lines: no newline of their own, backslashes wherever (COPY doubles them).
 _LINES = st.lists(
-    st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=40),
+    st.text(st.characters(exclude_characters="\n", exclude_categories=["Cs"]), max_size=40),
     max_size=30,
 )
 
