@@ -130,7 +130,8 @@ class Worker:
         self._tools_cache: dict[uuid.UUID, Tools] = {}
         # Blob work of committed batches, running while the next batches do, and
         # the memory it holds (see _BLOB_BYTES_BEHIND).
-        self._blobs_behind: deque[tuple[uuid.UUID, asyncio.Task[None], int]] = deque()
+        # Each entry: its job, the task, the memory it holds, and whether it rewrites.
+        self._blobs_behind: deque[tuple[uuid.UUID, asyncio.Task[None], int, bool]] = deque()
         self._blob_bytes_behind = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -163,6 +164,7 @@ class Worker:
                     await wait_first(self._config.poll_interval, stop)
         finally:
             metrics.WORKERS_ACTIVE.dec()
+            await self._catch_up_blobs()  # deletions left running after the last job
         log.info("worker stopped", extra={"worker": self.name})
 
     async def lease_next(self) -> uuid.UUID | None:
@@ -195,11 +197,15 @@ class Worker:
                 if time.monotonic() >= slice_ends:
                     # Back to the queue: the next lease picks the most urgent job,
                     # which is this one again only if nothing else waits.
-                    await self._catch_up_blobs()
+                    await self._catch_up_blobs(rewrites_only=True)
                     await self._release(job_id, used_slice=True)
                     return
         finally:
-            await self._catch_up_blobs()
+            # Rewrites are done before another worker may take the job (a blob
+            # rewritten twice must end as the later batch wrote it). Deletions may
+            # go on meanwhile: deleting twice is harmless, and the job ends only
+            # once its outbox is empty (_finish drains what is left).
+            await self._catch_up_blobs(rewrites_only=True)
 
     async def _release(self, job_id: uuid.UUID, *, used_slice: bool) -> None:
         async with self._pool.acquire() as conn:
@@ -322,18 +328,26 @@ class Worker:
 
         held = sum(len(data) for _, data in rewrites)
         held += _BLOB_KEY_BYTES * (len(rewrites) + len(deletions))
-        self._blobs_behind.append((job_id, asyncio.create_task(in_order()), held))
+        task = asyncio.create_task(in_order())
+        self._blobs_behind.append((job_id, task, held, bool(rewrites)))
         self._blob_bytes_behind += held
         while self._blobs_behind and self._blob_bytes_behind > _BLOB_BYTES_BEHIND:
             await self._settle_oldest_blobs()
 
-    async def _catch_up_blobs(self) -> None:
-        """Wait for all the blob work queued: before a job ends or this worker leaves it."""
-        while self._blobs_behind:
+    async def _catch_up_blobs(self, *, rewrites_only: bool = False) -> None:
+        """Wait for the blob work queued (before a job ends), or for the queued work up
+        to its last rewrite (before this worker lets go of a job): each runs after
+        the one before it."""
+        if rewrites_only:
+            wanted = [i for i, entry in enumerate(self._blobs_behind) if entry[3]]
+            count = wanted[-1] + 1 if wanted else 0
+        else:
+            count = len(self._blobs_behind)
+        for _ in range(count):
             await self._settle_oldest_blobs()
 
     async def _settle_oldest_blobs(self) -> None:
-        job_id, task, held = self._blobs_behind.popleft()
+        job_id, task, held, _ = self._blobs_behind.popleft()
         self._blob_bytes_behind -= held
         try:
             await task

@@ -1,6 +1,9 @@
 -- Usage events: pages visited, features used, with device data.
 -- $1 tenant_id, $2 whole tenant?, $3 user ids, $4/$5 the period [after, before)
 -- the events happened in (NULL: unbounded; set by retention).
+-- A batch's rows are changed by `id = ANY(ARRAY(SELECT id FROM batch))`, index probe
+-- by probe: joined with the batch instead, the planner hashed all the tenant's rows
+-- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
 
 -- name: count
 SELECT count(*) FROM usage_events
@@ -16,7 +19,7 @@ WITH batch AS (
       AND id > $6
     ORDER BY id LIMIT $7 FOR UPDATE
 ), gone AS (
-    DELETE FROM usage_events e USING batch WHERE e.tenant_id = $1 AND e.id = batch.id
+    DELETE FROM usage_events e WHERE e.tenant_id = $1 AND e.id = ANY(ARRAY(SELECT id FROM batch))
     RETURNING e.id
 )
 SELECT count(*), coalesce(max(id), $6) FROM gone;

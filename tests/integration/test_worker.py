@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -181,6 +182,40 @@ async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
         await app.stop()
     assert job.state == pb.JOB_STATE_SUCCEEDED
     assert blobs.failures == 0
+    assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
+    assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
+    assert await db.fetchval("SELECT count(*) FROM files") == 0
+
+
+class _SlowDeletes(LocalBlobStore):
+    """Deletes each blob only after a while, as a busy disk does."""
+
+    def delete(self, key: str) -> None:
+        time.sleep(0.01)
+        super().delete(key)
+
+
+async def test_deletions_still_running_when_the_worker_lets_go_finish_before_the_job(
+    db: asyncpg.Connection, settings: Settings, blob_dir: Path
+) -> None:
+    # Time slices far shorter than the blob deletions: the worker gives the job
+    # back while deletions run behind it, and the job still ends only with every
+    # blob gone and its outbox empty.
+    tenant = await factories.tenant(db)
+    blobs = _SlowDeletes(blob_dir)
+    for i in range(3):
+        await factories.contact(db, tenant, "Jane", f"Doe{i}", blobs=blobs, files=8)
+    app = await _app(
+        replace(settings, workers=1, time_slice=timedelta(milliseconds=1)), blobs=blobs
+    )
+    try:
+        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
+            accepted = await client.erase(tenant, subject(whole_tenant=tenant))
+            job = await client.wait_job(accepted.id)
+    finally:
+        await app.stop()
+    assert job.state == pb.JOB_STATE_SUCCEEDED
+    assert await db.fetchval("SELECT slices FROM privacy_jobs WHERE id = $1", accepted.id) > 1
     assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
     assert await db.fetchval("SELECT count(*) FROM files") == 0
