@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -132,7 +132,7 @@ class Tools:
     redactor: Redactor
     replace: Replace  # what an identifier becomes: [redacted] (erase) or a fake
     fakes: Fakes  # deterministic fakes with the tenant's key
-    read_blob: BlobReader
+    read_blobs: BlobReader
 
     @classmethod
     def for_job(
@@ -142,14 +142,14 @@ class Tools:
         identifiers: Identifiers,
         whole_tenant: bool,
         fakes: Fakes,
-        read_blob: BlobReader,
+        read_blobs: BlobReader,
     ) -> Tools:
         """Erase replaces identifiers with [redacted]; anonymize with consistent fakes."""
         return cls(
             redactor=Redactor(identifiers, everyone=whole_tenant),
             replace=fake_replacer(fakes) if anonymize else (lambda _kind, _text: REDACTED),
             fakes=fakes,
-            read_blob=read_blob,
+            read_blobs=read_blobs,
         )
 
 
@@ -188,9 +188,9 @@ def fake_replacer(fakes: Fakes) -> Replace:
 
 
 class BlobReader(Protocol):
-    """Read a blob's contents (off the event loop)."""
+    """Read blobs' contents, in the order of their keys (off the event loop)."""
 
-    async def __call__(self, key: str) -> bytes: ...
+    async def __call__(self, keys: Sequence[str]) -> list[bytes]: ...
 
 
 def advance(result: BatchResult, part: int, parts: int) -> BatchResult:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -100,8 +99,9 @@ class FilesAnonymizer:
         rows = await conn.fetch(_SQL["lock_batch"], *_args(batch.scope), batch.after, batch.limit)
         rewrites: list[tuple[str, bytes]] = []
         names, sizes, digests = [], [], []
-        # Read all at once: a blob store's time is mostly waiting.
-        contents = await asyncio.gather(*(tools.read_blob(r["blob_key"]) for r in rows))
+        # All at once: one trip off the event loop (the store overlaps its requests
+        # if that suits it).
+        contents = await tools.read_blobs([r["blob_key"] for r in rows])
         for r, original in zip(rows, contents, strict=True):
             data = anonymized_contents(original, r["content_type"], tools)
             rewrites.append((r["blob_key"], data))

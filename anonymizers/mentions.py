@@ -7,12 +7,16 @@ code, never from input); values are always bound parameters.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from anonymizers.base import Batch, BatchResult, Connection, Tools
 from anonymizers.bulk import update_rows
+
+# Rows redacted while the database writes the part before them (redact_batch).
+PIPELINE_ROWS = 250
 
 
 @dataclass(frozen=True)
@@ -112,19 +116,52 @@ async def redact_batch(
         found = await conn.fetch(columns.indexed_select_sql(), *args, lookup)
     else:
         found = await conn.fetch(columns.select_sql(), *args)
-    updates = []
-    for row in found:
-        old = [row[c] for c in columns.text + columns.arrays]
-        old += [json.loads(row[c]) if row[c] is not None else None for c in columns.json]
-        new = [_redact_value(v, tools) for v in old]
-        if new != old:
-            updates.append((row["id"], *new))
-    # The changed rows, all in one statement (jsonb values travel nested).
-    await update_rows(conn, columns.table, batch.scope.tenant_id, columns.sql_types(), updates)
+    changed = await _rewrite(conn, columns, batch.scope.tenant_id, found, tools)
     return BatchResult(
         # Own rows count as done when looked at; others when they changed.
-        processed=len(found) if rows == "owned" else len(updates),
+        processed=len(found) if rows == "owned" else changed,
         part=batch.part,
         checkpoint=found[-1]["id"] if found else batch.after,
         finished=len(found) < batch.limit,
     )
+
+
+async def _rewrite(
+    conn: Connection, columns: TextColumns, tenant_id: str, found: list[Any], tools: Tools
+) -> int:
+    """Write the rows of `found` that redaction changes; return how many.
+
+    A part at a time, each written (one statement, jsonb values nested) while the
+    next part is redacted: the database's work and Python's overlap instead of
+    following each other."""
+    changed = 0
+    writing: asyncio.Task[None] | None = None
+    try:
+        for start in range(0, len(found), PIPELINE_ROWS):
+            updates = []
+            for row in found[start : start + PIPELINE_ROWS]:
+                old = [row[c] for c in columns.text + columns.arrays]
+                old += [json.loads(row[c]) if row[c] is not None else None for c in columns.json]
+                new = [_redact_value(v, tools) for v in old]
+                if new != old:
+                    updates.append((row["id"], *new))
+            if writing is not None:
+                await writing
+                writing = None
+            if updates:
+                changed += len(updates)
+                writing = asyncio.create_task(
+                    update_rows(conn, columns.table, tenant_id, columns.sql_types(), updates)
+                )
+                await asyncio.sleep(0)  # the statement goes out before the next part
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None:
+            # Leaving on an error: the statement in flight ends before the
+            # transaction that holds it is rolled back (its own error, if any,
+            # is not left unretrieved).
+            await asyncio.wait([writing])
+            if not writing.cancelled():
+                writing.exception()
+    return changed

@@ -408,13 +408,13 @@ class Worker:
             identifiers=identifiers_from_json(raw) if raw else Identifiers(),
             whole_tenant=job["whole_tenant"],
             fakes=Fakes(await subjects.tenant_key(conn, job["tenant_id"])),
-            read_blob=self._read_blob,
+            read_blobs=self._read_blobs,
         )
         self._tools_cache = {job_id: tools}  # one job at a time per worker
         return tools
 
-    async def _read_blob(self, key: str) -> bytes:
-        return await asyncio.to_thread(self._blobs.get, key)
+    async def _read_blobs(self, keys: Sequence[str]) -> list[bytes]:
+        return await asyncio.to_thread(self._blobs.get_many, keys)
 
     async def _finish(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState

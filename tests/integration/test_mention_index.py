@@ -10,6 +10,7 @@ generated and hand-picked texts, in the database the service uses.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
@@ -301,7 +302,7 @@ async def test_a_mentions_step_finds_the_same_rows_with_and_without_the_index(
             identifiers=ids,
             whole_tenant=False,
             fakes=Fakes(b"k" * 32),
-            read_blob=_no_blobs,
+            read_blobs=_no_blobs,
         )
         async with db.transaction():
             await db.execute("SELECT privacy_enter_tenant($1)", tenant)  # as a worker does
@@ -335,7 +336,7 @@ class _Rollback(Exception):
         self.bodies = bodies
 
 
-async def _no_blobs(key: str) -> bytes:
+async def _no_blobs(keys: Sequence[str]) -> list[bytes]:
     raise AssertionError("no blobs here")
 
 
