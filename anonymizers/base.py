@@ -253,7 +253,9 @@ class Anonymizer(Protocol):
 
     def export(self, conn: Connection, scope: Scope) -> AsyncIterator[dict[str, Any] | Rendered]:
         """Yield the scope's own records of this type: JSON-ready dicts, or JSON
-        rendered by the database (`records.rendered`, the fast path)."""
+        rendered by the database (`records.rendered`, the fast path). The files
+        a rendered block names (`Rendered.file_ids`, `records.rendered_files`)
+        have their contents exported too."""
         ...
 
 

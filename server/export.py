@@ -1,10 +1,12 @@
 """Export: a subject's (or a whole tenant's) data as a stream, from one consistent snapshot.
 
 Records come from every anonymizer's `export` (a new data type is exported with
-no change here), read through server-side cursors in one REPEATABLE READ,
-read-only transaction; each record is sent before the next is read, so gRPC flow
-control is the back-pressure and memory stays flat. File contents follow in
-chunks, then a manifest with counts and every file's size and SHA-256.
+no change here), read in one REPEATABLE READ, read-only transaction and passed
+on in blocks of NDJSON; a block is sent before more than a few are read (COPY
+read ahead by a bounded queue, cursors a batch at a time), so gRPC flow control
+is the back-pressure and memory stays flat. The contents of the files the
+records name (`Rendered.file_ids`) follow in chunks, then a manifest with counts
+(each file's size and SHA-256 come right after its last chunk).
 """
 
 from __future__ import annotations

@@ -194,6 +194,7 @@ async def _submit(
     flush_later: bool,
 ) -> Job:
     """submit()'s work, inside its transaction."""
+    await enter_tenant(conn, request.tenant_id)
     context = await conn.fetchrow(
         Q["submit_context"], request.tenant_id, secrets.token_bytes(32), flush_later
     )

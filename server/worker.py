@@ -128,9 +128,8 @@ class Worker:
         self._config = config
         self._lease = config.lease
         self._tools_cache: dict[uuid.UUID, Tools] = {}
-        # Blob work of committed batches, running while the next batches do, and
-        # the memory it holds (see _BLOB_BYTES_BEHIND).
-        # Each entry: its job, the task, the memory it holds, and whether it rewrites.
+        # Blob work of committed batches, running while the next batches do: its job,
+        # the task, the memory it holds (see _BLOB_BYTES_BEHIND), whether it rewrites.
         self._blobs_behind: deque[tuple[uuid.UUID, asyncio.Task[None], int, bool]] = deque()
         self._blob_bytes_behind = 0
 
@@ -473,17 +472,17 @@ class Worker:
 
         await asyncio.to_thread(work)
 
-        async def forget(c: Connection) -> None:
+        async def forget(c: Connection, deletion_query: str) -> None:
             if rewrites:
                 await c.execute(Q["forget_blob_rewrite"], tenant_id, [key for key, _ in rewrites])
             if deletions:
-                await c.execute(Q["forget_blob_deletion"], tenant_id, list(deletions))
+                await c.execute(Q[deletion_query], tenant_id, list(deletions))
 
-        if conn is not None:
-            await forget(conn)
-        else:
+        if conn is not None:  # a job's end, draining its outbox
+            await forget(conn, "forget_blob_deletion")
+        else:  # behind the batches, maybe while another worker ends the job
             async with self._pool.acquire() as c:
-                await forget(c)
+                await forget(c, "forget_blob_deletion_behind")
 
     async def _record_failure(self, job_id: uuid.UUID, exc: BaseException) -> Outcome:
         error = _safe_error(exc)

@@ -27,8 +27,7 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
        now() AS now,
        set_config('synchronous_commit',
                   CASE WHEN $3 THEN 'off' ELSE current_setting('synchronous_commit') END,
-                  true) AS synchronous_commit,
-       privacy_enter_tenant($1) AS entered;
+                  true) AS synchronous_commit;
 
 -- name: ensure_tenant_key
 INSERT INTO privacy_tenant_keys (tenant_id, key) VALUES ($1, $2)
@@ -273,6 +272,16 @@ LIMIT $2;
 -- name: forget_blob_deletion
 -- $2: the keys done, all at once (one statement, not one per blob).
 DELETE FROM privacy_blob_deletions WHERE tenant_id = $1 AND blob_key = ANY($2::text[]);
+
+-- name: forget_blob_deletion_behind
+-- forget_blob_deletion for blob work that runs behind the batches: rows that a
+-- job's end is draining meanwhile (and deletes itself) are skipped, not waited
+-- for, so the two deletes never wait for each other in a cycle.
+DELETE FROM privacy_blob_deletions
+WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM privacy_blob_deletions
+    WHERE tenant_id = $1 AND blob_key = ANY($2::text[])
+    FOR UPDATE SKIP LOCKED));
 
 -- name: queue_blob_rewrite
 -- $2 keys and $4 contents, in the same order: a batch's rewrites in one statement.

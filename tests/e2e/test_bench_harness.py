@@ -43,6 +43,10 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
     for figure in ("erase", "anonymize", "export", "latency_small", "latency_large", "submission"):
         assert figure in results, figure
     assert results["erase"]["ratio"] > 0 and results["export"]["raw_bytes"] > 0
+    # The export beside its JSON limit too: the same rows as row_to_json, by COPY.
+    assert results["export"]["json_copy_bytes"] > results["export"]["raw_bytes"]
+    # As many erasures in flight in either tenant of figure 4.
+    assert results["latency_small"]["subjects"] == results["latency_large"]["subjects"] == 5
     for label in (
         "1 tenant Erase",
         "2 tenant Anonymize",

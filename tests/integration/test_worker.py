@@ -20,6 +20,7 @@ from clients.client import PrivacyClient, subject
 from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings
+from server.queries import Q
 from server.worker import Outcome
 from tests import factories
 
@@ -280,3 +281,27 @@ async def test_concurrent_workers_never_share_a_job(
         seen.setdefault((r["job_id"], r["data_type"]), []).append(r["b"])
     assert all(b == list(range(1, len(b) + 1)) for b in seen.values())
     assert await db.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_blob_work_behind_the_batches_skips_outbox_rows_a_job_end_is_draining(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    # A worker that let go of a job may still be forgetting deletions when another
+    # worker ends the job and drains the same rows: the one behind skips them (the
+    # drain deletes them itself) instead of waiting, so neither waits for the other.
+    await db.execute(
+        "INSERT INTO privacy_blob_deletions (tenant_id, blob_key) "
+        "VALUES ('acme', 'a'), ('acme', 'b')"
+    )
+    draining = await asyncpg.connect(db_url)
+    try:
+        async with draining.transaction():
+            await draining.execute(Q["forget_blob_deletion"], "acme", ["a"])
+            # The drain holds row 'a': the forget behind takes 'b' and returns at once.
+            status = await db.execute(
+                Q["forget_blob_deletion_behind"], "acme", ["a", "b"], timeout=5
+            )
+            assert status == "DELETE 1"
+    finally:
+        await draining.close()
+    assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
