@@ -50,3 +50,12 @@ BEGIN
         ORDER BY id;
 END
 $$;
+
+-- Functions that read as the owner are for the app role (and the owner) only,
+-- not for every role that can connect; privacy_mention_hits() too.
+REVOKE EXECUTE ON FUNCTION privacy_people_by_email(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION privacy_contacts_by_phone(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION privacy_mention_hits(text, text, bigint, tsquery[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_people_by_email(text, text) TO privacy_app;
+GRANT EXECUTE ON FUNCTION privacy_contacts_by_phone(text, text) TO privacy_app;
+GRANT EXECUTE ON FUNCTION privacy_mention_hits(text, text, bigint, tsquery[]) TO privacy_app;

@@ -103,3 +103,21 @@ async def test_the_lookups_answer_only_for_the_entered_tenant(
         await db.execute("SET LOCAL ROLE privacy_app")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await db.fetch(call, "acme")
+
+
+async def test_the_owner_reading_functions_are_for_the_app_role_only(
+    db: asyncpg.Connection,
+) -> None:
+    for function in (
+        "privacy_people_by_email(text, text)",
+        "privacy_contacts_by_phone(text, text)",
+        "privacy_mention_hits(text, text, bigint, tsquery[])",
+    ):
+        assert await db.fetchval(
+            "SELECT has_function_privilege('privacy_app', $1, 'EXECUTE')", function
+        )
+        # No grant to PUBLIC: a role that can merely connect may not call it.
+        acl = await db.fetchval(
+            "SELECT proacl::text FROM pg_proc WHERE oid = $1::regprocedure", function
+        )
+        assert acl is not None and not any(item.startswith("=") for item in acl[1:-1].split(","))
