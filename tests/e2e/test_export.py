@@ -13,6 +13,7 @@ import grpc
 import jsonschema
 import pytest
 
+from anonymizers.records import BLOCK_BYTES
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
@@ -123,12 +124,14 @@ async def test_export_is_one_snapshot_while_others_write(
     client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
 ) -> None:
     jane = await _seeded(db, blobs)
-    # Enough messages that the export is still reading when the first chunk arrives.
+    # Enough messages that the export is still reading when the first chunk arrives:
+    # several blocks of records (about 1,000 bytes each).
     await db.execute(
         "INSERT INTO messages (tenant_id, channel, contact_id, direction, sender, body) "
-        "SELECT 'demo', 'sms', $1, 'inbound', '+15550000000', 'old ' || g "
-        "FROM generate_series(1, 3000) g",
+        "SELECT 'demo', 'sms', $1, 'inbound', '+15550000000', 'old ' || g || repeat('.', 800) "
+        "FROM generate_series(1, $2::int) g",
         jane["id"],
+        4 * BLOCK_BYTES // 1000,
     )
     ids = [
         r["id"]

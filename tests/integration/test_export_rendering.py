@@ -70,6 +70,13 @@ async def test_the_database_renders_what_python_rendered(
             }
         ),
     )
+    # Fractional seconds with trailing zeros (written without them) and a microsecond.
+    await db.execute(
+        "UPDATE contacts SET created_at = CASE WHEN id % 2 = 0 "
+        "THEN timestamptz '2024-01-02 03:04:05.120+00' "
+        "ELSE timestamptz '2024-01-02 03:04:05.000001+00' END "
+        "WHERE id > (SELECT min(id) FROM contacts WHERE tenant_id = 'demo') AND tenant_id = 'demo'"
+    )
     await db.execute(
         "UPDATE usage_events SET ip = CASE WHEN id % 3 = 0 THEN '2001:db8::1'::inet "
         "WHEN id % 3 = 1 THEN '10.1.2.0/24'::inet ELSE NULL END WHERE tenant_id = 'demo'"
@@ -86,6 +93,12 @@ async def test_the_database_renders_what_python_rendered(
     for r in by_database:
         assert r["kind"] == kind
         assert not NEVER_EXPORTED & set(r)
+    if kind == "contacts":  # ISO 8601 in UTC, fractions without trailing zeros
+        assert {r["created_at"] for r in by_database} == {
+            "2024-01-02T03:04:05+00:00",
+            "2024-01-02T03:04:05.12+00:00",
+            "2024-01-02T03:04:05.000001+00:00",
+        }
     if kind == "deals":  # a decimal string, exact
         assert {r["amount"] for r in by_database} == {"1234.50"}
 

@@ -19,6 +19,16 @@ def test_put_get_delete_and_delete_again(tmp_path: Path) -> None:
     store.delete(key)  # the outbox may replay a deletion: not an error
 
 
+@pytest.mark.parametrize("size", [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 300_000])
+def test_blobs_of_any_size_read_back_whole(tmp_path: Path, size: int) -> None:
+    # Around the size of one read: empty, one read short, exactly one, more than one.
+    store = LocalBlobStore(tmp_path / "blobs")
+    key = store.new_key("acme")
+    data = bytes(i % 251 for i in range(size))
+    store.put(key, data)
+    assert store.get(key) == data
+
+
 def test_many_at_once(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
     items = [(store.new_key("acme"), f"blob {i}".encode()) for i in range(20)]
