@@ -73,6 +73,10 @@ def hold_to_proto(hold: LegalHold) -> pb.LegalHold:
     )
 
 
+# A file's contents travel in chunks of at most this many bytes.
+CHUNK_BYTES = 64 * 1024
+
+
 class ExportPacker:
     """Packs export items into messages, in order: a block of records is a message;
     file parts travel many to a message (per-message cost dominates otherwise), up
@@ -85,35 +89,37 @@ class ExportPacker:
         self._items = 0
         self._bytes = 0
 
-    def add(
-        self, item: export.Records | export.FileChunk | export.ExportedFile
-    ) -> list[pb.ExportChunk]:
+    def add(self, item: export.Records | export.ExportedFile) -> list[pb.ExportChunk]:
         """The messages that are full once `item` is in."""
         if isinstance(item, export.Records):
             lines = pb.ExportRecordLines(
                 data_type=item.data_type, ndjson=item.ndjson, count=item.count
             )
             return [*self.flush(), pb.ExportChunk(lines=lines)]
-        if isinstance(item, export.FileChunk):
+        ready: list[pb.ExportChunk] = []
+        data = item.data
+        for offset in range(0, max(len(data), 1), CHUNK_BYTES):
+            piece = data[offset : offset + CHUNK_BYTES] if len(data) > CHUNK_BYTES else data
             self._files.chunks.add(
                 file_id=item.file_id,
                 path=item.path,
-                offset=item.offset,
-                data=item.data,
-                last=item.last,
+                offset=offset,
+                data=piece,
+                last=offset + CHUNK_BYTES >= len(data),
             )
-            self._bytes += len(item.data)
-        else:
-            self._files.done.add(
-                file_id=item.file_id,
-                path=item.path,
-                size_bytes=item.size_bytes,
-                sha256=item.sha256,
-            )
+            self._part(len(piece), ready)
+        self._files.done.add(
+            file_id=item.file_id, path=item.path, size_bytes=len(data), sha256=item.sha256
+        )
+        self._part(0, ready)
+        return ready
+
+    def _part(self, size: int, ready: list[pb.ExportChunk]) -> None:
+        """Count one part in; a message into `ready` once there are enough."""
         self._items += 1
+        self._bytes += size
         if self._items >= self._max_items or self._bytes >= self._max_bytes:
-            return self.flush()
-        return []
+            ready.extend(self.flush())
 
     def flush(self) -> list[pb.ExportChunk]:
         """The file parts packed so far, as a message (none when there are none)."""

@@ -266,7 +266,7 @@ async def test_a_user_account_and_a_whole_tenant(
     file_count = await db.fetchval("SELECT count(*) FROM files WHERE tenant_id = 'demo'")
     assert len(done) == len({d.file_id for d in done}) == file_count
     assert sum(c.WhichOneof("payload") == "files" for c in whole) < file_count
-    assert max(c.ByteSize() for c in whole) < 1024 * 1024
+    assert max(c.ByteSize() for c in whole) < 2 * BLOCK_BYTES
     for data_type, tables in {
         "contacts": ("contacts", "notes", "deals"),
         "messages": ("messages",),
