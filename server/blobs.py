@@ -124,12 +124,11 @@ class LocalBlobStore:
 
 
 def _read_to_end(fd: int) -> bytes:
-    """The rest of a regular file: reads until one comes back short. Half the system
-    calls of FileIO.readall() (which asks for the size and the position first, then
-    reads until a read returns nothing): 5.8 against 10.3 µs for a small blob here."""
+    """The rest of a file, read until a read returns nothing: two system calls for a
+    small blob where FileIO.readall() makes four (it asks for the size and the
+    position first): 7.0 to 7.8 against 10.2 to 11.4 µs a blob here. A short read
+    is not taken for the end: a signal may cut one short."""
     parts: list[bytes] = []
     while chunk := os.read(fd, _READ_BYTES):
         parts.append(chunk)
-        if len(chunk) < _READ_BYTES:  # a regular file reads short only at its end
-            break
     return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" when empty
