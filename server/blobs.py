@@ -131,4 +131,4 @@ def _read_to_end(fd: int) -> bytes:
     parts: list[bytes] = []
     while chunk := os.read(fd, _READ_BYTES):
         parts.append(chunk)
-    return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" when empty
+    return b"".join(parts)  # one part: that part itself, not a copy

@@ -99,7 +99,7 @@ class ExportPacker:
         ready: list[pb.ExportChunk] = []
         data = item.data
         for offset in range(0, max(len(data), 1), CHUNK_BYTES):
-            piece = data[offset : offset + CHUNK_BYTES] if len(data) > CHUNK_BYTES else data
+            piece = data[offset : offset + CHUNK_BYTES]  # a small file's slice is itself
             self._files.chunks.add(
                 file_id=item.file_id,
                 path=item.path,

@@ -129,13 +129,13 @@ async def export(
         # Blobs are not in the database snapshot; their rows were, so read them now,
         # a chunk of rows at a time from the same snapshot.
         for start in range(0, len(file_ids), FILE_ROWS_AT_ONCE):
-            async for f, data, sha256 in _read_blobs(
+            async for exported in _read_blobs(
                 blobs,
                 await _pending_files(conn, tenant_id, file_ids[start : start + FILE_ROWS_AT_ONCE]),
             ):
                 manifest.files += 1
-                manifest.file_bytes += len(data)
-                yield ExportedFile(f.file_id, f.path, data, sha256)
+                manifest.file_bytes += len(exported.data)
+                yield exported
     yield manifest
 
 
@@ -156,9 +156,7 @@ async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> l
     ]
 
 
-async def _read_blobs(
-    blobs: BlobStore, pending: list[_PendingFile]
-) -> AsyncIterator[tuple[_PendingFile, bytes, str]]:
+async def _read_blobs(blobs: BlobStore, pending: list[_PendingFile]) -> AsyncIterator[ExportedFile]:
     """Each file with its contents and their SHA-256, read a group at a time off the
     event loop, the next group while this one is sent.
 
@@ -166,12 +164,12 @@ async def _read_blobs(
     files); a group stops at READ_AHEAD_BYTES, so memory stays bounded.
     """
 
-    def read_group(group: list[_PendingFile]) -> list[tuple[bytes, str]]:
-        contents: list[tuple[bytes, str]] = []
+    def read_group(group: list[_PendingFile]) -> list[ExportedFile]:
+        contents: list[ExportedFile] = []
         size = 0
         for f in group:
             data = blobs.get(f.blob_key)
-            contents.append((data, hashlib.sha256(data).hexdigest()))
+            contents.append(ExportedFile(f.file_id, f.path, data, hashlib.sha256(data).hexdigest()))
             size += len(data)
             if size >= READ_AHEAD_BYTES:
                 break
@@ -181,14 +179,13 @@ async def _read_blobs(
     reading = asyncio.ensure_future(asyncio.to_thread(read_group, pending[:READ_AHEAD_FILES]))
     try:
         while start < len(pending):
-            group = pending[start : start + READ_AHEAD_FILES]
             contents = await reading
             start += len(contents)
             if start < len(pending):
                 ahead = pending[start : start + READ_AHEAD_FILES]
                 reading = asyncio.ensure_future(asyncio.to_thread(read_group, ahead))
-            for f, (data, sha256) in zip(group, contents, strict=False):
-                yield f, data, sha256
+            for exported in contents:
+                yield exported
     finally:  # a read ahead that the caller no longer wants
         if not reading.done():
             reading.cancel()
