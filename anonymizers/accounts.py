@@ -16,20 +16,16 @@ from anonymizers.base import (
     Tools,
     advance,
     counted_batch,
+    fake_full_name,
 )
 from anonymizers.devices import generalize_user_agent, truncate_ip
-from anonymizers.fakes import Fakes
+from anonymizers.identity import Identifiers, Name
+from anonymizers.phones import CANDIDATE
 from anonymizers.queries import load_queries
 from anonymizers.records import Rendered, rendered
-from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "accounts.sql")
 _PARTS = 4  # credentials, billing contacts, sessions, users: references first
-
-
-def _fake_name(fakes: Fakes, name: str) -> str:
-    first, _, last = name.strip().partition(" ")
-    return fakes.full_name(first, last or first)
 
 
 class AccountsAnonymizer:
@@ -99,15 +95,16 @@ class AccountsAnonymizer:
         accounts = [
             r["account"] for r in await conn.fetch(_SQL["credential_accounts"], *scope.by_user())
         ]
-        names = [r["name"] for r in (*users, *billing)]
-        names += [r["display_name"] for r in users if r["display_name"]]
+        written = [r["name"] for r in (*users, *billing)]
+        written += [r["display_name"] for r in users if r["display_name"]]
         return Identifiers(
-            names=tuple(n for n in names if n and " " in n.strip()),
+            names=tuple(n for w in written if (n := Name.parse(w))),
             emails=tuple(r["email"] for r in (*users, *billing))
             + tuple(a for a in accounts if "@" in a[1:]),
             phones=tuple(r["phone"] for r in billing if r["phone"])
-            + tuple(a for a in accounts if a.lstrip("+").replace(" ", "").isdigit()),
+            + tuple(a for a in accounts if CANDIDATE.fullmatch(a.strip())),
             handles=tuple(a for a in accounts if a.startswith("@")),
+            addresses=tuple(r["address"] for r in billing if r["address"]),
         )
 
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
@@ -145,9 +142,9 @@ class AccountsAnonymizer:
                 _SQL["anonymize_billing"],
                 batch.scope.tenant_id,
                 [r["id"] for r in rows],
-                [_fake_name(f, r["name"]) for r in rows],
+                [fake_full_name(f, r["name"]) for r in rows],
                 [f.email(r["email"]) for r in rows],
-                [f.phone(r["phone"]) if r["phone"] else None for r in rows],
+                [tools.fake_phone(r["phone"]) if r["phone"] else None for r in rows],
                 [f.address(r["address"]) if r["address"] else None for r in rows],
             )
         elif batch.part == 2:
@@ -166,9 +163,9 @@ class AccountsAnonymizer:
                 _SQL["anonymize_users"],
                 batch.scope.tenant_id,
                 [r["id"] for r in rows],
-                [_fake_name(f, r["name"]) for r in rows],
+                [fake_full_name(f, r["name"]) for r in rows],
                 [f.email(r["email"]) for r in rows],
-                [f.first_name(r["display_name"]) if r["display_name"] else None for r in rows],
+                [fake_full_name(f, r["display_name"]) if r["display_name"] else None for r in rows],
             )
         result = BatchResult(
             processed=len(rows),

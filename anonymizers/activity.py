@@ -17,10 +17,10 @@ from anonymizers.base import (
     counted_batch,
 )
 from anonymizers.devices import generalize_user_agent, truncate_ip
+from anonymizers.identity import Identifiers
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
 from anonymizers.records import Rendered, rendered
-from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "activity.sql")
 _PAGES = TextColumns("usage_events", text=("page",), indexed=True)
@@ -59,7 +59,7 @@ class ActivityAnonymizer:
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # A page address can carry an email (/contacts?email=…).
-        return await redact_batch(conn, _PAGES, batch, tools, rows="all")
+        return await redact_batch(conn, _PAGES, batch, tools, rows="others")
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         return await counted_batch(
@@ -76,7 +76,10 @@ class ActivityAnonymizer:
             [r["id"] for r in rows],
             # The page is free text: the subject's own events lose their identifiers here
             # (for one person, the mentions step did the rest of the tenant).
-            [tools.redactor.redact(r["page"], tools.replace) if r["page"] else None for r in rows],
+            [
+                tools.redactor.redact(r["page"], tools.replace, own=True) if r["page"] else None
+                for r in rows
+            ],
             [truncate_ip(r["ip"]) if r["ip"] else None for r in rows],
             [generalize_user_agent(r["user_agent"]) if r["user_agent"] else None for r in rows],
             [tools.fakes.token(r["device_id"], "device") if r["device_id"] else None for r in rows],

@@ -12,8 +12,12 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from anonymizers.fakes import Fakes
+from anonymizers.identity import Identifiers, Name
+from anonymizers.normalize import WORD, normalize
+from anonymizers.phones import DEFAULT_REGION
+from anonymizers.phones import parse as parse_phone
 from anonymizers.records import Rendered
-from anonymizers.redaction import REDACTED, Identifiers, Kind, Redactor, Replace, name_words
+from anonymizers.redaction import REDACTED, Kind, Match, Redactor, Replace, Role
 
 # A plain connection or one borrowed from a pool: anonymizers accept either.
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
@@ -78,6 +82,8 @@ class Scope:
     # Retention sets these, and only for anonymizers with `honours_period = True`.
     records_after: datetime | None = None
     records_before: datetime | None = None
+    # One file's erasure (an operator deleting a file a job listed for review).
+    file_ids: tuple[int, ...] = ()
 
     def by_contact(self) -> tuple[str, bool, list[int]]:
         """($1 tenant, $2 whole tenant?, $3 contact ids): the arguments of contact queries."""
@@ -120,6 +126,9 @@ class BatchResult:
     blob_keys: tuple[str, ...] = field(default=())
     # New contents for blobs this batch anonymized: written once the batch commits.
     blob_rewrites: tuple[tuple[str, bytes], ...] = field(default=())
+    # (file id, why): files that hold the subject but could not be rewritten safely;
+    # the job lists them for an operator instead of pretending.
+    needs_review: tuple[tuple[int, str], ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,9 @@ class Tools:
     replace: Replace  # what an identifier becomes: [redacted] (erase) or a fake
     fakes: Fakes  # deterministic fakes with the tenant's key
     read_blobs: BlobReader
+    region: str = DEFAULT_REGION  # where phone numbers without a country code are read
+    # The tenant's secret: keys the token index of file contents (filetokens.py).
+    tenant_key: bytes = b""
 
     @classmethod
     def for_job(
@@ -143,45 +155,102 @@ class Tools:
         whole_tenant: bool,
         fakes: Fakes,
         read_blobs: BlobReader,
+        tenant_key: bytes = b"",
     ) -> Tools:
         """Erase replaces identifiers with [redacted]; anonymize with consistent fakes."""
         return cls(
             redactor=Redactor(identifiers, everyone=whole_tenant),
-            replace=fake_replacer(fakes) if anonymize else (lambda _kind, _text: REDACTED),
+            replace=fake_replacer(fakes) if anonymize else (lambda _match: REDACTED),
             fakes=fakes,
             read_blobs=read_blobs,
+            region=identifiers.region,
+            tenant_key=tenant_key,
         )
+
+    def fake_phone(self, written: str) -> str:
+        """The fake of a phone number as written: keyed by its E.164 form, as the same
+        number found in free text is."""
+        parsed = parse_phone(written, self.region)
+        return self.fakes.phone(parsed.e164 if parsed else written)
 
 
 # Fakes a replacer remembers (bounded: a tenant names many people).
 _FAKES_REMEMBERED = 50_000
 
 
+def fake_name(fakes: Fakes, written: str, role: Role) -> str:
+    """A name as written ("Zoë Anna", "Šimić-Novak"), each word replaced by its fake
+    (the same for every spelling of the word, in the case it was written in); what
+    stands between the words stays."""
+    n = normalize(written)
+    out, pos = [], 0
+    for m in WORD.finditer(n.text):
+        start, end = n.span(m.start(), m.end())
+        out.append(written[pos:start])
+        fake = fakes.first_name(m.group()) if role is Role.GIVEN else fakes.last_name(m.group())
+        original = written[start:end]
+        out.append(fake.upper() if original.isupper() and len(original) > 1 else fake)
+        pos = end
+    out.append(written[pos:])
+    return "".join(out)
+
+
+def fake_full_name(fakes: Fakes, written: str) -> str:
+    """A full name in one string ("Zoë Šimić", "Šimić, Zoë"), each word faked by its
+    role, as the same words are wherever else the name appears."""
+    name = Name.parse(written)
+    if name is None:
+        return written
+    family = len(name.family_words)
+    n = normalize(written)
+    found = list(WORD.finditer(n.text))
+    reverse = "," in written  # "Family, Given"
+    out, pos = [], 0
+    for i, m in enumerate(found):
+        is_family = i < family if reverse else i >= len(found) - family
+        start, end = n.span(m.start(), m.end())
+        out.append(written[pos:start])
+        out.append(fake_name(fakes, written[start:end], Role.FAMILY if is_family else Role.GIVEN))
+        pos = end
+    out.append(written[pos:])
+    return "".join(out)
+
+
 def fake_replacer(fakes: Fakes) -> Replace:
-    """Each identifier becomes the fake of its kind: the same one wherever it appears."""
+    """Each identifier becomes the fake of its kind: the same one wherever it appears,
+    however it is written (fakes are keyed by the folded identifier)."""
     by_kind: dict[Kind, Callable[[str], str]] = {
         Kind.EMAIL: fakes.email,
         Kind.PHONE: fakes.phone,
         Kind.HANDLE: fakes.like,
+        Kind.ADDRESS: fakes.address,
     }
 
-    def fake(kind: Kind, text: str) -> str:
-        if kind is Kind.NAME:
-            words = name_words(text)
-            gap = text[len(words[0]) : text.index(words[1], len(words[0]))]
-            return f"{fakes.first_name(words[0])}{gap}{fakes.last_name(' '.join(words[1:]))}"
-        return by_kind[kind](text)
+    def fake(match: Match) -> str:
+        if match.kind is not Kind.NAME:
+            return by_kind[match.kind](match.canonical)
+        # Each word of the name becomes the fake of the subject's word it is; what
+        # stands between them (a title, a comma, a hyphen) stays.
+        out, pos = [], match.start
+        for part in match.parts:
+            out.append(match.text[pos - match.start : part.start - match.start])
+            written = match.text[part.start - match.start : part.end - match.start]
+            fake_word = fake_name(fakes, part.canonical, part.role)
+            out.append(fake_word.upper() if written.isupper() and len(written) > 1 else fake_word)
+            pos = part.end
+        out.append(match.text[pos - match.start :])
+        return "".join(out)
 
     # A person is named again and again in a tenant's text: each fake made once.
-    made: dict[tuple[Kind, str], str] = {}
+    made: dict[tuple[Kind, str, str], str] = {}
 
-    def replace(kind: Kind, text: str) -> str:
-        key = (kind, text)
+    def replace(match: Match) -> str:
+        key = (match.kind, match.canonical, match.text)
         done = made.get(key)
         if done is None:
             if len(made) >= _FAKES_REMEMBERED:
                 made.clear()
-            done = made[key] = fake(kind, text)
+            done = made[key] = fake(match)
         return done
 
     return replace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,11 +17,13 @@ from anonymizers.base import (
     Tools,
     advance,
     counted_batch,
+    fake_name,
 )
+from anonymizers.identity import Identifiers, Name, harvest_json
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.queries import load_queries
 from anonymizers.records import Rendered, rendered
-from anonymizers.redaction import Identifiers, full_names
+from anonymizers.redaction import Role
 
 _SQL = load_queries("anonymizers.sql", "contacts.sql")
 
@@ -64,18 +67,25 @@ class ContactsAnonymizer:
 
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
         rows = await conn.fetch(_SQL["identifiers"], *scope.by_contact())
+        # Beyond the typed columns: a second email, number or handle in custom fields.
+        extra = [harvest_json(json.loads(r["custom_fields"])) for r in rows]
         return Identifiers(
-            names=full_names((r["first_name"], r["last_name"]) for r in rows),
-            emails=tuple(r["email"] for r in rows if r["email"]),
-            phones=tuple(r["phone"] for r in rows if r["phone"]),
+            names=tuple(n for r in rows if (n := Name.of(r["first_name"], r["last_name"]))),
+            emails=tuple(r["email"] for r in rows if r["email"])
+            + tuple(e for h in extra for e in h.emails),
+            phones=tuple(r["phone"] for r in rows if r["phone"])
+            + tuple(p for h in extra for p in h.phones),
+            handles=tuple(h for found in extra for h in found.handles),
+            addresses=tuple(r["address"] for r in rows if r["address"]),
         )
 
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return _SQL["count"], scope.by_contact()
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        # Notes about the subject are deleted by erase; everything else is looked at.
-        parts = ((_NOTES, "others"), (_DEALS, "all"), (_CONTACTS, "others"))
+        # Notes about the subject are deleted by erase; their deals stay (unlinked), so
+        # theirs are redacted whole here, everyone else's where they name the subject.
+        parts = ((_NOTES, "others"), (_DEALS, "others"), (_DEALS, "owned"), (_CONTACTS, "others"))
         columns, rows = parts[batch.part]
         owners = batch.scope.contact_ids
         result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
@@ -113,14 +123,15 @@ class ContactsAnonymizer:
             _SQL["contacts_to_anonymize"], *batch.scope.by_contact(), batch.after, batch.limit
         )
         f = tools.fakes
+        # The same fakes as the subject's identifiers get wherever else they appear.
         await conn.execute(
             _SQL["anonymize_contacts"],
             batch.scope.tenant_id,
             [r["id"] for r in found],
-            [f.first_name(r["first_name"]) if r["first_name"] else None for r in found],
-            [f.last_name(r["last_name"]) if r["last_name"] else None for r in found],
+            [fake_name(f, r["first_name"], Role.GIVEN) if r["first_name"] else None for r in found],
+            [fake_name(f, r["last_name"], Role.FAMILY) if r["last_name"] else None for r in found],
             [f.email(r["email"]) if r["email"] else None for r in found],
-            [f.phone(r["phone"]) if r["phone"] else None for r in found],
+            [tools.fake_phone(r["phone"]) if r["phone"] else None for r in found],
             [f.address(r["address"]) if r["address"] else None for r in found],
         )
         result = BatchResult(

@@ -1,7 +1,8 @@
 """Deterministic, realistic fakes keyed by a tenant secret.
 
 Every choice comes from HMAC-SHA256(key, kind + "\\0" + normalized input): the same key and
-input always give the same fake (so references stay consistent across tables and runs),
+input always give the same fake (inputs are folded as normalize.py folds text, so "Zoë",
+"ZOË" and "Zoe" give one fake) (so references stay consistent across tables and runs),
 different keys give unrelated fakes, and nothing is stored that could map a fake back.
 Picks index into tuples built once at import, so one call costs one HMAC and a few divmods.
 """
@@ -13,6 +14,8 @@ import re
 
 from faker.providers.address.en_US import Provider as _Address
 from faker.providers.person.en_US import Provider as _Person
+
+from anonymizers.normalize import fold
 
 __all__ = ["Fakes"]
 
@@ -65,7 +68,7 @@ class Fakes:
 
     def first_name(self, original: str) -> str:
         """Return a first name that is not the original."""
-        norm = original.strip().lower()
+        norm = fold(original.strip())
         i = self._number("first_name", norm) % len(_FIRST)
         if _FIRST_LC[i] == norm:
             i = (i + 1) % len(_FIRST)
@@ -73,7 +76,7 @@ class Fakes:
 
     def last_name(self, original: str) -> str:
         """Return a last name that is not the original."""
-        norm = original.strip().lower()
+        norm = fold(original.strip())
         i = self._number("last_name", norm) % len(_LAST)
         if _LAST_LC[i] == norm:
             i = (i + 1) % len(_LAST)
@@ -85,7 +88,7 @@ class Fakes:
 
     def email(self, original: str) -> str:
         """Return an email at a reserved domain that is not the original."""
-        norm = original.strip().lower()
+        norm = fold(original.strip())
         n = self._number("email", norm)
         n, i = divmod(n, len(_FIRST_LC))
         n, j = divmod(n, len(_LAST_LC))
@@ -103,7 +106,11 @@ class Fakes:
         return self._phone(_NON_DIGITS.sub("", original))
 
     def _phone(self, digits: str) -> str:
-        """Return the fake number for the digits of a phone number."""
+        """Return the fake number for the digits of a phone number.
+
+        Keyed by the last ten digits, as earlier releases were (test_fakes pins it):
+        callers pass the E.164 form, so every way of writing one number gets one fake;
+        two numbers abroad that share ten digits share a fake, which names neither."""
         digits = digits[-_NATIONAL_DIGITS:]
         n = self._number("phone", digits)
         n, area = divmod(n, len(_AREA_CODES))
@@ -114,7 +121,7 @@ class Fakes:
 
     def address(self, original: str) -> str:
         """Return a US street address whose ZIP lies in its state's range."""
-        n = self._number("address", " ".join(original.lower().split()))
+        n = self._number("address", " ".join(fold(original).split()))
         n, width = divmod(n, 3)
         low = 10 ** (width + 2)  # 3 to 5 digits, like faker's building numbers
         n, number = divmod(n, low * 9)
@@ -138,7 +145,7 @@ class Fakes:
 
     def handle(self, original: str) -> str:
         """Return a Telegram-style @username that is not the original."""
-        norm = original.strip().lower().lstrip("@")
+        norm = fold(original.strip()).lstrip("@")
         n = self._number("handle", norm)
         n, i = divmod(n, len(_FIRST_LC))
         n, j = divmod(n, len(_LAST_LC))

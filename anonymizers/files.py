@@ -1,47 +1,103 @@
-"""Files: metadata rows here, contents in the blob store."""
+"""Files: metadata rows here, contents in the blob store.
+
+A subject's own files are erased, or anonymized (metadata stripped, identifiers
+replaced). Other people's files are searched too, through the token index of
+their contents (filetokens.py): a text-like file that names the subject is
+rewritten through the blob outbox like any other; a document that does (a PDF, an
+office document) cannot be rewritten safely, so the job lists it in needs_review
+instead of pretending, and an operator decides (docs/data-map.md).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
+from anonymizers import documents, filetokens
+from anonymizers.base import (
+    Action,
+    Batch,
+    BatchResult,
+    Category,
+    Column,
+    Connection,
+    Scope,
+    Tools,
+    advance,
+)
+from anonymizers.documents import FileFormat
+from anonymizers.identity import Identifiers
 from anonymizers.mentions import TextColumns, redact_batch
 from anonymizers.metadata import strip_metadata
 from anonymizers.queries import load_queries
 from anonymizers.records import Rendered, rendered_files
-from anonymizers.redaction import Identifiers, Kind
+from anonymizers.redaction import Match
 
 _SQL = load_queries("anonymizers.sql", "files.sql")
 _NAMES = TextColumns("files", text=("name",), owner="contact_id", indexed=True)
-# Contents read as text and rewritten with the subject's identifiers replaced.
-_TEXT_TYPES = ("text/", "application/json", "application/xml")
+# The mentions step's parts: the token index brought up to date, other people's
+# files' contents, other people's file names.
+_PARTS = 3
+_STILL_NAMED = "still names the subject after its text was rewritten (an encoded part)"
 
 
-def _args(scope: Scope) -> tuple[str, bool, list[int], list[int]]:
-    # Files belong to contacts and to users: both id lists.
-    return (*scope.by_contact(), list(scope.user_ids))
+def _args(scope: Scope) -> tuple[str, bool, list[int], list[int], list[int]]:
+    # Files belong to contacts and to users (both id lists), or are the subject.
+    return (*scope.by_contact(), list(scope.user_ids), list(scope.file_ids))
 
 
-def _mask(_kind: Kind, text: str) -> str:
+def _mask(match: Match) -> str:
     # Same length: offsets inside binary formats (a PDF's xref table) stay valid.
-    return "x" * len(text)
+    return "x" * len(match.text)
 
 
-def anonymized_contents(data: bytes, content_type: str, tools: Tools) -> bytes:
-    """The file without identifying metadata and without the subject's identifiers."""
-    data = strip_metadata(data, content_type)
-    if content_type.startswith(_TEXT_TYPES):
-        text = data.decode("utf-8", errors="surrogateescape")
-        return tools.redactor.redact(text, tools.replace).encode("utf-8", "surrogateescape")
-    # Other formats: identifiers stored uncompressed are masked in place; compressed
-    # streams cannot be searched (docs/data-map.md says so).
-    return tools.redactor.redact(data.decode("latin-1"), _mask).encode("latin-1")
+@dataclass(frozen=True)
+class Rewritten:
+    """A file's contents after redaction, and whether it still names the subject."""
+
+    data: bytes
+    changed: bool
+    review: str | None  # why an operator must look at it, or None
+
+
+def _names(views: Sequence[str], tools: Tools, *, own: bool) -> bool:
+    return any(tools.redactor.find(v, own=own) for v in views)
+
+
+def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: bool) -> Rewritten:
+    """The file with the subject's identifiers replaced, where that is safe.
+
+    Text-like files are rewritten in their own encoding. Other formats (a subject's
+    own PDF or image) lose identifying metadata, and identifiers stored uncompressed
+    are masked in place (same length). Whatever still names the subject afterwards
+    (compressed text, an encoded MIME part, a PDF of someone else) is for review."""
+    kind = documents.file_format(content_type, name, data)
+    if kind is FileFormat.TEXT:
+        text = documents.decode_text(data)
+        new = text.encode(tools.redactor.redact(text.text, tools.replace, own=own))
+    elif own:
+        stripped = strip_metadata(data, content_type)
+        masked = tools.redactor.redact(stripped.decode("latin-1"), _mask, own=True)
+        new = masked.encode("latin-1")
+    else:
+        # Someone else's document: its bytes are not ours to edit blindly.
+        views = documents.text_views(data, content_type, name)
+        if _names(views, tools, own=own):
+            return Rewritten(data, False, f"a {kind.value} ({content_type}) cannot be rewritten")
+        return Rewritten(data, False, None)
+    review = None
+    if kind is not FileFormat.OTHER and _names(
+        documents.text_views(new, content_type, name), tools, own=own
+    ):
+        review = _STILL_NAMED if kind is FileFormat.TEXT else f"a {kind.value} ({content_type})"
+        review += "" if kind is FileFormat.TEXT else " whose text cannot be rewritten"
+    return Rewritten(new, new != data, review)
 
 
 class FilesAnonymizer:
-    """A subject's files and attachments; others' file names that mention the subject."""
+    """A subject's files and attachments; other people's files that name the subject."""
 
     data_type = "files"
     stage = 10  # first: file rows reference messages and contacts
@@ -80,9 +136,75 @@ class FilesAnonymizer:
         return _SQL["count"], _args(scope)
 
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        # Other people's files whose names mention the subject are renamed.
-        return await redact_batch(
-            conn, _NAMES, batch, tools, rows="others", owners=batch.scope.contact_ids
+        if batch.part == 0:
+            result = await self._index(conn, batch, tools)
+        elif batch.part == 1:
+            result = await self._contents(conn, batch, tools)
+        else:
+            # Other people's files whose names mention the subject are renamed.
+            result = await redact_batch(
+                conn, _NAMES, batch, tools, rows="others", owners=batch.scope.contact_ids
+            )
+        return advance(result, batch.part, _PARTS)
+
+    async def _index(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        """Read the tokens of the tenant's files not indexed yet (or changed since)."""
+        rows = await conn.fetch(_SQL["unindexed"], batch.scope.tenant_id, batch.after, batch.limit)
+        contents = await tools.read_blobs([r["blob_key"] for r in rows])
+        files = [
+            (r["id"], r["sha256"], r["content_type"], r["name"], data)
+            for r, data in zip(rows, contents, strict=True)
+        ]
+        await _save_tokens(conn, batch.scope.tenant_id, tools, files)
+        return BatchResult(
+            processed=0,  # no mention: bookkeeping
+            part=batch.part,
+            checkpoint=rows[-1]["id"] if rows else batch.after,
+            finished=len(rows) < batch.limit,
+        )
+
+    async def _contents(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
+        """Other people's files whose tokens say they may name the subject: read,
+        rewritten where that is safe, listed for review where it is not."""
+        groups = tools.redactor.token_groups()
+        queries = filetokens.tsqueries(tools.tenant_key, groups) if groups else None
+        scope = batch.scope
+        rows = await conn.fetch(
+            _SQL["mentioning" if queries else "others"],
+            scope.tenant_id,
+            list(scope.contact_ids),
+            list(scope.user_ids),
+            batch.after,
+            queries,
+            batch.limit,
+        )
+        contents = await tools.read_blobs([r["blob_key"] for r in rows])
+        rewrites: list[tuple[str, bytes]] = []
+        reviews: list[tuple[int, str]] = []
+        changed: list[tuple[int, str, str, str, bytes]] = []
+        for r, data in zip(rows, contents, strict=True):
+            out = rewritten(data, r["content_type"], r["name"], tools, own=False)
+            if out.changed:
+                rewrites.append((r["blob_key"], out.data))
+                changed.append((r["id"], "", r["content_type"], r["name"], out.data))
+            if out.review:
+                reviews.append((r["id"], out.review))
+        if changed:
+            await conn.execute(
+                _SQL["update_contents"],
+                scope.tenant_id,
+                [c[0] for c in changed],
+                [len(c[4]) for c in changed],
+                [hashlib.sha256(c[4]).hexdigest() for c in changed],
+            )
+            await _save_tokens(conn, scope.tenant_id, tools, changed)
+        return BatchResult(
+            processed=len(changed) + len(reviews),
+            part=batch.part,
+            checkpoint=rows[-1]["id"] if rows else batch.after,
+            finished=len(rows) < batch.limit,
+            blob_rewrites=tuple(rewrites),
+            needs_review=tuple(reviews),
         )
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
@@ -98,16 +220,21 @@ class FilesAnonymizer:
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         rows = await conn.fetch(_SQL["lock_batch"], *_args(batch.scope), batch.after, batch.limit)
         rewrites: list[tuple[str, bytes]] = []
+        reviews: list[tuple[int, str]] = []
         names, sizes, digests = [], [], []
         # All at once: one trip off the event loop (the store overlaps its requests
         # if that suits it).
         contents = await tools.read_blobs([r["blob_key"] for r in rows])
+        indexed = []
         for r, original in zip(rows, contents, strict=True):
-            data = anonymized_contents(original, r["content_type"], tools)
-            rewrites.append((r["blob_key"], data))
-            names.append(tools.redactor.redact(r["name"], tools.replace))
-            sizes.append(len(data))
-            digests.append(hashlib.sha256(data).hexdigest())
+            out = rewritten(original, r["content_type"], r["name"], tools, own=True)
+            rewrites.append((r["blob_key"], out.data))
+            if out.review:
+                reviews.append((r["id"], out.review))
+            names.append(tools.redactor.redact(r["name"], tools.replace, own=True))
+            sizes.append(len(out.data))
+            digests.append(hashlib.sha256(out.data).hexdigest())
+            indexed.append((r["id"], "", r["content_type"], names[-1], out.data))
         await conn.execute(
             _SQL["update_anonymized"],
             batch.scope.tenant_id,
@@ -116,14 +243,34 @@ class FilesAnonymizer:
             sizes,
             digests,
         )
+        await _save_tokens(conn, batch.scope.tenant_id, tools, indexed)
         return BatchResult(
             processed=len(rows),
             part=0,
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
             blob_rewrites=tuple(rewrites),
+            needs_review=tuple(reviews),
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
         async for r in rendered_files(conn, _SQL["export"], *_args(scope)):
             yield r
+
+
+async def _save_tokens(
+    conn: Connection,
+    tenant_id: str,
+    tools: Tools,
+    files: Sequence[tuple[int, str, str, str, bytes]],
+) -> None:
+    """Index files' contents: (id, sha256 or "" to compute, content type, name, bytes)."""
+    if not files:
+        return
+    ids, digests, lexemes = [], [], []
+    for file_id, sha256, content_type, name, data in files:
+        found = filetokens.tokens(documents.text_views(data, content_type, name))
+        ids.append(file_id)
+        digests.append(sha256 or hashlib.sha256(data).hexdigest())
+        lexemes.append(" ".join(filetokens.lexemes(tools.tenant_key, found)))
+    await conn.execute(_SQL["save_tokens"], tenant_id, ids, digests, lexemes)

@@ -43,39 +43,40 @@ class TextColumns:
         parts += [f"privacy_json_strings({c})" for c in self.json]
         return f"privacy_mention_tokens({' || '.join(parts)})"
 
+    def _owned(self) -> str:
+        return f"coalesce({self.owner} = ANY($4), false)" if self.owner else "false"
+
     def _filters(self) -> str:
-        matches = [f"{c} ~* $3" for c in self.text]
-        matches += [f"array_to_string({c}, ' ') ~* $3" for c in self.arrays]
-        matches += [f"{c}::text ~* $3" for c in self.json]
-        owned = f"coalesce({self.owner} = ANY($5), false)" if self.owner else "false"
+        # $4: the subject's own row ids (by `owner`); $5: which rows to look at,
+        # 'others' (not the subject's), 'owned' (only the subject's) or 'all'.
+        owned = self._owned()
         return (
-            f"AND ($3::text IS NULL OR {' OR '.join(matches)}) "
-            f"AND CASE $6::text WHEN 'others' THEN NOT {owned} "
-            f"WHEN 'owned' THEN {owned} ELSE $5::bigint[] IS NOT NULL END "
+            f"AND CASE $5::text WHEN 'others' THEN NOT {owned} "
+            f"WHEN 'owned' THEN {owned} ELSE $4::bigint[] IS NOT NULL END "
         )
 
     def select_sql(self) -> str:
-        # $5: the subject's own row ids (by `owner`); $6: which rows to look at,
-        # 'others' (not the subject's), 'owned' (only the subject's) or 'all'.
+        """The next rows to look at ($1 tenant, $2 after, $3 limit), and whether each
+        is the subject's own."""
         return (
-            f"SELECT id, {', '.join(self._all())} FROM {self.table} "
+            f"SELECT id, {self._owned()} AS own, {', '.join(self._all())} FROM {self.table} "
             f"WHERE tenant_id = $1 AND id > $2 {self._filters()}"
-            f"ORDER BY id LIMIT $4 FOR UPDATE"
+            f"ORDER BY id LIMIT $3 FOR UPDATE"
         )
 
     def indexed_select_sql(self) -> str:
-        """select_sql() over the rows the mention index finds for $7 (tsqueries).
+        """select_sql() over the rows the mention index finds for $6 (tsqueries).
 
         The lookup (privacy_mention_hits(), which uses the index even under row-level
         security) runs first, once, and the rows are then read by primary key, so the
         planner never walks the tenant's rows to join them with its answer; the
-        regex and the redactor stay the exact filters."""
+        redactor stays the exact filter."""
         return (
-            f"SELECT id, {', '.join(self._all())} FROM {self.table} "
+            f"SELECT id, {self._owned()} AS own, {', '.join(self._all())} FROM {self.table} "
             f"WHERE tenant_id = $1 AND id > $2 AND id = ANY(ARRAY("
-            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $7::tsquery[]))) "
+            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $6::tsquery[]))) "
             f"{self._filters()}"
-            f"ORDER BY id LIMIT $4 FOR UPDATE"
+            f"ORDER BY id LIMIT $3 FOR UPDATE"
         )
 
     def sql_types(self) -> tuple[tuple[str, str], ...]:
@@ -87,14 +88,14 @@ class TextColumns:
         )
 
 
-def _redact_value(value: Any, tools: Tools) -> Any:
+def _redact_value(value: Any, tools: Tools, own: bool) -> Any:
     """Redact a string, or every string inside a list or a JSON value."""
     if isinstance(value, str):
-        return tools.redactor.redact(value, tools.replace)
+        return tools.redactor.redact(value, tools.replace, own=own)
     if isinstance(value, list):
-        return [_redact_value(v, tools) for v in value]
+        return [_redact_value(v, tools, own) for v in value]
     if isinstance(value, dict):
-        return {k: _redact_value(v, tools) for k, v in value.items()}
+        return {k: _redact_value(v, tools, own) for k, v in value.items()}
     return value
 
 
@@ -107,16 +108,22 @@ async def redact_batch(
     rows: str = "all",
     owners: tuple[int, ...] = (),
 ) -> BatchResult:
-    """Redact the next batch of rows ('others', 'owned' by `owners`, or 'all')."""
-    # Own rows are rewritten whatever they mention; others only where they mention.
-    prefilter = None if rows == "owned" else tools.redactor.sql_prefilter()
-    lookup = tools.redactor.sql_tsqueries() if prefilter and columns.indexed else None
-    args = (batch.scope.tenant_id, batch.after, prefilter, batch.limit, list(owners), rows)
+    """Redact the next batch of rows ('others', 'owned' by `owners`, or 'all').
+
+    Others' rows are looked up in the mention index where the table has one (the
+    rows that can name the subject); the redactor decides, row by row, with the
+    subject's own rows (where a given name alone counts) told apart."""
+    lookup = None
+    if rows == "others" and columns.indexed:
+        lookup = tools.redactor.sql_tsqueries()
+    args = (batch.scope.tenant_id, batch.after, batch.limit, list(owners), rows)
     if lookup is not None:
         found = await conn.fetch(columns.indexed_select_sql(), *args, lookup)
     else:
         found = await conn.fetch(columns.select_sql(), *args)
-    changed = await _rewrite(conn, columns, batch.scope.tenant_id, found, tools)
+    changed = await _rewrite(
+        conn, columns, batch.scope.tenant_id, found, tools, whole=batch.scope.whole_tenant
+    )
     return BatchResult(
         # Own rows count as done when looked at; others when they changed.
         processed=len(found) if rows == "owned" else changed,
@@ -127,7 +134,13 @@ async def redact_batch(
 
 
 async def _rewrite(
-    conn: Connection, columns: TextColumns, tenant_id: str, found: list[Any], tools: Tools
+    conn: Connection,
+    columns: TextColumns,
+    tenant_id: str,
+    found: list[Any],
+    tools: Tools,
+    *,
+    whole: bool,
 ) -> int:
     """Write the rows of `found` that redaction changes; return how many.
 
@@ -142,7 +155,8 @@ async def _rewrite(
             for row in found[start : start + PIPELINE_ROWS]:
                 old = [row[c] for c in columns.text + columns.arrays]
                 old += [json.loads(row[c]) if row[c] is not None else None for c in columns.json]
-                new = [_redact_value(v, tools) for v in old]
+                own = whole or bool(row["own"])  # a whole tenant: every row is someone's own
+                new = [_redact_value(v, tools, own) for v in old]
                 if new != old:
                     updates.append((row["id"], *new))
             if writing is not None:

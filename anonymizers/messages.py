@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
+from anonymizers.identity import EMAIL as _EMAIL
+from anonymizers.identity import Identifiers
 from anonymizers.mentions import TextColumns, redact_batch
+from anonymizers.phones import CANDIDATE
 from anonymizers.queries import load_queries
 from anonymizers.records import Rendered, rendered
-from anonymizers.redaction import Identifiers
 
 _SQL = load_queries("anonymizers.sql", "messages.sql")
 
@@ -61,8 +63,22 @@ class MessagesAnonymizer:
     )
 
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
-        rows = await conn.fetch(_SQL["handles"], *scope.by_contact())
-        return Identifiers(handles=tuple(r["handle"] for r in rows if r["handle"]))
+        # The addresses the subject wrote from or was written to: a second email or
+        # number beyond the contact row, Telegram handles, live-chat visitor ids.
+        rows = await conn.fetch(_SQL["addresses"], *scope.by_contact())
+        by_channel: dict[str, list[str]] = {}
+        for r in rows:
+            if r["address"]:
+                by_channel.setdefault(r["channel"], []).append(r["address"])
+        emails = [e for a in by_channel.get("email", []) for e in _EMAIL.findall(a)]
+        numbers = [
+            m.group()
+            for channel in ("sms", "whatsapp")
+            for a in by_channel.get(channel, [])
+            for m in CANDIDATE.finditer(a)
+        ]
+        handles = by_channel.get("telegram", []) + by_channel.get("livechat", [])
+        return Identifiers(emails=tuple(emails), phones=tuple(numbers), handles=tuple(handles))
 
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return _SQL["count"], scope.by_contact()

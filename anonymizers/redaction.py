@@ -1,62 +1,75 @@
 """Find a subject's identifiers in free text and replace them, leaving the rest as it was.
 
-One left-to-right scan finds email-, phone- and handle-shaped tokens and checks
-them against the subject's sets; names are found as runs of 2-4 words whose
-lowercased tuple is a known name. Set lookups instead of one big alternation keep
-it fast when the "subject" is a whole tenant with many thousands of names.
+Text is searched as a reader sees it (normalize.py: entities, percent-encoding and
+JSON escapes decoded, case and diacritics folded); a match is replaced over exactly
+its original characters. The rules are precise on purpose, because erasing the
+wrong person is worse than missing one (docs/data-map.md lists them):
+
+- emails: the address itself (any case, any encoding), the same mailbox with a
+  "+tag", and the subject's address written "jane at example dot com"; never the
+  same local part at another domain, and no name is looked for inside an email;
+- phone numbers: what phonenumbers reads as the subject's E.164 number, in the
+  tenant's region (phones.py): never a number that only shares its digits;
+- handles and visitor ids: whole tokens;
+- names (forms from the subject's structured names):
+  * the full name as stored, in any case, spelling and spacing;
+  * given names and family names in any order and any subset that keeps a family
+    name and a given name ("Šimić, Zoë", "Zoë Šimić" for "Zoë Anna Šimić-Novak");
+  * a family name alone, capitalized or after a title ("Ms. Šimić");
+  * a given name alone, capitalized, in the subject's own rows only;
+  a form another person of the tenant could also be (`Identifiers.namesakes`) is
+  never used, a standalone name never next to a capitalized word that is no part
+  of the subject's name ("Ivan Šimić", "Zoë Novak"), and no name continues into a
+  longer one ("Šimić-Horvat");
+- postal addresses: word by word, in the subject's own rows, and elsewhere when
+  no one else in the tenant has the same address.
+
+`everyone=True` (a whole tenant, where every person is the subject) also takes
+every email, phone number and @handle.
 """
 
 from __future__ import annotations
 
+import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import accumulate
+from itertools import combinations
+from urllib.parse import quote
 
-from anonymizers import tokens
+from anonymizers import phones, tokens
+from anonymizers.identity import PARTICLES, Identifiers, Name, words
+from anonymizers.normalize import WORD, Normalized, fold, normalize
 
 REDACTED = "[redacted]"
 
-# Fewer digits than this match too much unrelated text to be a phone number.
-_MIN_PHONE_DIGITS = 7
-# The national part of a number: compared so a number matches with or without its
-# country code.
-_NATIONAL_DIGITS = 10
-_MAX_NAME_WORDS = 4
-
-_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"
-_PHONE = r"\(?\+?\d(?:[\s().-]{0,3}\d){6,14}"
-_HANDLE = r"@?[\w][\w-]*"
-# Emails and phones first: a name or handle inside them is part of them.
-_TOKEN = re.compile(
-    rf"(?<![\w.+-])(?P<email>{_EMAIL})"
-    rf"|(?<![\w+])(?P<phone>{_PHONE})(?!\d)"
-    rf"|(?<![\w@-])(?P<handle>{_HANDLE})"
+_MAX_FORM_WORDS = 6
+# Titles before a family name: "Ms. Doe", "Dr Doe", "Frau Šimić".
+TITLES = frozenset(
+    "mr mrs ms miss mx dr prof sir dame madam mme mlle herr frau sr sra srta dott dra".split()
 )
-# The same tokens less plain words (handles without "@"): a whole tenant's text is
-# mostly plain words, and each costs a Python call. Inside a plain word, which
-# _TOKEN consumes whole, an email or an @handle cannot start (their look-behinds
-# forbid a word character or "-" before them), a phone number only right after a
-# "-". So where no plain word is a handle of the subject and no phone number
-# follows a "-", both find the same emails, phone numbers and @handles.
-_TOKEN_LEAN = re.compile(
-    rf"(?<![\w.+-])(?P<email>{_EMAIL})"
-    rf"|(?<![\w+])(?P<phone>{_PHONE})(?!\d)"
-    rf"|(?<![\w@-])(?P<handle>@[\w][\w-]*)"
+_EMAIL = re.compile(
+    r"(?<![\w.+-])(?P<local>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})"
 )
-# _TOKEN_LEAN on a text without "@": only phone numbers can be there.
-_TOKEN_PHONES = re.compile(rf"(?<![\w+])(?P<phone>{_PHONE})(?!\d)")
-_DIGIT = re.compile(r"\d")
-_PLAIN_WORD = re.compile(r"(?<![\w@-])[\w][\w-]*")
+_HANDLE = re.compile(r"(?<![\w@.-])@?[\w][\w-]*(?:\.[\w-]+)*")
+_TOKEN = WORD
+# Between the words of a name: "Jane Doe", "Jane_Doe", "jane.doe", "Jane+Doe", "Jane-Doe".
+_NAME_GAP = re.compile(r"[\s_.+\-]{1,3}")
+# Between a family name and a given name written the other way round: "Doe, Jane".
+_COMMA_GAP = re.compile(r"\s{0,2},\s{0,2}")
+# Between a title and the name: "Ms. Doe", "Dr Doe".
+_TITLE_GAP = re.compile(r"\.?\s{1,2}")
+# Between the words of an address: "9 Elm St, Springfield".
+_ADDRESS_GAP = re.compile(r"[\s,.#/\-]{1,4}")
 # Short texts (addresses, subjects) recur across a tenant's rows: redacted once each.
 _MEMO_CHARS = 200
 _MEMO_ENTRIES = 20_000
-# Letters, with inner apostrophes (straight or typographic: O'Brien, O\u2019Brien).
-_WORD = re.compile("[^\\W\\d_]+(?:['\u2019][^\\W\\d_]+)*")
-_WORD_SPLIT = re.compile(f"({_WORD.pattern})")
-# What may stand between the words of a name: "Jane Doe", "Jane_Doe", "jane.doe".
-_NAME_GAP = re.compile(r"[\s_.-]{1,3}")
+_MIN_HANDLE = 3
+# A handle matched without its "@" as well must be unlike a plain word.
+_DISTINCT_HANDLE = re.compile(r"^(?=.*[\d_.\-])|^.{8,}$")
+_AT = r"\s*(?:@|\[at\]|\(at\)|\{at\}|\s+at\s+)\s*"
+_DOT = r"(?:\.|\s*\[dot\]\s*|\s*\(dot\)\s*|\s*\{dot\}\s*|\s+dot\s+)"
 
 
 class Kind(StrEnum):
@@ -64,64 +77,60 @@ class Kind(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
     HANDLE = "handle"
+    ADDRESS = "address"
+
+
+class Role(StrEnum):
+    GIVEN = "given"
+    FAMILY = "family"
 
 
 @dataclass(frozen=True)
-class Identifiers:
-    """What identifies a subject in free text."""
+class Part:
+    """A word of a name match: its original span, and the subject's part it is."""
 
-    names: tuple[str, ...] = ()  # full names, "Jane Doe"
-    emails: tuple[str, ...] = ()
-    phones: tuple[str, ...] = ()  # any format
-    handles: tuple[str, ...] = ()  # @handles, visitor ids: matched as whole tokens
-
-    def is_empty(self) -> bool:
-        return not (self.names or self.emails or self.phones or self.handles)
-
-
-def digits(phone: str) -> str:
-    """The digits of a phone number, in any format."""
-    return re.sub(r"\D", "", phone)
-
-
-def national(phone: str) -> str:
-    """The digits compared between numbers: the last ten (or all, if fewer)."""
-    return digits(phone)[-_NATIONAL_DIGITS:]
-
-
-def _pg_escape(literal: str) -> str:
-    """Escape a literal for a PostgreSQL regular expression."""
-    return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", literal)
-
-
-def full_names(pairs: Iterable[tuple[str | None, str | None]]) -> tuple[str, ...]:
-    """'First Last' for each (first, last) pair that has both."""
-    return tuple(f"{first} {last}" for first, last in pairs if first and last)
-
-
-def name_words(name: str) -> list[str]:
-    """The words of a name, as the redactor sees them."""
-    return _WORD.findall(name)
-
-
-def _name_key(words: Iterable[str]) -> tuple[str, ...]:
-    # Case and apostrophe style do not make another name: O'Brien is O\u2019Brien.
-    return tuple(w.lower().replace("\u2019", "'") for w in words)
+    start: int
+    end: int
+    role: Role
+    canonical: str  # the subject's folded word
 
 
 @dataclass(frozen=True)
 class Match:
+    """An identifier found in a text: its original span and what it is."""
+
     start: int
     end: int
     kind: Kind
-    text: str
+    text: str  # the original characters, as written
+    canonical: str  # the identifier it is: folded email, E.164, handle, address, name
+    parts: tuple[Part, ...] = ()  # names: the words, each faked on its own
+    encoded: bool = False  # written percent-encoded (in a URL): replaced the same way
 
 
-Replace = Callable[[Kind, str], str]
+Replace = Callable[[Match], str]
 
 
-def _redacted(_kind: Kind, _text: str) -> str:
+def _redacted(_match: Match) -> str:
     return REDACTED
+
+
+class _Form(StrEnum):
+    FULL = "full"  # the full name as stored
+    PAIR = "pair"  # given and family names, in any order and subset
+    FAMILY = "family"  # a family name alone
+    GIVEN = "given"  # a given name alone: the subject's own rows only
+    ADDRESS = "address"
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    words: tuple[str, ...]
+    form: _Form
+    roles: tuple[Role, ...] = ()
+    comma: int = -1  # the gap (after word i) that may be a comma: "Doe, Jane"
+    own_only: bool = False  # an address someone else has too
+    written: str = ""  # an address as stored: its fake is the stored row's
 
 
 class Redactor:
@@ -129,155 +138,409 @@ class Redactor:
     number and @handle (for a whole tenant, where every person is the subject)."""
 
     def __init__(self, ids: Identifiers, *, everyone: bool = False) -> None:
-        self._emails = {e.strip().lower() for e in ids.emails if e.strip()}
-        self._phones = {national(p) for p in ids.phones if len(digits(p)) >= _MIN_PHONE_DIGITS}
-        self._handles = {h.strip().lower() for h in ids.handles if h.strip()}
-        self._plain_handles = {h for h in self._handles if not h.startswith("@")}
-        self._names = {
-            words
-            for n in ids.names
-            if 2 <= len(words := _name_key(_WORD.findall(n))) <= _MAX_NAME_WORDS
-        }
-        self._first_words = {words[0] for words in self._names}
-        self._longest = max((len(words) for words in self._names), default=0)
+        self._ids = ids
         self._everyone = everyone
-        self._memo: dict[tuple[Replace, str], str] = {}
+        self._region = ids.region
+        self._emails = {fold(e.strip()) for e in ids.emails if "@" in e}
+        self._email_words = self._obfuscated_emails() if not everyone else None
+        self._phones: dict[str, phones.Phone] = {}
+        self._raw_phones: set[str] = set()  # stored numbers phonenumbers cannot read
+        for p in ids.phones:
+            parsed = phones.parse(p, ids.region)
+            if parsed is not None:
+                self._phones[parsed.e164] = parsed
+            elif len(phones.digits(p)) >= phones.MIN_DIGITS:
+                self._raw_phones.add(phones.digits(p))
+        self._nationals = {p.national for p in self._phones.values()} | self._raw_phones
+        self._handles: set[str] = set()
+        for h in ids.handles:
+            folded = fold(h.strip())
+            bare = folded.lstrip("@")
+            if len(bare) < _MIN_HANDLE:
+                continue
+            if folded.startswith("@") or not _DISTINCT_HANDLE.search(bare):
+                self._handles.add("@" + bare)
+            if _DISTINCT_HANDLE.search(bare) or not folded.startswith("@"):
+                self._handles.add(bare)
+        # Phrases by their words; the first words alone, to skip most words fast.
+        self._phrases: dict[tuple[str, ...], list[_Phrase]] = {}
+        self._first_words: set[str] = set()
+        self._longest = 0
+        self._build_phrases()
+        self._subject_words = {w for n in ids.names for w in n.all_words()}
+        self._namesakes = [frozenset(n) for n in ids.namesakes]
+        self._memo: dict[tuple[Replace, bool, str], str] = {}
+
+    # --- building -----------------------------------------------------------------
+
+    def _obfuscated_emails(self) -> re.Pattern[str] | None:
+        """The subject's emails written to fool a harvester: "jane at example dot com"."""
+        # Dots of the local part may be spelled out too: "zoe dot simic at …".
+        forms = [_obfuscation(email) for email in sorted(self._emails)]
+        if not forms:
+            return None
+        return re.compile(rf"(?<![\w.+-])(?:{'|'.join(forms)})(?![\w-])")
+
+    def _add(self, phrase: _Phrase) -> None:
+        if not phrase.words or len(phrase.words) > _MAX_FORM_WORDS:
+            return
+        entries = self._phrases.setdefault(phrase.words, [])
+        if phrase not in entries:
+            entries.append(phrase)
+
+    def _ambiguous(self, form: Iterable[str]) -> bool:
+        """Another person of the tenant has every word of this form in their name."""
+        if self._everyone:
+            return False
+        wanted = set(form)
+        return any(wanted <= other for other in self._namesakes)
+
+    def _build_phrases(self) -> None:
+        self._namesakes = [frozenset(n) for n in self._ids.namesakes]
+        for name in self._ids.names:
+            self._name_phrases(name)
+        shared = {fold(a) for a in self._ids.shared_addresses}
+        for address in self._ids.addresses:
+            key = tuple(_TOKEN.findall(fold(address)))
+            if len(key) >= 2:
+                own_only = fold(address) in shared
+                self._add(_Phrase(key, _Form.ADDRESS, own_only=own_only, written=address))
+        order = list(_Form)
+        for entries in self._phrases.values():
+            entries.sort(key=lambda p: order.index(p.form))  # the full name first
+        self._first_words = {words[0] for words in self._phrases}
+        self._longest = max(map(len, self._phrases), default=0)
+
+    def _name_phrases(self, name: Name) -> None:
+        given, family = name.given_words, name.family_words
+        if given and family:
+            roles = (Role.GIVEN,) * len(given) + (Role.FAMILY,) * len(family)
+            self._add(_Phrase(given + family, _Form.FULL, roles))
+        surnames = [f for f in _subsequences(family) if set(f) - PARTICLES]
+        for g in _subsequences(given) if family else ():
+            for f in surnames:
+                if len(g) + len(f) > _MAX_FORM_WORDS or self._ambiguous(g + f):
+                    continue
+                roles = (Role.GIVEN,) * len(g) + (Role.FAMILY,) * len(f)
+                self._add(_Phrase(g + f, _Form.PAIR, roles))
+                reverse = (Role.FAMILY,) * len(f) + (Role.GIVEN,) * len(g)
+                self._add(_Phrase(f + g, _Form.PAIR, reverse, comma=len(f) - 1))
+        for f in surnames:
+            if not self._ambiguous(f):
+                self._add(_Phrase(f, _Form.FAMILY, (Role.FAMILY,) * len(f)))
+        for word in given:
+            if word not in PARTICLES:
+                self._add(_Phrase((word,), _Form.GIVEN, (Role.GIVEN,)))
+
+    # --- asking -------------------------------------------------------------------
 
     def is_empty(self) -> bool:
-        return not (self._everyone or self._emails or self._phones or self._handles or self._names)
+        return not (
+            self._everyone
+            or self._emails
+            or self._phones
+            or self._raw_phones
+            or self._handles
+            or self._phrases
+        )
 
-    def find(self, text: str) -> list[Match]:
-        """Every identifier in text, in order, not overlapping."""
-        found: list[Match] = []
-        opaque: list[tuple[int, int]] = []  # email/phone tokens: no names inside them
-        for m in self._tokens(text):
-            kind, value = self._token(m)
-            if kind in (Kind.EMAIL, Kind.PHONE) or m.lastgroup in ("email", "phone"):
+    def find(self, text: str, *, own: bool = False) -> list[Match]:
+        """Every identifier in text, in order, not overlapping. `own`: the text is one of
+        the subject's own rows (a given name alone counts there)."""
+        if not text or self.is_empty():
+            return []
+        n = normalize(text)
+        folded = n.text
+        found: list[tuple[int, int, Kind, str, tuple[Part, ...]]] = []
+        opaque: list[tuple[int, int]] = []  # emails and phone numbers: no names inside
+        if "@" in folded or (self._email_words is not None and "at" in folded):
+            for m in _EMAIL.finditer(folded):
                 opaque.append(m.span())
-            if kind is not None:
-                found.append(Match(m.start(), m.end(), kind, value))
-        if self._names:
-            found.extend(self._find_names(text, opaque))
-        found.sort(key=lambda f: (f.start, -f.end))
+                email = self._email(m)
+                if email is not None:
+                    found.append((m.start(), m.end(), Kind.EMAIL, email, ()))
+            if self._email_words is not None:
+                for m in self._email_words.finditer(folded):
+                    opaque.append(m.span())
+                    found.append((m.start(), m.end(), Kind.EMAIL, self._obfuscated(m), ()))
+        if self._everyone or self._nationals:
+            for start, end, e164 in self._find_phones(folded):
+                opaque.append((start, end))
+                found.append((start, end, Kind.PHONE, e164, ()))
+        if self._handles or self._everyone:
+            for m in _HANDLE.finditer(folded):
+                value = m.group()
+                if value in self._handles or (self._everyone and value.startswith("@")):
+                    found.append((m.start(), m.end(), Kind.HANDLE, value, ()))
+        if self._phrases:
+            found.extend(self._find_phrases(n, opaque, own=own))
+        found.sort(key=lambda f: (f[0], -f[1]))
         result: list[Match] = []
-        for f in found:
-            if not result or f.start >= result[-1].end:
-                result.append(f)
+        end = -1
+        for start, stop, kind, canonical, parts in found:
+            if start < end:
+                continue
+            s, e = n.span(start, stop)
+            result.append(
+                Match(s, e, kind, text[s:e], canonical, parts, encoded=n.encoded(start, stop))
+            )
+            end = stop
         return result
 
-    def _tokens(self, text: str) -> list[re.Match[str]]:
-        """What _TOKEN finds, less plain words that are no handle of the subject."""
-        if self._plain_handles and not self._plain_handles.isdisjoint(
-            map(str.lower, _PLAIN_WORD.findall(text))
-        ):
-            return list(_TOKEN.finditer(text))
-        if "@" in text:
-            lean = list(_TOKEN_LEAN.finditer(text))
-        elif _DIGIT.search(text):
-            lean = list(_TOKEN_PHONES.finditer(text))
-        else:
-            return []  # no email, no phone number, no @handle: nothing to find
-        # A phone number right after "-" may start inside a plain word, which
-        # _TOKEN takes whole: only _TOKEN itself can tell.
-        if any(m.lastgroup == "phone" and text[m.start() - 1 : m.start()] == "-" for m in lean):
-            return list(_TOKEN.finditer(text))
-        return lean
+    def _email(self, m: re.Match[str]) -> str | None:
+        email = m.group()
+        if self._everyone or email in self._emails:
+            return email
+        # The same mailbox with a sub-address: jane+news@example.com is jane@example.com.
+        local, plus, _ = m.group("local").partition("+")
+        if plus and f"{local}@{m.group('domain')}" in self._emails:
+            return f"{local}@{m.group('domain')}"
+        return None
 
-    def _token(self, m: re.Match[str]) -> tuple[Kind | None, str]:
-        value = m.group()
-        if m.lastgroup == "email":
-            hit = self._everyone or value.lower() in self._emails
-            return (Kind.EMAIL if hit else None), value
-        if m.lastgroup == "phone":
-            number = digits(value)
-            hit = len(number) >= _MIN_PHONE_DIGITS and (
-                self._everyone or number[-_NATIONAL_DIGITS:] in self._phones
-            )
-            return (Kind.PHONE if hit else None), value
-        hit = value.lower() in self._handles or (self._everyone and value.startswith("@"))
-        return (Kind.HANDLE if hit else None), value
+    def _obfuscated(self, m: re.Match[str]) -> str:
+        """The subject's email an obfuscated one spells (the canonical, for fakes)."""
+        for email in self._emails:
+            if re.fullmatch(_obfuscation(email), m.group()):
+                return email
+        return m.group()
 
-    def _find_names(self, text: str, opaque: list[tuple[int, int]]) -> Iterable[Match]:
-        # One split in C gives the words, the gaps between them and, summed, where
-        # each starts; most texts name no one, and those cost a set lookup a word.
-        # Words inside an email or phone number take no part in a name (a run
-        # through one would fail the gap check anyway).
-        parts = _WORD_SPLIT.split(text)  # gap, word, gap, word, ..., gap
-        words = parts[1::2]
-        if text.isascii():
-            keys = [w.lower() for w in words]
-        else:
-            keys = [w.lower().replace("\u2019", "'") for w in words]
-        first = self._first_words
-        starts = [i for i, key in enumerate(keys) if key in first]
-        if not starts:
+    def _find_phones(self, folded: str) -> Iterator[tuple[int, int, str]]:
+        if not any(c.isdigit() for c in folded):
             return
-        ends = list(accumulate(map(len, parts)))  # word i spans ends[2i] to ends[2i + 1]
-
-        def free(j: int) -> bool:
-            at = ends[2 * j]
-            return not any(s <= at < e for s, e in opaque)
-
-        taken = 0  # words before this belong to a name found already
-        for i in starts:
-            if i < taken or not free(i):
-                continue
-            for n in range(min(self._longest, len(words) - i), 1, -1):
-                if (
-                    tuple(keys[i : i + n]) in self._names
-                    and all(free(j) for j in range(i + 1, i + n))
-                    and all(_NAME_GAP.fullmatch(parts[2 * j + 2]) for j in range(i, i + n - 1))
-                ):
-                    start, end = ends[2 * i], ends[2 * (i + n - 1) + 1]
-                    yield Match(start, end, Kind.NAME, text[start:end])
-                    taken = i + n
-                    break
-
-    def sql_prefilter(self) -> str | None:
-        """A PostgreSQL regex (for ~*) matching every text this redactor may change.
-
-        A superset, so the database can skip rows that cannot mention the subject;
-        None when every row must be looked at (a whole tenant).
-        """
         if self._everyone:
-            return None
-        gap = r"[[:space:]_.-]{1,3}"
-        parts = [
-            gap.join(_pg_escape(w).replace("'", "['\u2019]") for w in name)
-            for name in sorted(self._names)
-        ]
-        parts += [_pg_escape(v) for v in sorted(self._emails | self._handles)]
-        parts += ["[^0-9]{0,3}".join(number) for number in sorted(self._phones)]
-        # An empty alternation would match everything: match nothing instead.
-        return "|".join(parts) if parts else "$^"
+            for m in phones.CANDIDATE.finditer(folded):
+                parsed = phones.parse(m.group(), self._region)
+                yield m.start(), m.end(), parsed.e164 if parsed else phones.digits(m.group())
+            return
+        # Only where the subject's national digits appear at all: parsing costs.
+        all_digits = phones.digits(folded)
+        if not any(national in all_digits for national in self._nationals):
+            return
+        for start, end, phone in phones.find(folded, self._region, self._phones):
+            if phone.e164 in self._phones:
+                yield start, end, phone.e164
+        if self._raw_phones:
+            for m in phones.CANDIDATE.finditer(folded):
+                if phones.digits(m.group()) in self._raw_phones:
+                    yield m.start(), m.end(), phones.digits(m.group())
+
+    def _find_phrases(
+        self, n: Normalized, opaque: list[tuple[int, int]], *, own: bool
+    ) -> Iterator[tuple[int, int, Kind, str, tuple[Part, ...]]]:
+        folded = n.text
+        toks = [m for m in _TOKEN.finditer(folded) if not _inside(m.start(), opaque)]
+        keys = [m.group() for m in toks]
+        # A possessive ("Doe's") is the name and an "'s".
+        for i, key in enumerate(keys):
+            if key.endswith("'s") and key not in self._first_words:
+                keys[i] = key[:-2]
+        phrases, first_words = self._phrases, self._first_words
+        i = 0
+        while i < len(toks):
+            if keys[i] not in first_words:
+                i += 1
+                continue
+            hit = None
+            for size in range(min(self._longest, len(toks) - i), 0, -1):
+                for phrase in phrases.get(tuple(keys[i : i + size]), ()):
+                    if self._fits(n, toks, keys, i, phrase, own=own):
+                        hit = phrase
+                        break
+                if hit is not None:
+                    break
+            if hit is None:
+                i += 1
+                continue
+            size = len(hit.words)
+            start = toks[i].start()
+            end = toks[i].start() + len(keys[i]) if size == 1 else toks[i + size - 1].end()
+            if size > 1 and keys[i + size - 1] != toks[i + size - 1].group():
+                end = toks[i + size - 1].start() + len(keys[i + size - 1])
+            if hit.form is _Form.ADDRESS:
+                yield start, end, Kind.ADDRESS, hit.written, ()
+            else:
+                parts = []
+                for j, role in zip(range(i, i + size), hit.roles, strict=True):
+                    word_end = toks[j].start() + len(keys[j])
+                    s, e = n.span(toks[j].start(), word_end)
+                    parts.append(Part(s, e, role, keys[j]))
+                yield start, end, Kind.NAME, " ".join(hit.words), tuple(parts)
+            i += size
+
+    def _fits(
+        self,
+        n: Normalized,
+        toks: list[re.Match[str]],
+        keys: list[str],
+        i: int,
+        phrase: _Phrase,
+        *,
+        own: bool,
+    ) -> bool:
+        """Whether the phrase found at word i is the subject, by its form's rules."""
+        folded = n.text
+        size = len(phrase.words)
+        last = i + size - 1
+        # The words must be one run: only gaps of their kind between them.
+        for j in range(i, last):
+            gap = folded[toks[j].end() : toks[j + 1].start()]
+            if phrase.form is _Form.ADDRESS:
+                if not _ADDRESS_GAP.fullmatch(gap):
+                    return False
+            elif not (
+                _NAME_GAP.fullmatch(gap) or (j - i == phrase.comma and _COMMA_GAP.fullmatch(gap))
+            ):
+                return False
+        if phrase.form is _Form.ADDRESS:
+            return own or not phrase.own_only
+        if phrase.form is _Form.GIVEN and not own:
+            return False
+        before = folded[toks[i - 1].end() : toks[i].start()] if i > 0 else None
+        after = folded[toks[last].end() : toks[last + 1].start()] if last + 1 < len(toks) else None
+        # A name does not go on into a longer one: "Šimić-Horvat", "Jane-Marie".
+        if (before is not None and before == "-") or (after is not None and after == "-"):
+            return False
+        matched = set(phrase.words)
+        # Nor into a namesake's: "Zoë Šimić Horvat" when someone is called that.
+        for j, side in ((i - 1, before), (last + 1, after)):
+            if side is not None and _NAME_GAP.fullmatch(side):
+                if any(matched | {keys[j]} <= other for other in self._namesakes):
+                    return False
+        if phrase.form in (_Form.FULL, _Form.PAIR):
+            return True
+        titled = i > 0 and keys[i - 1] in TITLES and _TITLE_GAP.fullmatch(before or "")
+        if not titled and not n.source(toks[i].start()).isupper():
+            return False  # standalone names are capitalized: "Baker", not "baker"
+        # A standalone given name is not the first of someone else's full name
+        # ("Zoë Novak"), a family name not the last ("Ivan Šimić").
+        if phrase.form is _Form.GIVEN and after is not None and _NAME_GAP.fullmatch(after):
+            word = last + 1
+            if self._foreign_name_word(n, toks, keys, word):
+                return False
+        if phrase.form is _Form.FAMILY and not titled and before is not None:
+            if _NAME_GAP.fullmatch(before) and self._foreign_name_word(n, toks, keys, i - 1):
+                return False
+        return True
+
+    def _foreign_name_word(
+        self, n: Normalized, toks: list[re.Match[str]], keys: list[str], j: int
+    ) -> bool:
+        """A capitalized word that is none of the subject's names nor a title."""
+        key = keys[j]
+        if key in TITLES or key in self._subject_words or not key.isalpha():
+            return False
+        return n.source(toks[j].start()).isupper()
+
+    # --- the index ----------------------------------------------------------------
 
     def sql_tsqueries(self) -> list[str] | None:
         """tsqueries for the mention index (anonymizers/tokens.py), one of which matches
-        every row this redactor may change; None when rows must be scanned."""
+        every row whose text this redactor may change outside the subject's own rows;
+        None when rows must be scanned."""
         if self._everyone:
             return None
-        return tokens.tsqueries(self._names, self._emails, self._phones, self._handles)
+        family = [w for entries in self._phrases.values() for p in entries for w in _keys(p)]
+        return tokens.tsqueries(
+            names=sorted(set(family)),
+            emails=sorted(self._emails),
+            nationals=sorted(self._nationals),
+            handles=sorted(self._handles),
+        )
 
-    def redact(self, text: str, replace: Replace = _redacted) -> str:
+    def token_groups(self) -> list[tuple[str, ...]] | None:
+        """For each identifier, the tokens (filetokens.py) every text it is found in
+        outside the subject's own rows holds; None for a whole tenant."""
+        if self._everyone:
+            return None
+        groups = [
+            tuple(run for w in words for run in _RUN.findall(w))
+            for entries in self._phrases.values()
+            for p in entries
+            for words in _keys(p)
+        ]
+        for email in self._emails:
+            runs = _RUN.findall(email)
+            groups.append(tuple(runs[:-1]))  # the last run may go on in the text
+        groups += [tuple(_RUN.findall(h)) for h in self._handles]
+        groups += [tuple(_grams(n)) for n in self._nationals]
+        return [g for g in dict.fromkeys(groups) if g] if all(groups) else None
+
+    # --- replacing ----------------------------------------------------------------
+
+    def redact(self, text: str, replace: Replace = _redacted, *, own: bool = False) -> str:
         """Replace every identifier; everything between them stays as it was."""
         if not text or self.is_empty():
             return text
         if len(text) > _MEMO_CHARS:
-            return self._redact(text, replace)
-        memo_key = (replace, text)
+            return self._redact(text, replace, own)
+        memo_key = (replace, own, text)
         done = self._memo.get(memo_key)
         if done is None:
             if len(self._memo) >= _MEMO_ENTRIES:
                 self._memo.clear()
-            done = self._memo[memo_key] = self._redact(text, replace)
+            done = self._memo[memo_key] = self._redact(text, replace, own)
         return done
 
-    def _redact(self, text: str, replace: Replace) -> str:
+    def _redact(self, text: str, replace: Replace, own: bool) -> str:
         out: list[str] = []
         pos = 0
-        for m in self.find(text):
+        for m in self.find(text, own=own):
             out.append(text[pos : m.start])
-            out.append(replace(m.kind, m.text))
+            out.append(_encoded_like(m, replace(m)))
             pos = m.end
         out.append(text[pos:])
         return "".join(out)
+
+
+def _obfuscation(email: str) -> str:
+    """A regex of an email written to fool a harvester: "jane at example dot com"."""
+    local, _, domain = email.partition("@")
+    parts = [_DOT.join(re.escape(p) for p in part.split(".")) for part in (local, domain)]
+    return parts[0] + _AT + parts[1]
+
+
+def _keys(phrase: _Phrase) -> Iterator[tuple[str, ...]]:
+    """What the index is asked for a phrase outside the subject's own rows: each family
+    word (every such form has one) or the address's words."""
+    if phrase.form is _Form.ADDRESS:
+        if not phrase.own_only:
+            yield phrase.words
+        return
+    if phrase.form is _Form.GIVEN:
+        return
+    for word, role in zip(phrase.words, phrase.roles, strict=True):
+        if role is Role.FAMILY and word not in PARTICLES:
+            yield (word,)
+
+
+# The tokens of folded text: runs of letters and digits (filetokens.py).
+_RUN = re.compile(r"[^\W_]+")
+_PHONE_GRAM = 7
+
+
+def _grams(number: str) -> list[str]:
+    return [number[i : i + _PHONE_GRAM] for i in range(len(number) - _PHONE_GRAM + 1)]
+
+
+def _subsequences(items: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every non-empty subsequence, in order."""
+    return [c for k in range(1, len(items) + 1) for c in combinations(items, k)]
+
+
+def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= at < e for s, e in spans)
+
+
+def _encoded_like(match: Match, replacement: str) -> str:
+    """The replacement written the way the original was: percent-encoded in a URL,
+    as HTML where the original held entities."""
+    if match.encoded:
+        return quote(replacement, safe="")
+    if "&" in match.text and ";" in match.text:
+        return html.escape(replacement, quote=False)
+    return replacement
+
+
+def name_words(text: str) -> tuple[str, ...]:
+    """The folded words of a name, as the redactor compares them."""
+    return words(text)

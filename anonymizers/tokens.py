@@ -1,24 +1,25 @@
-"""The query side of the mention index (migration 0006): which rows can mention a subject.
+"""The query side of the mention index (migrations 0006, 0010): which rows can mention a subject.
 
-`privacy_mention_tokens()` in the database indexes a text's ASCII letter runs, its
-runs of letters and digits that hold both, and every 7 digits in a row of its
-digit chains (digits joined across at most 3 other characters). `tsquery` asks
-for the tokens an identifier leaves in any text the redactor finds it in, using
-only tokens that cannot depend on the characters around it:
+`privacy_mention_tokens()` in the database folds a text as normalize.py does
+(`privacy_fold()`: escapes decoded, diacritics dropped, case folded) and indexes its
+ASCII letter runs, its runs of letters and digits that hold both, and every 7
+digits in a row of its digit chains (digits joined across at most 3 other
+characters). `tsqueries` asks for the tokens an identifier leaves in any text the
+redactor finds it in, using only tokens that cannot depend on the characters
+around it:
 
-- a name's words are whole letter runs in the text (the redactor's words end
-  where letters end), so each word's letter runs are tokens of the text;
+- a name form found outside the subject's own rows always holds a family-name word
+  (redaction.py), whole in the folded text: each family word's letter runs are
+  tokens of the text;
 - an email's letter runs and mixed runs are tokens, except its last run, which a
-  character after it may extend (a Kelvin sign folds to "k"): that one is not
-  asked for (a prefix query would read every row with "com…");
+  character after it may extend: that one is not asked for (a prefix query would
+  read every row with "com…");
 - a handle is a whole token of letters, digits, "_" and "-": all its runs are;
-- a phone number's national digits lie, in order, in one digit chain, so each 7
-  of them in a row is a token.
+- a phone number's national significant digits lie, in order, in one digit chain,
+  so each 7 of them in a row is a token.
 
-The identifier's tokens are folded the way the database folds the text, and
-folding does not change under Python's lower(), which the redactor compares
-with. An identifier that leaves no token (a name in another script) gets None:
-the caller scans, as before.
+An identifier that leaves no token (a name in another script) gets None: the
+caller scans.
 
 Each identifier is one query of tokens that must all be there: GIN answers such
 a query by walking its rarest token's rows only, so a lookup costs what the
@@ -31,8 +32,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# Python's lower() of these two is ASCII; the database folds them the same way.
-_FOLD = str.maketrans({"\u0130": "i ", "\u212a": "k"})
+from anonymizers.normalize import fold
+
 _LETTERS = re.compile("[a-z]+")
 _ALNUM = re.compile("[a-z0-9]+")
 _DIGITS = re.compile("[0-9]+")
@@ -40,14 +41,6 @@ _GRAM = 7  # digits per phone token, the fewest a phone number has
 # Longer tokens are not indexed (the row gets '~' instead): not asked for either.
 _LONGEST = 255
 OVERFLOW = "~"  # the lexeme of rows too big to index token by token
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def fold(text: str) -> str:
-    """ASCII-only lower case, as the database's privacy_mention_tokens() folds."""
-    return text.translate(_FOLD).translate(_ASCII_LOWER)
 
 
 def _mixed(run: str) -> bool:
@@ -91,6 +84,7 @@ def handle_clause(handle: str) -> str | None:
 
 
 def phone_clause(national: str) -> str | None:
+    """`national`: the digits every written form of the number holds in a row."""
     if not re.fullmatch("[0-9]+", national):
         return None  # digits of another script: not indexed
     return _all([_lexeme(g) for g in _grams(national)])
@@ -99,14 +93,16 @@ def phone_clause(national: str) -> str | None:
 def tsqueries(
     names: Iterable[tuple[str, ...]],
     emails: Iterable[str],
-    phones: Iterable[str],
+    nationals: Iterable[str],
     handles: Iterable[str],
 ) -> list[str] | None:
     """tsqueries of which one matches every row whose text may hold one of these
-    identifiers; None when some identifier leaves no token to look up (scan instead)."""
+    identifiers; None when some identifier leaves no token to look up (scan instead).
+
+    `names`: word groups, each found whole (a family name, an address)."""
     clauses = [name_clause(words) for words in sorted(names)]
     clauses += [email_clause(e) for e in sorted(emails)]
-    clauses += [phone_clause(p) for p in sorted(phones)]
+    clauses += [phone_clause(p) for p in sorted(nationals)]
     clauses += [handle_clause(h) for h in sorted(handles)]
     if None in clauses:
         return None

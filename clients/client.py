@@ -52,11 +52,17 @@ def subject(
     phone: str | None = None,
     user_id: int | None = None,
     whole_tenant: str | None = None,
+    file_id: int | None = None,
 ) -> pb.Subject:
-    """Build a Subject from exactly one keyword (whole_tenant repeats the tenant id)."""
-    given = [v for v in (contact_id, email, phone, user_id, whole_tenant) if v is not None]
+    """Build a Subject from exactly one keyword (whole_tenant repeats the tenant id;
+    file_id: Erase of one file, as a job's needs_review lists them)."""
+    given = [v for v in (contact_id, email, phone, user_id, whole_tenant, file_id) if v is not None]
     if len(given) != 1:
-        raise ValueError("give exactly one of contact_id, email, phone, user_id, whole_tenant")
+        raise ValueError(
+            "give exactly one of contact_id, email, phone, user_id, whole_tenant, file_id"
+        )
+    if file_id is not None:
+        return pb.Subject(file_id=file_id)
     if contact_id is not None:
         return pb.Subject(contact_id=contact_id)
     if email is not None:

@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         _add_target(cmd)
         cmd.add_argument("--tenant", required=True)
-        _add_subject(cmd)
+        _add_subject(cmd, files=name == "erase")
         cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
         cmd.add_argument("--idempotency-key", default="", help="retries with it return one job")
         cmd.add_argument("--reason", default="", help="ticket or legal basis (audit log)")
@@ -157,6 +157,19 @@ def _parser() -> argparse.ArgumentParser:
         "--closed-account-days", metavar="N|off", type=_number_or_off, help="erase accounts after"
     )
     keep_sub.add_parser("run", help="apply every tenant's rules once now")
+
+    tenant = sub.add_parser(
+        "tenant",
+        help="show or set a tenant's settings (the region of its phone numbers)",
+        description="A phone number written without a country code is read in the tenant's "
+        "region: '(207) 946-0958' is +1 207… in a US tenant and +44 207… in a GB one. "
+        "Tenants without their own use PRIVACY_DEFAULT_PHONE_REGION (US). Setting it is "
+        "audited. Works on the database directly (DATABASE_URL, or the embedded server).",
+    )
+    tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="COMMAND")
+    region = tenant_sub.add_parser("region", help="show the region, or set it with --set")
+    region.add_argument("--tenant", required=True)
+    region.add_argument("--set", metavar="REGION", help="a region code: US, GB, DE, FR…")
 
     creds = sub.add_parser(
         "credentials",
@@ -256,10 +269,22 @@ def _number_or_off(text: str) -> str:
     return text
 
 
-def _add_subject(cmd: argparse.ArgumentParser, *, data_types: bool = True) -> None:
+def _add_subject(
+    cmd: argparse.ArgumentParser, *, data_types: bool = True, files: bool = False
+) -> None:
     who = cmd.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", help="a contact's or user account's email (any case)")
-    who.add_argument("--phone", help="a contact's phone number, in any common format")
+    who.add_argument(
+        "--phone",
+        help="a contact's phone number, in any common format (read in the tenant's region "
+        "when it has no country code: privacyctl tenant region)",
+    )
+    if files:
+        who.add_argument(
+            "--file-id",
+            type=int,
+            help="one file: how to delete a file a job listed under 'needs review'",
+        )
     who.add_argument("--contact-id", type=int)
     who.add_argument("--user-id", type=int, help="a user account")
     who.add_argument(
@@ -285,6 +310,7 @@ def _subject(args: argparse.Namespace) -> pb.Subject:
         contact_id=args.contact_id,
         user_id=args.user_id,
         whole_tenant=args.whole_tenant,
+        file_id=getattr(args, "file_id", None),
     )
 
 
@@ -341,6 +367,12 @@ def _describe(job: pb.Job) -> str:
         text += f": {counts}"
     if job.error_message:
         text += f" — {job.error_message}"
+    for item in job.needs_review:
+        # Files that name the subject but could not be rewritten: an operator decides.
+        text += (
+            f"\n  needs review: file {item.file_id} ({item.data_type}): {item.reason}; "
+            f"delete it with: privacyctl erase --tenant {job.tenant_id} --file-id {item.file_id}"
+        )
     return text
 
 
@@ -390,7 +422,7 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
             kind=_KINDS[args.kind] if args.kind else pb.JOB_KIND_UNSPECIFIED,
             page_size=args.limit,
         )
-    table = Table("id", "kind", "state", "created", "progress", "error")
+    table = Table("id", "kind", "state", "created", "progress", "needs review", "error")
     for job in page.jobs:
         table.add_row(
             job.id,
@@ -398,6 +430,7 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
             STATE_NAMES.get(job.state, "?") + (" (dry run)" if job.dry_run else ""),
             job.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
             ", ".join(f"{p.data_type} {p.done}/{p.planned}" for p in job.progress),
+            ", ".join(f"file {r.file_id}" for r in job.needs_review),
             job.error_message,
         )
     console.print(table)
@@ -480,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
                 getattr(args, "closed_account_days", None),
             )
         )
+    if args.command == "tenant":
+        return int(_server().tenant_region(args.tenant, args.set))
     if args.command == "seed":
         return int(_server().seed(args.tenant, contacts=args.contacts, seed=args.seed))
     console = Console()

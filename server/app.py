@@ -132,6 +132,7 @@ class App:
             every=every,
             deadline=self.settings.deadline,
             defaults=defaults,
+            default_region=self.settings.default_phone_region,
             stop=self._stop_workers,
         )
         self._side_tasks.append(asyncio.create_task(rules))
@@ -159,6 +160,7 @@ class App:
             retry=RetryPolicy(
                 max_attempts=self.settings.max_attempts, base_delay=self.settings.retry_base
             ),
+            default_region=self.settings.default_phone_region,
         )
         return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
 
@@ -183,6 +185,7 @@ class App:
             rate_limit=RateLimit(
                 self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
             ),
+            default_region=self.settings.default_phone_region,
         )
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

@@ -214,7 +214,11 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
         async with _migrated(settings) as conn:
             if action == "run":
                 submitted = await rules.run(
-                    conn, default_registry(), defaults=defaults, deadline=settings.deadline
+                    conn,
+                    default_registry(),
+                    defaults=defaults,
+                    deadline=settings.deadline,
+                    default_region=settings.default_phone_region,
                 )
                 for job in submitted:
                     print(f"job {job.id} {job.kind.value} {job.tenant_id}: {job.state.value}")
@@ -240,6 +244,33 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
     except (PrivacyError, asyncpg.CheckViolationError) as error:
         message = error.message if isinstance(error, PrivacyError) else "a value is out of range"
         print(f"privacyctl retention: {message}", flush=True)
+        return EXIT_FAILED
+
+
+def tenant_region(tenant_id: str, region: str | None) -> int:
+    """Show a tenant's phone region, or set it (audited)."""
+    from server import tenant_settings
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+
+    async def go() -> int:
+        async with _migrated(settings) as conn:
+            if region is not None:
+                actor = f"privacyctl:{os.environ.get('USER', 'unknown')}"
+                await tenant_settings.set_phone_region(conn, tenant_id, region, actor)
+            current, own = await tenant_settings.phone_region(
+                conn, tenant_id, settings.default_phone_region
+            )
+        origin = "its own" if own else "the default, PRIVACY_DEFAULT_PHONE_REGION"
+        print(f"phone numbers of {tenant_id!r} without a country code: {current} ({origin})")
+        return EXIT_OK
+
+    try:
+        return asyncio.run(go())
+    except PrivacyError as error:
+        print(f"privacyctl tenant: {error.message}", flush=True)
         return EXIT_FAILED
 
 

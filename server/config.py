@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from anonymizers.phones import is_region
+
 T = TypeVar("T")
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
@@ -39,6 +41,9 @@ DEFAULT_RETENTION_CLOSED_ACCOUNT_DAYS = 7
 # How long a bearer token is trusted without asking the database: a revocation
 # takes effect within this long.
 DEFAULT_AUTH_CACHE = timedelta(seconds=5)
+# The region phone numbers without a country code are read in, for tenants that
+# have none of their own (privacyctl tenant region).
+DEFAULT_PHONE_REGION = "US"
 
 
 class ConfigError(ValueError):
@@ -80,6 +85,7 @@ class Settings:
     # On a database with no credential at all, make one with every scope and write
     # its token to <data_dir>/dev-token: `make run` then works with no setup.
     dev_credential: bool = True
+    default_phone_region: str = DEFAULT_PHONE_REGION
 
     @property
     def dev_token_file(self) -> Path:
@@ -146,8 +152,19 @@ class Settings:
             ),
             auth_cache=_seconds(env, "PRIVACY_AUTH_CACHE_SECONDS", DEFAULT_AUTH_CACHE),
             dev_credential=_off_or(env, "PRIVACY_DEV_CREDENTIAL", lambda: True) is not None,
+            default_phone_region=_region(env),
             **_tls(env),
         )
+
+
+def _region(env: Mapping[str, str]) -> str:
+    region = env.get("PRIVACY_DEFAULT_PHONE_REGION", DEFAULT_PHONE_REGION).strip().upper()
+    if not is_region(region):
+        raise ConfigError(
+            f"PRIVACY_DEFAULT_PHONE_REGION must be a region code such as US, GB or DE, "
+            f"not {region!r}"
+        )
+    return region
 
 
 def _tls(env: Mapping[str, str]) -> dict[str, Path | None]:

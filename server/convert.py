@@ -58,6 +58,10 @@ def job_to_proto(job: Job) -> pb.Job:
         subject_hash=job.subject_hash,
         priority=job.priority,
         legal_hold_ids=[str(h) for h in job.hold_ids],
+        needs_review=[
+            pb.ReviewItem(file_id=r.file_id, data_type=r.data_type, reason=r.reason)
+            for r in job.needs_review
+        ],
     )
 
 

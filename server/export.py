@@ -85,15 +85,17 @@ async def export(
     tenant_id: str,
     subject: Subject,
     data_types: tuple[str, ...],
+    *,
+    region: str,
 ) -> AsyncIterator[Item]:
     """Yield records, then each file, then the manifest.
 
-    NotFound when there is no such subject."""
+    NotFound when there is no such subject. `region`: where phone numbers are read."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await enter_tenant(conn, tenant_id)
         if not await conn.fetchval(Q["tenant_exists"], tenant_id):
             raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
-        resolved = await subjects.resolve(conn, tenant_id, subject)
+        resolved = await subjects.resolve(conn, tenant_id, subject, region)
         scope = Scope(
             tenant_id=tenant_id,
             contact_ids=resolved.contact_ids,

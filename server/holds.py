@@ -47,16 +47,18 @@ def _hold(row: asyncpg.Record) -> LegalHold:
 
 
 async def set_hold(
-    conn: Connection, tenant_id: str, subject: Subject, reason: str, actor: str
+    conn: Connection, tenant_id: str, subject: Subject, reason: str, actor: str, *, region: str
 ) -> LegalHold:
-    """Hold a subject's data; the open jobs the hold covers become HELD."""
+    """Hold a subject's data; the open jobs the hold covers become HELD. `region`:
+    where phone numbers are read (the subject's too)."""
     async with conn.transaction():
         await enter_tenant(conn, tenant_id)
         if not await conn.fetchval(Q["tenant_exists"], tenant_id):
             raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        subject = subject.in_region(region)
         key = await subjects.tenant_key(conn, tenant_id)
         subject_hash = subjects.subject_hash(key, subject)
-        resolved = await subjects.resolve(conn, tenant_id, subject)
+        resolved = await subjects.resolve(conn, tenant_id, subject, region)
         contact_ids, user_ids = list(resolved.contact_ids), list(resolved.user_ids)
         row = await conn.fetchrow(
             Q["insert_hold"],

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import asyncpg
 
+from anonymizers import context
 from anonymizers.base import Anonymizer, Connection, Scope
 from anonymizers.counting import count_rows
-from anonymizers.redaction import Identifiers
+from anonymizers.identity import Identifiers
 from anonymizers.registry import Registry
 from server import audit, subjects
 from server.audit import AuditEntry
@@ -88,6 +88,15 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Review:
+    """A file that holds the subject but that the job could not rewrite safely."""
+
+    file_id: int
+    data_type: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Job:
     id: uuid.UUID
     tenant_id: str
@@ -104,9 +113,12 @@ class Job:
     progress: tuple[Progress, ...]
     priority: int
     hold_ids: tuple[uuid.UUID, ...]  # the legal holds keeping a HELD job from running
+    needs_review: tuple[Review, ...] = ()
 
 
-def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
+def _job(
+    row: asyncpg.Record, tasks: list[asyncpg.Record], reviews: Iterable[asyncpg.Record] = ()
+) -> Job:
     state = JobState(row["state"])
     if state is JobState.SCHEDULED and row["not_before"] <= datetime.now(UTC):
         state = JobState.PENDING  # its time has come; a worker has not taken it yet
@@ -126,6 +138,7 @@ def _job(row: asyncpg.Record, tasks: list[asyncpg.Record]) -> Job:
         progress=_progress(tasks),
         priority=row["priority"],
         hold_ids=tuple(row["hold_ids"]) if state is JobState.HELD else (),
+        needs_review=tuple(Review(r["file_id"], r["data_type"], r["reason"]) for r in reviews),
     )
 
 
@@ -153,7 +166,8 @@ async def get(conn: Connection, job_id: uuid.UUID) -> Job:
     row = await conn.fetchrow(Q["get_job"], job_id)
     if row is None:
         raise NotFound(f"no job with id {job_id}")
-    return _job(row, await conn.fetch(Q["job_tasks"], job_id))
+    reviews = await conn.fetch(Q["job_reviews"], [job_id])
+    return _job(row, await conn.fetch(Q["job_tasks"], job_id), reviews)
 
 
 async def tenant_of(conn: Connection, job_id: uuid.UUID) -> str | None:
@@ -163,11 +177,17 @@ async def tenant_of(conn: Connection, job_id: uuid.UUID) -> str | None:
 
 
 async def submit(
-    conn: Connection, registry: Registry, request: JobRequest, *, deadline: timedelta
+    conn: Connection,
+    registry: Registry,
+    request: JobRequest,
+    *,
+    deadline: timedelta,
+    default_region: str,
 ) -> Job:
     """Make a request a durable job (or return the job its idempotency key made).
 
     `deadline` is the policy's limit: a request's own deadline defaults to it.
+    `default_region`: where phone numbers are read in a tenant without its own region.
 
     The submission appends to the tenant's audit chain, whose head stays locked
     until the commit. Its commit does not wait for the WAL flush, so the next
@@ -179,7 +199,14 @@ async def submit(
     """
     own = not conn.is_in_transaction()
     async with conn.transaction():
-        job = await _submit(conn, registry, request, deadline=deadline, flush_later=own)
+        job = await _submit(
+            conn,
+            registry,
+            request,
+            deadline=deadline,
+            default_region=default_region,
+            flush_later=own,
+        )
     if own:
         await wait_durable(conn)
     return job
@@ -191,6 +218,7 @@ async def _submit(
     request: JobRequest,
     *,
     deadline: timedelta,
+    default_region: str,
     flush_later: bool,
 ) -> Job:
     """submit()'s work, inside its transaction."""
@@ -206,12 +234,14 @@ async def _submit(
     else:
         key = bytes(context["key"])
     now: datetime = context["now"]
-    subject_hash = subjects.subject_hash(key, request.subject)
+    region = context["phone_region"] or default_region
+    subject = request.subject.in_region(region)
+    subject_hash = subjects.subject_hash(key, subject)
     if request.idempotency_key:
         existing = await _idempotent_job(conn, request, subject_hash)
         if existing is not None:
             return existing
-    resolved = await subjects.resolve(conn, request.tenant_id, request.subject)
+    resolved = await subjects.resolve(conn, request.tenant_id, subject, region)
     scope = Scope(
         tenant_id=request.tenant_id,
         contact_ids=resolved.contact_ids,
@@ -219,6 +249,7 @@ async def _submit(
         whole_tenant=resolved.whole_tenant,
         records_after=request.records_after,
         records_before=request.records_before,
+        file_ids=resolved.file_ids,
     )
     anonymizers = [
         a for a in registry.ordered() if not request.data_types or a.data_type in request.data_types
@@ -226,8 +257,10 @@ async def _submit(
     if scope.records_before is not None or scope.records_after is not None:
         _check_period(anonymizers)
     planned = await count_rows(conn, anonymizers, scope)
-    # A whole tenant's apply step looks at every row anyway: no mentions step.
-    steps = [STEP_APPLY] if resolved.whole_tenant else [STEP_MENTIONS, STEP_APPLY]
+    # A whole tenant's apply step looks at every row anyway, and a file names no
+    # one to look for: no mentions step.
+    searched = not (resolved.whole_tenant or resolved.file_ids)
+    steps = [STEP_MENTIONS, STEP_APPLY] if searched else [STEP_APPLY]
     tasks = [(a.data_type, step) for step in steps for a in anonymizers]
     job_id = uuid.uuid4()
     not_before = max(request.not_before or now, now)
@@ -275,6 +308,7 @@ async def _submit(
         [data_type for data_type, _ in tasks],
         [step for _, step in tasks],
         counts,
+        list(resolved.file_ids),
     )
     if inserted is None:
         # A concurrent request with the same key committed first: answer with its job.
@@ -284,9 +318,10 @@ async def _submit(
     # A whole tenant's erasure deletes every row: it redacts nothing, so it needs no
     # identifiers (a tenant's are every name, email and handle it holds, slow to
     # gather); its redactor still takes every email, phone number and @handle.
-    if not request.dry_run and not (resolved.whole_tenant and request.kind is JobKind.ERASE):
-        ids = await _identifiers(conn, registry, scope)
-        await conn.execute(Q["insert_identifiers"], job_id, json.dumps(asdict(ids)))
+    whole_erase = resolved.whole_tenant and request.kind is JobKind.ERASE
+    if not request.dry_run and not whole_erase and not resolved.file_ids:
+        ids = await _identifiers(conn, registry, scope, region)
+        await conn.execute(Q["insert_identifiers"], job_id, ids.to_json())
     action = f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}"
     details: dict[str, Any] = {
         "planned": planned,
@@ -381,12 +416,23 @@ async def _idempotent_job(conn: Connection, request: JobRequest, subject_hash: s
     return await get(conn, row["id"])
 
 
-async def _identifiers(conn: Connection, registry: Registry, scope: Scope) -> Identifiers:
-    """Everything that identifies the subject, from every data type (filtered or not)."""
-    return _merge(*[await a.identifiers(conn, scope) for a in registry.ordered()])
+async def _identifiers(
+    conn: Connection, registry: Registry, scope: Scope, region: str
+) -> Identifiers:
+    """Everything that identifies the subject, from every data type (filtered or not),
+    with what the tenant says about it (namesakes, shared addresses, the region)."""
+    found = Identifiers().merged(*[await a.identifiers(conn, scope) for a in registry.ordered()])
+    return await context.with_context(conn, scope, found, region=region)
 
 
-async def replan(conn: Connection, registry: Registry, job_id: uuid.UUID) -> None:
+async def tenant_region(conn: Connection, tenant_id: str, default_region: str) -> str:
+    """The region a tenant's phone numbers without a country code are read in."""
+    return await context.phone_region(conn, tenant_id, default_region)
+
+
+async def replan(
+    conn: Connection, registry: Registry, job_id: uuid.UUID, *, default_region: str
+) -> None:
     """Count a scheduled job's rows and read its subject's identifiers again.
 
     Between acceptance and not_before the subject's data lives on (new messages, a
@@ -404,8 +450,11 @@ async def replan(conn: Connection, registry: Registry, job_id: uuid.UUID) -> Non
         await conn.execute(Q["replan_task"], job_id, data_type, count)
     raw = await conn.fetchval(Q["job_identifiers"], job_id)
     if raw is not None:
-        merged = _merge(identifiers_from_json(raw), await _identifiers(conn, registry, scope))
-        await conn.execute(Q["replace_identifiers"], job_id, json.dumps(asdict(merged)))
+        region = await tenant_region(conn, row["tenant_id"], default_region)
+        today = await _identifiers(conn, registry, scope, region)
+        # What the subject was known by then stays; the tenant's context is today's.
+        merged = Identifiers.from_json(raw).merged(today)
+        await conn.execute(Q["replace_identifiers"], job_id, merged.to_json())
 
 
 def scope_of(row: asyncpg.Record) -> Scope:
@@ -417,22 +466,8 @@ def scope_of(row: asyncpg.Record) -> Scope:
         whole_tenant=row["whole_tenant"],
         records_after=row["records_after"],
         records_before=row["records_before"],
+        file_ids=tuple(row["file_ids"]),
     )
-
-
-def _merge(*found: Identifiers) -> Identifiers:
-    return Identifiers(
-        names=tuple(dict.fromkeys(n for i in found for n in i.names)),
-        emails=tuple(dict.fromkeys(e for i in found for e in i.emails)),
-        phones=tuple(dict.fromkeys(p for i in found for p in i.phones)),
-        handles=tuple(dict.fromkeys(h for i in found for h in i.handles)),
-    )
-
-
-def identifiers_from_json(raw: str) -> Identifiers:
-    """The identifiers a job stored when it was accepted."""
-    data = json.loads(raw)
-    return Identifiers(**{k: tuple(v) for k, v in data.items()})
 
 
 def _page_token(job: Job) -> str:
@@ -472,7 +507,10 @@ async def list_jobs(
     tasks_by_job: dict[uuid.UUID, list[asyncpg.Record]] = {r["id"]: [] for r in page}
     for task in await conn.fetch(Q["tasks_of_jobs"], list(tasks_by_job)):
         tasks_by_job[task["job_id"]].append(task)
-    jobs = [_job(r, tasks_by_job[r["id"]]) for r in page]
+    reviews: dict[uuid.UUID, list[asyncpg.Record]] = {r["id"]: [] for r in page}
+    for review in await conn.fetch(Q["job_reviews"], list(reviews)):
+        reviews[review["job_id"]].append(review)
+    jobs = [_job(r, tasks_by_job[r["id"]], reviews[r["id"]]) for r in page]
     next_token = _page_token(jobs[-1]) if len(rows) > page_size else ""
     return jobs, next_token
 

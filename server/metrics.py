@@ -71,6 +71,12 @@ BATCH_SECONDS = Histogram(
     "Time of one batch, its transaction included.",
     ["kind", "data_type"],
 )
+FILES_NEEDING_REVIEW = Counter(
+    f"{PREFIX}_files_needing_review_total",
+    "Files that hold a job's subject but could not be rewritten safely (a PDF, an "
+    "office document): listed in the job's needs_review for an operator.",
+    ["kind", "data_type"],
+)
 BATCH_FAILURES = Counter(
     f"{PREFIX}_batch_failures_total",
     "Batches that failed and rolled back (each is retried or fails its job).",

@@ -23,6 +23,7 @@ from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from server import audit, jobs
 from server.audit import AuditEntry
+from server.config import DEFAULT_PHONE_REGION
 from server.errors import NotFound
 from server.events import wait_first
 from server.jobs import RETENTION_PRIORITY, Job, JobKind, JobRequest
@@ -88,6 +89,7 @@ async def run(
     *,
     defaults: RetentionPolicy = DEFAULT_POLICY,
     deadline: timedelta,
+    default_region: str = DEFAULT_PHONE_REGION,
 ) -> list[Job]:
     """Apply every tenant's rules once; the jobs submitted (none if another run holds the lock)."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
@@ -108,12 +110,18 @@ async def run(
                     rules.activity_months,
                     t["covered_until"],
                     deadline,
+                    default_region,
                 )
                 submitted.extend([job] if job else [])
             if rules.closed_account_days is not None:
                 submitted.extend(
                     await _closed_accounts(
-                        conn, registry, t["tenant_id"], rules.closed_account_days, deadline
+                        conn,
+                        registry,
+                        t["tenant_id"],
+                        rules.closed_account_days,
+                        deadline,
+                        default_region,
                     )
                 )
         if submitted:
@@ -130,6 +138,7 @@ async def _activity(
     months: int,
     covered_until: datetime | None,
     deadline: timedelta,
+    default_region: str,
 ) -> Job | None:
     """Anonymize the usage events that aged out since the last run."""
     cutoff: datetime = await conn.fetchval(Q["activity_cutoff"], months)
@@ -155,6 +164,7 @@ async def _activity(
                     records_before=cutoff,
                 ),
                 deadline=deadline,
+                default_region=default_region,
             )
         # The period is covered once its job is on record (durable, retried, alerted on).
         await conn.execute(Q["retention_covered"], tenant_id, "activity", cutoff)
@@ -162,7 +172,12 @@ async def _activity(
 
 
 async def _closed_accounts(
-    conn: Connection, registry: Registry, tenant_id: str, days: int, deadline: timedelta
+    conn: Connection,
+    registry: Registry,
+    tenant_id: str,
+    days: int,
+    deadline: timedelta,
+    default_region: str,
 ) -> list[Job]:
     """Erase the accounts closed `days` ago that nothing erases yet."""
     submitted = []
@@ -185,6 +200,7 @@ async def _closed_accounts(
                     deadline=user["closed_at"] + deadline,
                 ),
                 deadline=deadline,
+                default_region=default_region,
             )
         )
     return submitted
@@ -197,13 +213,20 @@ async def run_forever(
     every: timedelta,
     deadline: timedelta,
     defaults: RetentionPolicy,
+    default_region: str,
     stop: asyncio.Event,
 ) -> None:
     """Run the rules every `every` until stop is set; a failed run is tried next time."""
     while not stop.is_set():
         try:
             async with pool.acquire() as conn:
-                await run(conn, registry, defaults=defaults, deadline=deadline)
+                await run(
+                    conn,
+                    registry,
+                    defaults=defaults,
+                    deadline=deadline,
+                    default_region=default_region,
+                )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("retention run failed", extra={"error": type(exc).__name__})
         await wait_first(every, stop)

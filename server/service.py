@@ -18,7 +18,7 @@ from atomicrm.privacy.v1 import privacy_pb2_grpc
 from server import audit, auth, convert, export, holds, jobs, metrics, subjects, validation
 from server.audit import AuditEntry
 from server.blobs import BlobStore
-from server.config import DEFAULT_DB_TIMEOUT
+from server.config import DEFAULT_DB_TIMEOUT, DEFAULT_PHONE_REGION
 from server.convert import job_to_proto
 from server.credentials import Caller, Scope
 from server.database import bounded_connection
@@ -49,7 +49,9 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         *,
         acquire_timeout: timedelta = DEFAULT_DB_TIMEOUT,
         rate_limit: RateLimit = NO_RATE_LIMIT,
+        default_region: str = DEFAULT_PHONE_REGION,
     ) -> None:
+        self._default_region = default_region
         self._pool = pool
         self._limiter = RateLimiter(rate_limit)
         self._acquire_timeout = acquire_timeout
@@ -88,7 +90,13 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
             auth.require(Scope.ERASE_TENANT)
         self._limit(caller, job_request.tenant_id, kind.value)
         async with self._connection() as conn:
-            job = await jobs.submit(conn, self._registry, job_request, deadline=self._deadline)
+            job = await jobs.submit(
+                conn,
+                self._registry,
+                job_request,
+                deadline=self._deadline,
+                default_region=self._default_region,
+            )
         metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
         return job_to_proto(job)
 
@@ -106,13 +114,16 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         auth.require_tenant(caller, query.tenant_id)
         self._limit(caller, query.tenant_id, "export")
         async with self._connection() as conn:
+            region = await jobs.tenant_region(conn, query.tenant_id, self._default_region)
+            subject = query.subject.in_region(region)
             items = export.export(
                 conn,
                 self._registry,
                 self._blobs,
                 query.tenant_id,
-                query.subject,
+                subject,
                 query.data_types,
+                region=region,
             )
             packer = convert.ExportPacker(EXPORT_BATCH_PARTS, EXPORT_BATCH_BYTES)
             async for item in items:
@@ -121,7 +132,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                         yield message
                     # Audited before the manifest goes out: a caller that has the
                     # whole export has an audit entry for it.
-                    await audit_export(conn, caller, query.tenant_id, query.subject, item)
+                    await audit_export(conn, caller, query.tenant_id, subject, item)
                     yield convert.export_manifest(item)
                 else:
                     for message in packer.add(item):
@@ -184,8 +195,9 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         hold = validation.hold_request(request)
         auth.require_tenant(caller, hold.tenant_id)
         async with self._connection() as conn:
+            region = await jobs.tenant_region(conn, hold.tenant_id, self._default_region)
             held = await holds.set_hold(
-                conn, hold.tenant_id, hold.subject, hold.reason, caller.name
+                conn, hold.tenant_id, hold.subject, hold.reason, caller.name, region=region
             )
         return convert.hold_to_proto(held)
 

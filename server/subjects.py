@@ -8,8 +8,9 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+from anonymizers import phones
 from anonymizers.base import Connection
-from server.errors import NotFound
+from server.errors import InvalidArgument, NotFound
 from server.queries import Q
 
 
@@ -19,6 +20,7 @@ class SubjectKind(StrEnum):
     PHONE = "phone"
     USER_ID = "user_id"
     WHOLE_TENANT = "whole_tenant"
+    FILE_ID = "file_id"
 
 
 @dataclass(frozen=True)
@@ -26,20 +28,35 @@ class Subject:
     """A validated subject: its kind and its normalized value."""
 
     kind: SubjectKind
-    value: str  # contact/user id as text, lowercased email, phone digits, or the tenant id
+    # Contact, user or file id as text, lowercased email, the phone number as written
+    # (E.164 once read in the tenant's region: `in_region`), or the tenant id.
+    value: str
 
     def canonical(self) -> str:
         return f"{self.kind.value}:{self.value}"
+
+    def in_region(self, region: str) -> Subject:
+        """The subject with a phone number read in the tenant's region, as E.164:
+        "+1 207 946 0958" and "(207) 946-0958" are one subject in a US tenant."""
+        if self.kind is not SubjectKind.PHONE:
+            return self
+        phone = phones.parse(self.value, region)
+        if phone is None:
+            raise InvalidArgument(
+                "subject.phone", f"is not a phone number in the tenant's region ({region})"
+            )
+        return Subject(SubjectKind.PHONE, phone.e164)
 
 
 @dataclass(frozen=True)
 class Resolved:
     """A subject turned into the rows it covers."""
 
-    subject_kind: str  # 'contact', 'user', 'person' (both) or 'tenant'
+    subject_kind: str  # 'contact', 'user', 'person' (both), 'tenant' or 'file'
     contact_ids: tuple[int, ...] = ()
     user_ids: tuple[int, ...] = ()
     whole_tenant: bool = False
+    file_ids: tuple[int, ...] = ()
 
 
 async def tenant_key(conn: Connection, tenant_id: str) -> bytes:
@@ -58,12 +75,18 @@ async def _ids(conn: Connection, query: str, *args: object) -> tuple[int, ...]:
     return tuple(r["id"] for r in await conn.fetch(Q[query], *args))
 
 
-async def resolve(conn: Connection, tenant_id: str, subject: Subject) -> Resolved:
-    """Find the rows a subject covers; NotFound when there are none."""
+async def resolve(conn: Connection, tenant_id: str, subject: Subject, region: str) -> Resolved:
+    """Find the rows a subject covers; NotFound when there are none. `region`: where
+    phone numbers without a country code are read (the subject's and the stored)."""
     contacts: tuple[int, ...] = ()
     users: tuple[int, ...] = ()
     if subject.kind is SubjectKind.WHOLE_TENANT:
         return Resolved(subject_kind="tenant", whole_tenant=True)
+    if subject.kind is SubjectKind.FILE_ID:
+        files = await _ids(conn, "files_by_id", tenant_id, int(subject.value))
+        if not files:
+            raise NotFound(f"no file in tenant {tenant_id!r} matches subject.file_id")
+        return Resolved(subject_kind="file", file_ids=files)
     if subject.kind is SubjectKind.CONTACT_ID:
         contacts = await _ids(conn, "contacts_by_id", tenant_id, int(subject.value))
     elif subject.kind is SubjectKind.EMAIL:
@@ -71,7 +94,7 @@ async def resolve(conn: Connection, tenant_id: str, subject: Subject) -> Resolve
         assert row is not None  # a SELECT without FROM answers one row
         contacts, users = tuple(row["contact_ids"]), tuple(row["user_ids"])
     elif subject.kind is SubjectKind.PHONE:
-        contacts = await _ids(conn, "contacts_by_phone", tenant_id, subject.value)
+        contacts = await _contacts_by_phone(conn, tenant_id, subject.in_region(region), region)
     elif subject.kind is SubjectKind.USER_ID:
         users = await _ids(conn, "users_by_id", tenant_id, int(subject.value))
     if not (contacts or users):
@@ -82,3 +105,19 @@ async def resolve(conn: Connection, tenant_id: str, subject: Subject) -> Resolve
         )
     kind = "person" if contacts and users else "contact" if contacts else "user"
     return Resolved(subject_kind=kind, contact_ids=contacts, user_ids=users)
+
+
+async def _contacts_by_phone(
+    conn: Connection, tenant_id: str, subject: Subject, region: str
+) -> tuple[int, ...]:
+    """The contacts whose stored number is the subject's E.164 number: looked up by
+    every digit string it can be written as, then each read in the region."""
+    wanted = phones.parse(subject.value, region)
+    if wanted is None:
+        return ()
+    rows = await conn.fetch(Q["contacts_by_phone"], tenant_id, phones.stored_forms(wanted, region))
+    return tuple(
+        r["id"]
+        for r in rows
+        if (found := phones.parse(r["phone"], region)) and found.e164 == wanted.e164
+    )

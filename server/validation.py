@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from anonymizers.redaction import digits
+from anonymizers.phones import digits
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
@@ -29,7 +29,7 @@ DEFAULT_PAGE_SIZE = 50
 # for more time.
 CLOCK_SKEW = timedelta(minutes=5)
 MIN_PHONE_DIGITS = 7
-MAX_PHONE_DIGITS = 15  # E.164
+MAX_PHONE_DIGITS = 17  # E.164's 15, with an international prefix or a "(0)"
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
@@ -44,7 +44,10 @@ def tenant_id(value: str, field: str = "tenant_id") -> str:
     return value
 
 
-def subject(request_subject: pb.Subject, tenant: str, has_subject: bool) -> Subject:
+def subject(
+    request_subject: pb.Subject, tenant: str, has_subject: bool, *, files: bool = False
+) -> Subject:
+    """`files`: a file id may be the subject (Erase only)."""
     if not has_subject:
         raise InvalidArgument(
             "subject", "is required: set one of contact_id, email, phone, user_id, whole_tenant"
@@ -54,6 +57,14 @@ def subject(request_subject: pb.Subject, tenant: str, has_subject: bool) -> Subj
         raise InvalidArgument(
             "subject", "is empty: set one of contact_id, email, phone, user_id, whole_tenant"
         )
+    if which == "file_id":
+        if not files:
+            raise InvalidArgument(
+                "subject.file_id", "is only for Erase (deleting a file a job listed for review)"
+            )
+        if request_subject.file_id <= 0:
+            raise InvalidArgument("subject.file_id", "must be a positive id")
+        return Subject(SubjectKind.FILE_ID, str(request_subject.file_id))
     if which == "contact_id":
         if request_subject.contact_id <= 0:
             raise InvalidArgument("subject.contact_id", "must be a positive id")
@@ -72,7 +83,8 @@ def subject(request_subject: pb.Subject, tenant: str, has_subject: bool) -> Subj
                 f"is not a phone number ({MIN_PHONE_DIGITS}-{MAX_PHONE_DIGITS} digits, "
                 "with optional +, spaces, dashes, dots or parentheses)",
             )
-        return Subject(SubjectKind.PHONE, number)
+        # Read in the tenant's region (Subject.in_region) once the tenant is known.
+        return Subject(SubjectKind.PHONE, phone.strip())
     if which == "user_id":
         if request_subject.user_id <= 0:
             raise InvalidArgument("subject.user_id", "must be a positive id")
@@ -97,7 +109,9 @@ def job_request(
 ) -> JobRequest:
     """`max_deadline`: the policy's limit from the request time (30 days)."""
     tenant = tenant_id(request.tenant_id)
-    subj = subject(request.subject, tenant, request.HasField("subject"))
+    subj = subject(
+        request.subject, tenant, request.HasField("subject"), files=kind is JobKind.ERASE
+    )
     data_types = _data_types(request.data_types, registry)
     if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument("idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY}")

@@ -23,13 +23,14 @@ import asyncpg
 
 from anonymizers.base import Batch, BatchResult, Connection, Tools
 from anonymizers.fakes import Fakes
-from anonymizers.redaction import Identifiers
+from anonymizers.identity import Identifiers
+from anonymizers.phones import DEFAULT_REGION
 from anonymizers.registry import Registry
 from server import audit, metrics, subjects
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.events import JobEvents, wait_first
-from server.jobs import STEP_MENTIONS, JobKind, JobState, identifiers_from_json, replan, scope_of
+from server.jobs import STEP_MENTIONS, JobKind, JobState, replan, scope_of
 from server.queries import Q
 from server.tenancy import enter_tenant
 
@@ -90,6 +91,8 @@ class WorkerConfig:
     time_slice: timedelta = timedelta(seconds=5)
     # A job whose deadline is closer than this runs before all but children's.
     at_risk: timedelta = timedelta(hours=72)
+    # Where phone numbers are read in a tenant without its own region.
+    default_region: str = DEFAULT_REGION
 
 
 def _ended_a_part(task: asyncpg.Record, result: BatchResult) -> bool:
@@ -178,7 +181,9 @@ class Worker:
             if row["replan"]:
                 # A scheduled job starts after its grace period: plan it again
                 # on today's data (new rows, changed identifiers).
-                await replan(conn, self._registry, job_id)
+                await replan(
+                    conn, self._registry, job_id, default_region=self._config.default_region
+                )
         return job_id
 
     async def _run_job(self, job_id: uuid.UUID, stop: asyncio.Event) -> None:
@@ -271,6 +276,11 @@ class Worker:
                             "part": result.part,
                             "checkpoint": result.checkpoint,
                             "finished": result.finished,
+                            **(
+                                {"needs_review": [file_id for file_id, _ in result.needs_review]}
+                                if result.needs_review
+                                else {}
+                            ),
                         },
                     )
                     # Last, and the last one with the notification: the chain head is
@@ -297,6 +307,8 @@ class Worker:
             metrics.BATCHES.labels(**labels).inc()
             metrics.ROWS.labels(**labels).inc(result.processed)
             metrics.BATCH_SECONDS.labels(**labels).observe(elapsed)
+            if result.needs_review:
+                metrics.FILES_NEEDING_REVIEW.labels(**labels).inc(len(result.needs_review))
         metrics.heartbeat()
         # After the commit: the rows are gone or anonymized, so their blobs follow,
         # while the next batch runs (a blob store's time is mostly the disk's or
@@ -377,6 +389,16 @@ class Worker:
             await conn.execute(
                 Q["queue_blob_rewrite"], tenant_id, list(keys), job_id, list(contents)
             )
+        if result.needs_review:
+            ids, reasons = zip(*result.needs_review, strict=True)
+            await conn.execute(
+                Q["insert_reviews"],
+                job_id,
+                tenant_id,
+                list(ids),
+                [task["data_type"]] * len(ids),
+                list(reasons),
+            )
         return result
 
     async def _apply(
@@ -402,12 +424,14 @@ class Worker:
         if cached is not None:
             return cached
         raw = await conn.fetchval(Q["job_identifiers"], job_id)
+        key = await subjects.tenant_key(conn, job["tenant_id"])
         tools = Tools.for_job(
             anonymize=job["kind"] == JobKind.ANONYMIZE.value,
-            identifiers=identifiers_from_json(raw) if raw else Identifiers(),
+            identifiers=Identifiers.from_json(raw) if raw else Identifiers(),
             whole_tenant=job["whole_tenant"],
-            fakes=Fakes(await subjects.tenant_key(conn, job["tenant_id"])),
+            fakes=Fakes(key),
             read_blobs=self._read_blobs,
+            tenant_key=key,
         )
         self._tools_cache = {job_id: tools}  # one job at a time per worker
         return tools

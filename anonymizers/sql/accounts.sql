@@ -8,7 +8,7 @@
 SELECT name, email, display_name FROM users WHERE tenant_id = $1 AND ($2 OR id = ANY($3));
 
 -- name: billing
-SELECT name, email, phone FROM billing_contacts
+SELECT name, email, phone, address FROM billing_contacts
 WHERE tenant_id = $1 AND ($2 OR user_id = ANY($3));
 
 -- name: credential_accounts

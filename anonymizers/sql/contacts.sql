@@ -5,7 +5,7 @@
 -- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
 
 -- name: identifiers
-SELECT first_name, last_name, email, phone FROM contacts
+SELECT first_name, last_name, email, phone, address, custom_fields FROM contacts
 WHERE tenant_id = $1 AND ($2 OR id = ANY($3));
 
 -- name: count

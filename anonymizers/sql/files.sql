@@ -1,5 +1,6 @@
 -- File rows; the bytes are in the blob store under blob_key.
--- $1 tenant_id, $2 whole tenant?, $3 contact ids, $4 user ids.
+-- $1 tenant_id, $2 whole tenant?, $3 contact ids, $4 user ids, $5 file ids (a file's
+-- own erasure).
 -- A batch's rows are changed by `id = ANY(ARRAY(SELECT id FROM batch))`, index probe
 -- by probe: joined with the batch instead, the planner hashed all the tenant's rows
 -- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
@@ -12,25 +13,25 @@
 -- name: count
 SELECT count(*) FROM files f
 WHERE f.tenant_id = $1
-  AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))));
+  AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))) OR f.id = ANY($5));
 
 -- name: lock_batch
--- $5 after (checkpoint), $6 limit.
+-- $6 after (checkpoint), $7 limit.
 SELECT f.id, f.name, f.content_type, f.blob_key FROM files f
-WHERE f.tenant_id = $1 AND f.id > $5
-  AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))))
+WHERE f.tenant_id = $1 AND f.id > $6
+  AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))) OR f.id = ANY($5))
 ORDER BY f.id
-LIMIT $6
+LIMIT $7
 FOR UPDATE;
 
 -- name: erase_batch
 -- lock_batch's rows, deleted in the same statement; their blob keys come back.
 WITH batch AS (
     SELECT f.id FROM files f
-    WHERE f.tenant_id = $1 AND f.id > $5
-      AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))))
+    WHERE f.tenant_id = $1 AND f.id > $6
+      AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))) OR f.id = ANY($5))
     ORDER BY f.id
-    LIMIT $6
+    LIMIT $7
     FOR UPDATE
 )
 DELETE FROM files f WHERE f.tenant_id = $1 AND f.id = ANY(ARRAY(SELECT id FROM batch))
@@ -41,10 +42,57 @@ UPDATE files f SET name = u.name, size_bytes = u.size, sha256 = u.sha256
 FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(id, name, size, sha256)
 WHERE f.tenant_id = $1 AND f.id = u.id;
 
+-- name: update_contents
+-- Files rewritten with the subject's identifiers replaced: their new size and digest.
+UPDATE files f SET size_bytes = u.size, sha256 = u.sha256
+FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, size, sha256)
+WHERE f.tenant_id = $1 AND f.id = u.id;
+
+-- name: unindexed
+-- Files after $2 whose contents' tokens are missing or were read from other
+-- contents (privacy_file_tokens, migration 0010); $3 limit.
+SELECT f.id, f.name, f.content_type, f.blob_key, f.sha256 FROM files f
+WHERE f.tenant_id = $1 AND f.id > $2
+  AND NOT EXISTS (SELECT 1 FROM privacy_file_tokens t
+                  WHERE t.tenant_id = f.tenant_id AND t.file_id = f.id AND t.sha256 = f.sha256)
+ORDER BY f.id
+LIMIT $3;
+
+-- name: save_tokens
+-- $2 file ids, $3 the contents' digests, $4 lexemes (space-separated).
+INSERT INTO privacy_file_tokens (tenant_id, file_id, sha256, tokens)
+SELECT $1, u.file_id, u.sha256, array_to_tsvector(string_to_array(u.lexemes, ' '))
+FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(file_id, sha256, lexemes)
+ON CONFLICT (tenant_id, file_id)
+DO UPDATE SET sha256 = excluded.sha256, tokens = excluded.tokens;
+
+-- name: mentioning
+-- Other people's files (not the subject's: $2 contact ids, $3 user ids) after $4
+-- whose contents' tokens match one of $5 (tsqueries, filetokens.py); $6 limit.
+SELECT f.id, f.name, f.content_type, f.blob_key FROM files f
+WHERE f.tenant_id = $1 AND f.id > $4
+  AND f.id = ANY(ARRAY(SELECT t.file_id FROM privacy_file_tokens t
+                       WHERE t.tenant_id = $1 AND t.file_id > $4
+                         AND t.tokens @@ ANY($5::tsquery[])))
+  AND NOT f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $2, $3)))
+ORDER BY f.id
+LIMIT $6
+FOR UPDATE;
+
+-- name: others
+-- mentioning, for a subject some identifier of whom leaves no token to look up
+-- ($5 NULL): every other person's file.
+SELECT f.id, f.name, f.content_type, f.blob_key FROM files f
+WHERE f.tenant_id = $1 AND f.id > $4 AND $5::tsquery[] IS NULL
+  AND NOT f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $2, $3)))
+ORDER BY f.id
+LIMIT $6
+FOR UPDATE;
+
 -- name: export
 SELECT f.id, f.contact_id, f.message_id, f.name, f.content_type, f.size_bytes, f.sha256,
        f.blob_key, f.created_at
 FROM files f
 WHERE f.tenant_id = $1
-  AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))))
+  AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))) OR f.id = ANY($5))
 ORDER BY f.id;

@@ -3,13 +3,17 @@
 -- by probe: joined with the batch instead, the planner hashed all the tenant's rows
 -- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
 
--- name: handles
--- The subject's channel addresses that are not an email or a phone number:
--- Telegram handles and live-chat visitor ids (theirs, not the company's side).
-SELECT DISTINCT CASE WHEN direction = 'inbound' THEN sender ELSE r END AS handle
-FROM messages LEFT JOIN LATERAL unnest(recipients) AS r ON direction = 'outbound'
+-- name: addresses
+-- The subject's own channel addresses, as their messages hold them: the sender of
+-- what they sent, the only recipient of what they were sent (a message to several
+-- people names the others too). For a whole tenant (every email and number is
+-- taken anyway): Telegram handles and live-chat visitor ids only.
+SELECT DISTINCT channel,
+       CASE WHEN direction = 'inbound' THEN sender ELSE recipients[1] END AS address
+FROM messages
 WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3))
-  AND channel IN ('telegram', 'livechat');
+  AND (direction = 'inbound' OR cardinality(recipients) = 1)
+  AND (NOT $2 OR channel IN ('telegram', 'livechat'));
 
 -- name: count
 SELECT count(*) FROM messages WHERE tenant_id = $1 AND ($2 OR contact_id = ANY($3));

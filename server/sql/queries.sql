@@ -25,6 +25,7 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
        coalesce((SELECT key FROM new_key),
                 (SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1)) AS key,
        now() AS now,
+       (SELECT phone_region FROM privacy_tenant_settings WHERE tenant_id = $1) AS phone_region,
        set_config('synchronous_commit',
                   CASE WHEN $3 THEN 'off' ELSE current_setting('synchronous_commit') END,
                   true) AS synchronous_commit;
@@ -45,24 +46,28 @@ SELECT id FROM contacts WHERE tenant_id = $1 AND id = $2;
 SELECT contact_ids, user_ids FROM privacy_people_by_email($1, $2);
 
 -- name: contacts_by_phone
--- $2: the digits of the number. The last ten digits are the national number,
--- so "+1 (555) 010-2030" and "555-010-2030" match; by index (migration 0008).
-SELECT privacy_contacts_by_phone($1, $2) AS id;
+-- $2: every digit string the number can be written as (phones.stored_forms), by
+-- index (migration 0010); the caller reads each candidate's number.
+SELECT id, phone FROM privacy_contacts_by_phone($1, $2);
+
+-- name: files_by_id
+SELECT id FROM files WHERE tenant_id = $1 AND id = $2;
 
 -- name: users_by_id
 SELECT id FROM users WHERE tenant_id = $1 AND id = $2;
 
 -- name: insert_job
 -- The job and all its tasks in one statement: $20 data types, $21 steps, $22
--- planned, positions in the order given (finished already for a dry run). No
--- tasks, and NULL, when a job with the same idempotency key is there.
+-- planned, positions in the order given (finished already for a dry run); $23 the
+-- file ids of a file's erasure. No tasks, and NULL, when a job with the same
+-- idempotency key is there.
 WITH job AS (
     INSERT INTO privacy_jobs (id, tenant_id, kind, state, subject_kind, subject_hash,
                               contact_ids, user_ids, whole_tenant, dry_run, idempotency_key,
                               reason, requested_by, priority, not_before, deadline,
-                              finished_at, records_after, records_before)
+                              finished_at, records_after, records_before, file_ids)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18, $19)
+            $18, $19, $23)
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING id
 ), tasks AS (
@@ -81,6 +86,18 @@ SELECT identifiers FROM privacy_job_identifiers WHERE job_id = $1;
 
 -- name: forget_identifiers
 DELETE FROM privacy_job_identifiers WHERE job_id = $1;
+
+-- name: insert_reviews
+-- Files a batch found holding the subject but could not rewrite ($3 file ids, $4
+-- data types, $5 reasons); a file listed again keeps its first reason.
+INSERT INTO privacy_job_reviews (job_id, tenant_id, file_id, data_type, reason)
+SELECT $1, $2, r.file_id, r.data_type, r.reason
+FROM unnest($3::bigint[], $4::text[], $5::text[]) AS r(file_id, data_type, reason)
+ON CONFLICT (job_id, file_id) DO NOTHING;
+
+-- name: job_reviews
+SELECT job_id, file_id, data_type, reason FROM privacy_job_reviews
+WHERE job_id = ANY($1) ORDER BY job_id, file_id;
 
 -- name: job_by_idempotency_key
 SELECT id, kind, subject_hash, dry_run FROM privacy_jobs
@@ -162,7 +179,7 @@ UPDATE privacy_jobs
 SET lease_expires_at = now() + $3::interval
 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
 RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, whole_tenant, cancel_requested,
-          records_after, records_before;
+          records_after, records_before, file_ids;
 
 -- name: next_task
 SELECT position, data_type, step, part, checkpoint, done, batches FROM privacy_job_tasks
@@ -420,3 +437,7 @@ RETURNING name;
 -- name: list_credentials
 SELECT name, scopes, tenants, created_at, revoked_at FROM privacy_credentials
 ORDER BY name;
+
+-- name: set_phone_region
+INSERT INTO privacy_tenant_settings (tenant_id, phone_region) VALUES ($1, $2)
+ON CONFLICT (tenant_id) DO UPDATE SET phone_region = excluded.phone_region, updated_at = now();

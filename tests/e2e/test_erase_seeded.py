@@ -15,7 +15,7 @@ from clients.client import PrivacyClient, subject
 from server.blobs import LocalBlobStore
 from server.seed import seed_tenant
 from tests.e2e import processes
-from tests.e2e.test_zero_residue import pg_dump
+from tests.worlds import pg_dump
 
 TABLES = (
     "contacts",

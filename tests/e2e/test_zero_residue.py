@@ -9,13 +9,9 @@ identifiers replaced, and nothing more.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
-import shutil
-import subprocess
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +22,13 @@ from hypothesis import strategies as st
 
 from anonymizers.base import fake_replacer
 from anonymizers.fakes import Fakes
-from anonymizers.redaction import REDACTED, Identifiers, Redactor, Replace
+from anonymizers.identity import Identifiers, Name
+from anonymizers.redaction import REDACTED, Redactor, Replace
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
-from server.app import App
-from server.blobs import LocalBlobStore
 from server.config import Settings
-from tests.conftest import with_database
 from tests.generated import OTHER_LAST, Person, TenantSpec, insert, tenants
+from tests.worlds import World, pg_dump
 
 TENANT, OTHER = "t1", "t2"
 # Tables and the columns compared; rows are matched by (tenant_id, id).
@@ -67,22 +62,6 @@ async def snapshot(conn: asyncpg.Connection) -> Snapshot:
     return out
 
 
-def pg_dump(url: str) -> str:
-    binary = shutil.which("pg_dump", path=_pg_bin()) or "pg_dump"
-    return subprocess.run(
-        [binary, "--no-owner", url], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def _pg_bin() -> str:
-    # pgserver ships PostgreSQL 16's pg_dump, which dumps older servers too. Found
-    # without importing pgserver (its import warns when nothing else needs it).
-    spec = importlib.util.find_spec("pgserver")
-    assert spec is not None and spec.submodule_search_locations
-    bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    return str(bundled) + os.pathsep + os.environ["PATH"]
-
-
 def blob_texts(root: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in root.rglob("*") if p.is_file())
 
@@ -100,42 +79,6 @@ def redacted(value: Any, redactor: Redactor, replace_: Replace) -> Any:
     return value
 
 
-class World:
-    """One example's database, blob store and server."""
-
-    def __init__(self, server_url: str, template: str, tmp: Path) -> None:
-        self.name = f"privacy_prop_{uuid.uuid4().hex[:10]}"
-        self.url = with_database(server_url, self.name)
-        self.server_url, self.template = server_url, template
-        self.blob_dir = tmp / self.name
-        self.blobs = LocalBlobStore(self.blob_dir)
-
-    async def __aenter__(self) -> World:
-        admin = await asyncpg.connect(self.server_url)
-        await admin.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.template}"')
-        await admin.close()
-        self.conn = await asyncpg.connect(self.url)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.conn.close()
-        admin = await asyncpg.connect(self.server_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        await admin.close()
-        shutil.rmtree(self.blob_dir, ignore_errors=True)
-
-    async def run(
-        self, settings_: Settings, call: Callable[[PrivacyClient], Awaitable[pb.Job]]
-    ) -> pb.Job:
-        app = App(replace(settings_, database_url=self.url, blob_dir=self.blob_dir))
-        await app.start()
-        try:
-            async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-                return await client.wait_job((await call(client)).id)
-        finally:
-            await app.stop()
-
-
 WorldArgs = tuple[str, str, Path, Settings]
 
 
@@ -149,7 +92,7 @@ def world_args(
 def redactor_for(people: list[Person], *, everyone: bool = False) -> Redactor:
     return Redactor(
         Identifiers(
-            names=tuple(p.full_name for p in people),
+            names=tuple(Name(p.first, p.last) for p in people),
             emails=tuple(p.email for p in people),
             phones=tuple(p.phone for p in people),
             handles=tuple(h for p in people for h in (p.handle, p.visitor)),

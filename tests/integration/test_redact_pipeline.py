@@ -12,12 +12,12 @@ import pytest
 from anonymizers import mentions
 from anonymizers.base import Batch, Scope, Tools
 from anonymizers.fakes import Fakes
+from anonymizers.identity import Identifiers, Name
 from anonymizers.mentions import TextColumns, redact_batch
-from anonymizers.redaction import Identifiers
 from tests import factories
 
 _NOTES = TextColumns("notes", text=("body",), owner="contact_id", indexed=True)
-_JANE = Identifiers(names=("Jane Doe",), emails=("jane.doe@example.com",))
+_JANE = Identifiers(names=(Name("Jane", "Doe"),), emails=("jane.doe@example.com",))
 
 
 async def _no_blobs(keys: Sequence[str]) -> list[bytes]:

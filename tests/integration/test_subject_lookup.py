@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 
 from server import subjects
+from server.errors import InvalidArgument, NotFound
 from server.subjects import Subject, SubjectKind
 from server.tenancy import enter_tenant
 from tests import factories
@@ -32,7 +33,8 @@ async def _two_tenants(db: asyncpg.Connection) -> None:
 async def _resolve(db: asyncpg.Connection, kind: SubjectKind, value: str) -> subjects.Resolved:
     async with db.transaction():
         await enter_tenant(db, "acme")
-        return await subjects.resolve(db, "acme", Subject(kind, value))
+        subject = Subject(kind, value).in_region("US")
+        return await subjects.resolve(db, "acme", subject, "US")
 
 
 async def test_email_and_phone_find_every_match_of_the_tenant_only(db: asyncpg.Connection) -> None:
@@ -49,6 +51,40 @@ async def test_email_and_phone_find_every_match_of_the_tenant_only(db: asyncpg.C
     assert phone.contact_ids == jane.contact_ids and phone.user_ids == ()
     national = await _resolve(db, SubjectKind.PHONE, "5550102030")
     assert national.contact_ids == jane.contact_ids
+    london = await _resolve(db, SubjectKind.PHONE, "+44 (0)20 7946 0958")
+    assert london.contact_ids == (acme["john@example.com"],)
+
+
+async def test_numbers_that_share_national_digits_abroad_are_different_people(
+    db: asyncpg.Connection,
+) -> None:
+    await factories.tenant(db, "acme")
+    maine, london = [
+        await db.fetchval(
+            "INSERT INTO contacts (tenant_id, first_name, phone) VALUES ('acme', $1, $2) "
+            "RETURNING id",
+            name,
+            phone,
+        )
+        for name, phone in (("Maine", "(207) 946-0958"), ("London", "+44 20 7946 0958"))
+    ]
+    for written in ("+1 207 946 0958", "207-946-0958", "1 (207) 946 0958", "+12079460958"):
+        assert (await _resolve(db, SubjectKind.PHONE, written)).contact_ids == (maine,), written
+    for written in (
+        "+44 20 7946 0958",
+        "+44 (0)20 7946 0958",
+        "0044 20 7946 0958",
+        "011 44 20 7946 0958",
+        "+442079460958",
+    ):
+        assert (await _resolve(db, SubjectKind.PHONE, written)).contact_ids == (london,), written
+    with pytest.raises(NotFound):
+        await _resolve(db, SubjectKind.PHONE, "+1 207 946 0959")  # a neighbouring number
+
+
+async def test_a_number_that_is_none_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidArgument, match=r"subject\.phone"):
+        Subject(SubjectKind.PHONE, "123 4567 8901 2345 67").in_region("US")
 
 
 async def test_the_lookups_use_their_indexes_under_row_level_security(
@@ -69,8 +105,13 @@ async def test_the_lookups_use_their_indexes_under_row_level_security(
         ),
         (
             "SELECT id FROM contacts WHERE tenant_id = $1 "
-            "AND right(regexp_replace(phone, '\\D', '', 'g'), 10) = right($2, 10)",
-            "contacts_phone_digits_idx",
+            "AND regexp_replace(phone, '\\D', '', 'g') = ANY(ARRAY[$2])",
+            "contacts_phone_idx",
+        ),
+        (
+            "SELECT id FROM contacts WHERE tenant_id = $1 "
+            "AND privacy_name_words(first_name, last_name) && ARRAY[$2]",
+            "contacts_name_words_idx",
         ),
     ):
         # As the owner, as the functions read: the index.
@@ -87,7 +128,8 @@ async def test_the_lookups_use_their_indexes_under_row_level_security(
     "call",
     [
         "SELECT * FROM privacy_people_by_email($1, 'jane.doe@example.com')",
-        "SELECT privacy_contacts_by_phone($1, '5550102030')",
+        "SELECT * FROM privacy_contacts_by_phone($1, ARRAY['5550102030'])",
+        "SELECT * FROM privacy_namesakes($1, ARRAY['doe'], '{}', '{}')",
     ],
 )
 async def test_the_lookups_answer_only_for_the_entered_tenant(
@@ -110,7 +152,8 @@ async def test_the_owner_reading_functions_are_for_the_app_role_only(
 ) -> None:
     for function in (
         "privacy_people_by_email(text, text)",
-        "privacy_contacts_by_phone(text, text)",
+        "privacy_contacts_by_phone(text, text[])",
+        "privacy_namesakes(text, text[], bigint[], bigint[])",
         "privacy_mention_hits(text, text, bigint, tsquery[])",
     ):
         assert await db.fetchval(

@@ -46,7 +46,9 @@ async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: s
     elif case == "scheduled":
         extra["not_before"] = datetime.now(UTC) + timedelta(days=2)
     elif case == "held":
-        await holds.set_hold(db, tenant, Subject(SubjectKind.EMAIL, jane.email), "case", "t")
+        await holds.set_hold(
+            db, tenant, Subject(SubjectKind.EMAIL, jane.email), "case", "t", region="US"
+        )
     elif case == "child":
         await db.execute(
             "UPDATE contacts SET birthday = current_date - 3650 WHERE id = $1", jane.id
@@ -57,7 +59,7 @@ async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: s
         extra["data_types"] = ("messages", "contacts")
         extra["idempotency_key"] = "k-1"
     request = _request(tenant, value, subject_kind, **extra)
-    answer = await jobs.submit(db, registry, request, deadline=DEADLINE)
+    answer = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
     stored = await jobs.get(db, answer.id)
     assert answer == stored
     expected = {
@@ -76,7 +78,7 @@ async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: s
         assert answer.hold_ids
     # A retry with the same key answers with the same job.
     if request.idempotency_key:
-        again = await jobs.submit(db, registry, request, deadline=DEADLINE)
+        again = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
         assert again == stored
 
 
@@ -87,13 +89,17 @@ async def test_the_first_submission_of_a_tenant_makes_its_key_once(
     jane = await factories.contact(db, tenant, "Jane", "Doe")
     registry = default_registry()
     request = _request(tenant, jane.email, SubjectKind.EMAIL, dry_run=True)
-    first = await jobs.submit(db, registry, request, deadline=DEADLINE)
-    second = await jobs.submit(db, registry, request, deadline=DEADLINE)
+    first = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
+    second = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
     assert first.subject_hash == second.subject_hash
     assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
     with pytest.raises(Exception, match="no tenant"):
         await jobs.submit(
-            db, registry, _request("nobody", jane.email, SubjectKind.EMAIL), deadline=DEADLINE
+            db,
+            registry,
+            _request("nobody", jane.email, SubjectKind.EMAIL),
+            deadline=DEADLINE,
+            default_region="US",
         )
     assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
     assert isinstance(first.id, uuid.UUID)
@@ -108,7 +114,11 @@ async def test_the_commit_without_flush_stays_inside_the_submission(
     jane = await factories.contact(db, tenant, "Jane", "Doe")
     before = await db.fetchval("SHOW synchronous_commit")
     job = await jobs.submit(
-        db, default_registry(), _request(tenant, jane.email, SubjectKind.EMAIL), deadline=DEADLINE
+        db,
+        default_registry(),
+        _request(tenant, jane.email, SubjectKind.EMAIL),
+        deadline=DEADLINE,
+        default_region="US",
     )
     assert await db.fetchval("SHOW synchronous_commit") == before == "on"
     assert await db.fetchval("SELECT count(*) FROM privacy_jobs WHERE id = $1", job.id) == 1
@@ -127,5 +137,6 @@ async def test_inside_a_callers_transaction_the_commit_stays_durable(
             default_registry(),
             _request(tenant, jane.email, SubjectKind.EMAIL),
             deadline=DEADLINE,
+            default_region="US",
         )
         assert await db.fetchval("SHOW synchronous_commit") == "on"

@@ -20,8 +20,8 @@ from anonymizers.base import (
     Tools,
     counted_batch,
 )
+from anonymizers.identity import Identifiers
 from anonymizers.records import record
-from anonymizers.redaction import Identifiers
 
 TABLE_SQL = """
 CREATE TABLE loyalty_cards (
