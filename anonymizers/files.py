@@ -11,7 +11,7 @@ instead of pretending, and an operator decides (docs/data-map.md).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +62,10 @@ class Rewritten:
     review: str | None  # why an operator must look at it, or None
 
 
-def _names(views: Sequence[str], tools: Tools, *, own: bool) -> bool:
-    return any(tools.redactor.find(v, own=own) for v in views)
+def _names(views: Sequence[str], tools: Tools, *, own: bool, written: Collection[str] = ()) -> bool:
+    """Whether a view names the subject (`written`: replacements this rewrite put in,
+    which a whole tenant's redactor would take for identifiers again)."""
+    return any(m.text not in written for v in views for m in tools.redactor.find(v, own=own))
 
 
 def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: bool) -> Rewritten:
@@ -74,9 +76,16 @@ def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: b
     are masked in place (same length). Whatever still names the subject afterwards
     (compressed text, an encoded MIME part, a PDF of someone else) is for review."""
     kind = documents.file_format(content_type, name, data)
+    written: set[str] = set()
+
+    def replace(match: Match) -> str:
+        out = tools.replace(match)
+        written.add(out)
+        return out
+
     if kind is FileFormat.TEXT:
         text = documents.decode_text(data)
-        new = text.encode(tools.redactor.redact(text.text, tools.replace, own=own))
+        new = text.encode(tools.redactor.redact(text.text, replace, own=own))
     elif own:
         stripped = strip_metadata(data, content_type)
         masked = tools.redactor.redact(stripped.decode("latin-1"), _mask, own=True)
@@ -88,9 +97,8 @@ def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: b
             return Rewritten(data, False, f"a {kind.value} ({content_type}) cannot be rewritten")
         return Rewritten(data, False, None)
     review = None
-    if kind is not FileFormat.OTHER and _names(
-        documents.text_views(new, content_type, name), tools, own=own
-    ):
+    views = documents.text_views(new, content_type, name)
+    if kind is not FileFormat.OTHER and _names(views, tools, own=own, written=written):
         review = _STILL_NAMED if kind is FileFormat.TEXT else f"a {kind.value} ({content_type})"
         review += "" if kind is FileFormat.TEXT else " whose text cannot be rewritten"
     return Rewritten(new, new != data, review)

@@ -1,23 +1,31 @@
 """Small generated tenants for property tests: people who share first names,
-companies and message threads, and who mention each other.
+companies and message threads, and who mention each other, in every way a CRM's
+text writes a person (names in each order and form, HTML entities, percent-encoding,
+JSON escapes, decomposed diacritics, typographic punctuation), with a second email
+in their custom fields and files of each format about them, beside look-alikes
+(the same email local part at another domain, the same first name).
 
-Full names, emails, phones and handles are unique per person (a property test of
-"nothing of S remains" needs S's identifiers to be S's alone); first names and
-companies are shared on purpose.
+Full names, family names, emails, phones and handles are unique per person (a
+property test of "nothing of S remains" needs S's identifiers to be S's alone);
+first names and companies are shared on purpose.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import unicodedata
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import asyncpg
 from hypothesis import strategies as st
 
 from server.blobs import BlobStore
+from tests.documents import pdf
 
-FIRST = ("Ann", "Ben", "Cleo")  # few, so people share them
-LAST = ("Abbott", "Baker", "Castillo", "Dubois", "Eriksen", "Fontaine", "Garcia", "Haddad")
+FIRST = ("Ann", "Ben", "Cleo", "Zoë")  # few, so people share them
+LAST = ("Abbott", "Baker", "Castillo", "Šimić", "Eriksen", "Fontaine", "Øster", "Haddad")
 # A second tenant's people: nobody shares a full name with the first tenant's.
 OTHER_LAST = ("Ibsen", "Jansen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov")
 COMPANIES = ("Acme Corp", "Globex")
@@ -34,6 +42,7 @@ class Person:
     handle: str
     visitor: str
     company: str
+    email2: str = ""  # a second email, in their custom fields only
 
     @property
     def full_name(self) -> str:
@@ -41,7 +50,104 @@ class Person:
 
     def identifiers(self) -> list[str]:
         """What must not survive the person's erasure, as written anywhere."""
-        return [self.full_name, self.email, self.phone, self.handle, self.visitor]
+        found = [self.full_name, self.email, self.phone, self.handle, self.visitor]
+        return found + ([self.email2] if self.email2 else [])
+
+
+def ascii_of(text: str) -> str:
+    """A name as an email or handle writes it: no diacritics."""
+    plain = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return plain.replace("Ø", "O").replace("ø", "o")
+
+
+# How a note spells a person (Spelling.form) and how its text hides characters.
+FORMS = ("full", "reversed", "title", "family", "upper", "email", "email2", "phone")
+ENCODINGS = ("plain", "nfd", "html", "percent", "json", "typographic", "ascii")
+# File formats of other people's files about someone; "pdf" is a document the job
+# cannot rewrite: it lists it for review.
+FORMATS = ("txt", "csv", "json", "html", "md", "vcf", "ics", "pdf")
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """A note on `owner`'s contact naming person `about` (of people + staff) in one
+    form and encoding, or naming a look-alike of theirs."""
+
+    owner: int
+    about: int
+    form: str
+    encoding: str
+    look_alike: bool = False
+
+
+def _encode(text: str, encoding: str) -> str:
+    if encoding == "nfd":
+        return unicodedata.normalize("NFD", text)
+    if encoding == "html":
+        return "".join(c if c.isascii() and c != "'" else f"&#{ord(c)};" for c in text)
+    if encoding == "percent":
+        return quote(text, safe="")
+    if encoding == "json":
+        return json.dumps(text)[1:-1]
+    if encoding == "typographic":
+        return text.replace("'", "\u2019").replace("-", "\u2013")
+    if encoding == "ascii":
+        return ascii_of(text)
+    return text
+
+
+def spelled(s: Spelling, p: Person) -> tuple[str, str]:
+    """The note's text, and what it becomes when `p` is erased."""
+    if s.look_alike:
+        local = p.email.partition("@")[0]
+        text = f"Ask {local}@elsewhere.example or {p.first} Nobody-{s.owner}."
+        return text, text
+    kept, form = {
+        "full": ("", p.full_name),
+        "reversed": ("", f"{p.last}, {p.first}"),
+        "title": ("Ms. ", p.last),
+        "family": ("", p.last),
+        "upper": ("", p.full_name.upper()),
+        "email": ("", p.email),
+        "email2": ("", p.email2 or p.email),
+        "phone": ("", p.phone),
+    }[s.form]
+    written = _encode(kept + form, s.encoding)
+    if s.encoding == "percent":
+        replaced = quote(kept, safe="") + quote(REDACTED, safe="")
+        if "%" not in written:  # nothing was encoded: nothing to encode the replacement as
+            replaced = kept + REDACTED
+    else:
+        replaced = _encode(kept, s.encoding) + REDACTED
+    return f"Note on it: {written} (see).", f"Note on it: {replaced} (see)."
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file of `owner`'s contact about person `about` (of people + staff)."""
+
+    owner: int
+    about: int
+    format: str
+
+
+def document(d: Document, p: Person) -> tuple[str, str, bytes]:
+    """(file name, content type, contents) of a document about p."""
+    full, email = p.full_name, p.email
+    if d.format == "pdf":
+        page = f"BT /F1 12 Tf 72 720 Td ({ascii_of(full)} {email}) Tj ET".encode()
+        return "about.pdf", "application/pdf", pdf(page, author=b"Records")
+    contents = {
+        "txt": ("about.txt", "text/plain", f"Met {full}, {email}.\n"),
+        "csv": ("about.csv", "text/csv", f"name,email\r\n{full},{email}\r\n"),
+        "json": ("about.json", "application/json", json.dumps({"name": full, "mail": email})),
+        "html": ("about.html", "text/html", f"<p>{_encode(full, 'html')} &lt;{email}&gt;</p>"),
+        "md": ("about.md", "text/markdown", f"# Contacts\n\n* **{p.last}, {p.first}**\n"),
+        "vcf": ("about.vcf", "text/vcard", f"BEGIN:VCARD\r\nFN:{full}\r\nEND:VCARD\r\n"),
+        "ics": ("about.ics", "text/calendar", f"ATTENDEE;CN={full}:mailto:{email}\r\n"),
+    }[d.format]
+    return contents[0], contents[1], contents[2].encode()
 
 
 @dataclass(frozen=True)
@@ -69,6 +175,8 @@ class TenantSpec:
     deals: list[int]  # owners
     files: list[int]  # owners
     extra: dict[str, int] = field(default_factory=dict)
+    spellings: list[Spelling] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
 
 
 def _phone(i: int, style: int) -> str:
@@ -87,15 +195,18 @@ def tenants(
     people = []
     for i in range(n + 2):
         first, last = firsts[i], lasts[i]
+        plain = ascii_of(f"{first}.{last}{i}").lower()
         people.append(
             Person(
                 first=first,
                 last=last,
-                email=f"{first}.{last}{i}@{domain}".lower(),
+                email=f"{plain}@{domain}",
                 phone=_phone(i + (0 if last_names == LAST else 50), draw(st.integers(0, 3))),
-                handle=f"@{first}{last}{i}".lower(),
+                handle=f"@{plain.replace('.', '')}",
                 visitor=f"visitor-{hashlib.sha1(f'{first}{last}{i}'.encode()).hexdigest()[:8]}",
                 company=draw(st.sampled_from(COMPANIES)),
+                # Contacts have custom fields to hold a second email; staff do not.
+                email2=f"{plain}@second.example" if i < n else "",
             )
         )
     contacts, staff = people[:n], people[n:]
@@ -117,7 +228,24 @@ def tenants(
     ]
     deals = [owner for owner in range(n) if draw(st.booleans())]
     files = [owner for owner in range(n) if draw(st.booleans())]
-    return TenantSpec(contacts, staff, messages, notes, deals, files)
+    everyone = st.integers(0, len(people) - 1)
+    spellings = [
+        Spelling(
+            owner=draw(st.integers(0, n - 1)),
+            about=draw(everyone),
+            form=draw(st.sampled_from(FORMS)),
+            encoding=draw(st.sampled_from(ENCODINGS)),
+            look_alike=draw(st.integers(0, 4)) == 0,
+        )
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    docs = [
+        Document(draw(st.integers(0, n - 1)), draw(everyone), draw(st.sampled_from(FORMATS)))
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    return TenantSpec(
+        contacts, staff, messages, notes, deals, files, spellings=spellings, documents=docs
+    )
 
 
 def _address(p: Person, channel: str, *, theirs: bool) -> str:
@@ -189,7 +317,7 @@ async def insert(
             p.email,
             p.phone,
             p.company,
-            f'{{"telegram": "{p.handle}", "tier": "gold"}}',
+            json.dumps({"telegram": p.handle, "tier": "gold", "email2": p.email2}),
             ids["users"][0],
         )
         ids["contacts"].append(cid)
@@ -239,6 +367,36 @@ async def insert(
             ids["contacts"][owner],
             f"{people[owner].company} expansion",
             f"Champion: {people[owner].full_name}, {people[owner].email}",
+        )
+    everyone = spec.people + spec.staff
+    ids["spellings"] = []
+    for sp in spec.spellings:
+        text, _ = spelled(sp, everyone[sp.about])
+        ids["spellings"].append(
+            await conn.fetchval(
+                "INSERT INTO notes (tenant_id, contact_id, body) VALUES ($1, $2, $3) RETURNING id",
+                tenant,
+                ids["contacts"][sp.owner],
+                text,
+            )
+        )
+    ids["documents"] = []
+    for doc in spec.documents:
+        name, kind, data = document(doc, everyone[doc.about])
+        key = blobs.new_key(tenant)
+        blobs.put(key, data)
+        ids["documents"].append(
+            await conn.fetchval(
+                "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, "
+                "sha256, blob_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                tenant,
+                ids["contacts"][doc.owner],
+                name,
+                kind,
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+                key,
+            )
         )
     for owner in spec.files:
         p = people[owner]
