@@ -75,6 +75,17 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
             "is not a phone number",
         ),
         (
+            # The right shape, but no number phonenumbers can read in the region.
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(phone="+999 123 456 789")),
+            "subject.phone",
+            "is not a phone number in the tenant's region (US)",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(file_id=0)),
+            "subject.file_id",
+            "must be a positive id",
+        ),
+        (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(user_id=0)),
             "subject.user_id",
             "must be a positive id",
