@@ -95,11 +95,14 @@ async def test_a_tenants_phone_region_is_shown_set_and_used(
     assert nobody.value.code is grpc.StatusCode.NOT_FOUND
     code, out = await processes.run(["tenant", "region", "--tenant", tenant, "--set", "gb"], env)
     assert code == 0 and ": GB (its own)" in out, out
-    assert await db.fetchval(
-        "SELECT details->>'phone_region' FROM privacy_audit_log "
-        "WHERE tenant_id = $1 AND action = 'tenant.phone_region_set'",
-        tenant,
-    ) == "GB"
+    assert (
+        await db.fetchval(
+            "SELECT details->>'phone_region' FROM privacy_audit_log "
+            "WHERE tenant_id = $1 AND action = 'tenant.phone_region_set'",
+            tenant,
+        )
+        == "GB"
+    )
     job = await client.wait_job((await client.erase(tenant, subject(phone="+442079460958"))).id)
     assert job.state == pb.JOB_STATE_SUCCEEDED
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE id = $1", london.id) == 0
