@@ -20,7 +20,7 @@ from anonymizers.base import (
     fake_name,
 )
 from anonymizers.identity import Identifiers, Name, harvest_json
-from anonymizers.mentions import TextColumns, redact_batch
+from anonymizers.mentions import Rows, TextColumns, redact_batch
 from anonymizers.queries import load_queries
 from anonymizers.records import Rendered, rendered
 from anonymizers.redaction import Role
@@ -85,7 +85,12 @@ class ContactsAnonymizer:
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # Notes about the subject are deleted by erase; their deals stay (unlinked), so
         # theirs are redacted whole here, everyone else's where they name the subject.
-        parts = ((_NOTES, "others"), (_DEALS, "others"), (_DEALS, "owned"), (_CONTACTS, "others"))
+        parts: tuple[tuple[TextColumns, Rows], ...] = (
+            (_NOTES, "others"),
+            (_DEALS, "others"),
+            (_DEALS, "owned"),
+            (_CONTACTS, "others"),
+        )
         columns, rows = parts[batch.part]
         owners = batch.scope.contact_ids
         result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
@@ -114,7 +119,7 @@ class ContactsAnonymizer:
         # Part 0: the contacts' own columns; parts 1-2: the free text of their notes
         # and deals (for a whole tenant, of every note and deal).
         owners = batch.scope.contact_ids
-        rows = "all" if batch.scope.whole_tenant else "owned"
+        rows: Rows = "all" if batch.scope.whole_tenant else "owned"
         if batch.part in (1, 2):
             columns = _NOTES if batch.part == 1 else _DEALS
             result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)

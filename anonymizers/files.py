@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from anonymizers import documents, filetokens
 from anonymizers.base import (
@@ -60,6 +60,7 @@ class Rewritten:
     data: bytes
     changed: bool
     review: str | None  # why an operator must look at it, or None
+    views: list[str] | None = None  # the text views of `data`, when read already
 
 
 def _names(views: Sequence[str], tools: Tools, *, own: bool, written: Collection[str] = ()) -> bool:
@@ -101,7 +102,7 @@ def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: b
     if kind is not FileFormat.OTHER and _names(views, tools, own=own, written=written):
         review = _STILL_NAMED if kind is FileFormat.TEXT else f"a {kind.value} ({content_type})"
         review += "" if kind is FileFormat.TEXT else " whose text cannot be rewritten"
-    return Rewritten(new, new != data, review)
+    return Rewritten(new, new != data, review, views)
 
 
 class FilesAnonymizer:
@@ -160,7 +161,7 @@ class FilesAnonymizer:
         rows = await conn.fetch(_SQL["unindexed"], batch.scope.tenant_id, batch.after, batch.limit)
         contents = await tools.read_blobs([r["blob_key"] for r in rows])
         files = [
-            (r["id"], r["sha256"], r["content_type"], r["name"], data)
+            _Indexed(r["id"], r["sha256"], r["content_type"], r["name"], data)
             for r, data in zip(rows, contents, strict=True)
         ]
         await _save_tokens(conn, batch.scope.tenant_id, tools, files)
@@ -189,21 +190,24 @@ class FilesAnonymizer:
         contents = await tools.read_blobs([r["blob_key"] for r in rows])
         rewrites: list[tuple[str, bytes]] = []
         reviews: list[tuple[int, str]] = []
-        changed: list[tuple[int, str, str, str, bytes]] = []
+        changed: list[_Indexed] = []
         for r, data in zip(rows, contents, strict=True):
             out = rewritten(data, r["content_type"], r["name"], tools, own=False)
             if out.changed:
                 rewrites.append((r["blob_key"], out.data))
-                changed.append((r["id"], "", r["content_type"], r["name"], out.data))
+                digest = hashlib.sha256(out.data).hexdigest()
+                changed.append(
+                    _Indexed(r["id"], digest, r["content_type"], r["name"], out.data, out.views)
+                )
             if out.review:
                 reviews.append((r["id"], out.review))
         if changed:
             await conn.execute(
                 _SQL["update_contents"],
                 scope.tenant_id,
-                [c[0] for c in changed],
-                [len(c[4]) for c in changed],
-                [hashlib.sha256(c[4]).hexdigest() for c in changed],
+                [c.file_id for c in changed],
+                [len(c.data) for c in changed],
+                [c.sha256 for c in changed],
             )
             await _save_tokens(conn, scope.tenant_id, tools, changed)
         return BatchResult(
@@ -233,7 +237,7 @@ class FilesAnonymizer:
         # All at once: one trip off the event loop (the store overlaps its requests
         # if that suits it).
         contents = await tools.read_blobs([r["blob_key"] for r in rows])
-        indexed = []
+        indexed: list[_Indexed] = []
         for r, original in zip(rows, contents, strict=True):
             out = rewritten(original, r["content_type"], r["name"], tools, own=True)
             rewrites.append((r["blob_key"], out.data))
@@ -242,7 +246,9 @@ class FilesAnonymizer:
             names.append(tools.redactor.redact(r["name"], tools.replace, own=True))
             sizes.append(len(out.data))
             digests.append(hashlib.sha256(out.data).hexdigest())
-            indexed.append((r["id"], "", r["content_type"], names[-1], out.data))
+            indexed.append(
+                _Indexed(r["id"], digests[-1], r["content_type"], names[-1], out.data, out.views)
+            )
         await conn.execute(
             _SQL["update_anonymized"],
             batch.scope.tenant_id,
@@ -266,19 +272,33 @@ class FilesAnonymizer:
             yield r
 
 
+class _Indexed(NamedTuple):
+    """A file to (re)index: its contents, and their text views if read already."""
+
+    file_id: int
+    sha256: str
+    content_type: str
+    name: str
+    data: bytes
+    views: list[str] | None = None
+
+
 async def _save_tokens(
-    conn: Connection,
-    tenant_id: str,
-    tools: Tools,
-    files: Sequence[tuple[int, str, str, str, bytes]],
+    conn: Connection, tenant_id: str, tools: Tools, files: Sequence[_Indexed]
 ) -> None:
-    """Index files' contents: (id, sha256 or "" to compute, content type, name, bytes)."""
+    """Index files' contents (privacy_file_tokens), in one statement."""
     if not files:
         return
-    ids, digests, lexemes = [], [], []
-    for file_id, sha256, content_type, name, data in files:
-        found = filetokens.tokens(documents.text_views(data, content_type, name))
-        ids.append(file_id)
-        digests.append(sha256 or hashlib.sha256(data).hexdigest())
-        lexemes.append(" ".join(filetokens.lexemes(tools.tenant_key, found)))
-    await conn.execute(_SQL["save_tokens"], tenant_id, ids, digests, lexemes)
+    lexemes = []
+    for f in files:
+        views = (
+            f.views if f.views is not None else documents.text_views(f.data, f.content_type, f.name)
+        )
+        lexemes.append(" ".join(filetokens.lexemes(tools.tenant_key, filetokens.tokens(views))))
+    await conn.execute(
+        _SQL["save_tokens"],
+        tenant_id,
+        [f.file_id for f in files],
+        [f.sha256 for f in files],
+        lexemes,
+    )

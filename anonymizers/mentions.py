@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from anonymizers.base import Batch, BatchResult, Connection, Tools
 from anonymizers.bulk import update_rows
 
+# Which rows a redaction looks at: the subject's own, everyone else's, or all.
+Rows = Literal["owned", "others", "all"]
 # Rows redacted while the database writes the part before them (redact_batch).
 PIPELINE_ROWS = 250
 
@@ -44,28 +46,36 @@ class TextColumns:
         return f"privacy_mention_tokens({' || '.join(parts)})"
 
     def _owned(self) -> str:
-        return f"coalesce({self.owner} = ANY($4), false)" if self.owner else "false"
+        # $4: the subject's own row ids (by `owner`); a table without owners has none.
+        if self.owner:
+            return f"coalesce({self.owner} = ANY($4), false)"
+        return "($4::bigint[] IS NULL)"
 
-    def _filters(self) -> str:
-        # $4: the subject's own row ids (by `owner`); $5: which rows to look at,
-        # 'others' (not the subject's), 'owned' (only the subject's) or 'all'.
-        owned = self._owned()
+    def _rows(self, rows: Rows) -> str:
+        if rows == "others":
+            return f"AND NOT {self._owned()} "
+        if rows == "all":
+            return ""
+        if not self.owner:
+            return "AND false "
+        # By the owner's index first: a subject's rows are few, the table's many.
         return (
-            f"AND CASE $5::text WHEN 'others' THEN NOT {owned} "
-            f"WHEN 'owned' THEN {owned} ELSE $4::bigint[] IS NOT NULL END "
+            f"AND id = ANY(ARRAY(SELECT id FROM {self.table} WHERE tenant_id = $1 "
+            f"AND {self.owner} = ANY($4) AND id > $2)) "
         )
 
-    def select_sql(self) -> str:
-        """The next rows to look at ($1 tenant, $2 after, $3 limit), and whether each
-        is the subject's own."""
+    def select_sql(self, rows: Rows) -> str:
+        """The next rows to look at ($1 tenant, $2 after, $3 limit, $4 the subject's
+        own row ids): the subject's ('owned'), everyone else's ('others') or every
+        row ('all'); and whether each is the subject's own."""
         return (
             f"SELECT id, {self._owned()} AS own, {', '.join(self._all())} FROM {self.table} "
-            f"WHERE tenant_id = $1 AND id > $2 {self._filters()}"
+            f"WHERE tenant_id = $1 AND id > $2 {self._rows(rows)}"
             f"ORDER BY id LIMIT $3 FOR UPDATE"
         )
 
     def indexed_select_sql(self) -> str:
-        """select_sql() over the rows the mention index finds for $6 (tsqueries).
+        """select_sql("others") over the rows the mention index finds for $5 (tsqueries).
 
         The lookup (privacy_mention_hits(), which uses the index even under row-level
         security) runs first, once, and the rows are then read by primary key, so the
@@ -74,8 +84,8 @@ class TextColumns:
         return (
             f"SELECT id, {self._owned()} AS own, {', '.join(self._all())} FROM {self.table} "
             f"WHERE tenant_id = $1 AND id > $2 AND id = ANY(ARRAY("
-            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $6::tsquery[]))) "
-            f"{self._filters()}"
+            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $5::tsquery[]))) "
+            f"{self._rows('others')}"
             f"ORDER BY id LIMIT $3 FOR UPDATE"
         )
 
@@ -105,7 +115,7 @@ async def redact_batch(
     batch: Batch,
     tools: Tools,
     *,
-    rows: str = "all",
+    rows: Rows = "all",
     owners: tuple[int, ...] = (),
 ) -> BatchResult:
     """Redact the next batch of rows ('others', 'owned' by `owners`, or 'all').
@@ -116,11 +126,11 @@ async def redact_batch(
     lookup = None
     if rows == "others" and columns.indexed:
         lookup = tools.redactor.sql_tsqueries()
-    args = (batch.scope.tenant_id, batch.after, batch.limit, list(owners), rows)
+    args = (batch.scope.tenant_id, batch.after, batch.limit, list(owners))
     if lookup is not None:
         found = await conn.fetch(columns.indexed_select_sql(), *args, lookup)
     else:
-        found = await conn.fetch(columns.select_sql(), *args)
+        found = await conn.fetch(columns.select_sql(rows), *args)
     changed = await _rewrite(
         conn, columns, batch.scope.tenant_id, found, tools, whole=batch.scope.whole_tenant
     )

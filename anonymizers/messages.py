@@ -8,7 +8,7 @@ from typing import Any
 from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
 from anonymizers.identity import EMAIL as _EMAIL
 from anonymizers.identity import Identifiers
-from anonymizers.mentions import TextColumns, redact_batch
+from anonymizers.mentions import Rows, TextColumns, redact_batch
 from anonymizers.phones import CANDIDATE
 from anonymizers.queries import load_queries
 from anonymizers.records import Rendered, rendered
@@ -104,7 +104,7 @@ class MessagesAnonymizer:
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # Every address, handle and mention of the subject becomes its consistent fake.
-        rows = "all" if batch.scope.whole_tenant else "owned"
+        rows: Rows = "all" if batch.scope.whole_tenant else "owned"
         return await redact_batch(
             conn, _TEXT, batch, tools, rows=rows, owners=batch.scope.contact_ids
         )

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -68,6 +69,7 @@ _MEMO_ENTRIES = 20_000
 _MIN_HANDLE = 3
 # A handle matched without its "@" as well must be unlike a plain word.
 _DISTINCT_HANDLE = re.compile(r"^(?=.*[\d_.\-])|^.{8,}$")
+_DIGIT = re.compile("[0-9]")
 _AT = r"\s*(?:@|\[at\]|\(at\)|\{at\}|\s+at\s+)\s*"
 _DOT = r"(?:\.|\s*\[dot\]\s*|\s*\(dot\)\s*|\s*\{dot\}\s*|\s+dot\s+)"
 
@@ -163,6 +165,7 @@ class Redactor:
             if _DISTINCT_HANDLE.search(bare) or not folded.startswith("@"):
                 self._handles.add(bare)
         # Phrases by their words; the first words alone, to skip most words fast.
+        self._plain_handles = {h for h in self._handles if not h.startswith("@")}
         self._phrases: dict[tuple[str, ...], list[_Phrase]] = {}
         self._first_words: set[str] = set()
         self._longest = 0
@@ -267,7 +270,10 @@ class Redactor:
             for start, end, e164 in self._find_phones(folded):
                 opaque.append((start, end))
                 found.append((start, end, Kind.PHONE, e164, ()))
-        if self._handles or self._everyone:
+        # Every word is handle-shaped: looked at one by one only where one can match.
+        if ("@" in folded and (self._handles or self._everyone)) or (
+            self._plain_handles and not self._plain_handles.isdisjoint(_HANDLE.findall(folded))
+        ):
             for m in _HANDLE.finditer(folded):
                 value = m.group()
                 if value in self._handles or (self._everyone and value.startswith("@")):
@@ -305,12 +311,13 @@ class Redactor:
         return m.group()
 
     def _find_phones(self, folded: str) -> Iterator[tuple[int, int, str]]:
-        if not any(c.isdigit() for c in folded):
+        if not _DIGIT.search(folded):
             return
         if self._everyone:
+            # Every number goes: no need to read one. Its digits key its fake, as the
+            # E.164 form would (fakes.phone uses the last ten digits).
             for m in phones.CANDIDATE.finditer(folded):
-                parsed = phones.parse(m.group(), self._region)
-                yield m.start(), m.end(), parsed.e164 if parsed else phones.digits(m.group())
+                yield m.start(), m.end(), phones.digits(m.group())
             return
         # Only where the subject's national digits appear at all: parsing costs.
         all_digits = phones.digits(folded)
@@ -328,13 +335,20 @@ class Redactor:
         self, n: Normalized, opaque: list[tuple[int, int]], *, own: bool
     ) -> Iterator[tuple[int, int, Kind, str, tuple[Part, ...]]]:
         folded = n.text
-        toks = [m for m in _TOKEN.finditer(folded) if not _inside(m.start(), opaque)]
+        first_words = self._first_words
+        if first_words.isdisjoint(_TOKEN.findall(folded)) and "'s" not in folded:
+            return  # most texts name no one: a set lookup a word, in C
+        toks = list(_TOKEN.finditer(folded))
+        if opaque:
+            starts, ends = _merged(opaque)
+            toks = [m for m in toks if not _inside(m.start(), starts, ends)]
         keys = [m.group() for m in toks]
         # A possessive ("Doe's") is the name and an "'s".
-        for i, key in enumerate(keys):
-            if key.endswith("'s") and key not in self._first_words:
-                keys[i] = key[:-2]
-        phrases, first_words = self._phrases, self._first_words
+        if "'s" in folded:
+            for i, key in enumerate(keys):
+                if key.endswith("'s") and key not in first_words:
+                    keys[i] = key[:-2]
+        phrases = self._phrases
         i = 0
         while i < len(toks):
             if keys[i] not in first_words:
@@ -439,9 +453,9 @@ class Redactor:
         None when rows must be scanned."""
         if self._everyone:
             return None
-        family = [w for entries in self._phrases.values() for p in entries for w in _keys(p)]
+        phrases = [w for entries in self._phrases.values() for p in entries for w in _keys(p)]
         return tokens.tsqueries(
-            names=sorted(set(family)),
+            names=sorted({tuple(sorted(set(words))) for words in phrases}),
             emails=sorted(self._emails),
             nationals=sorted(self._nationals),
             handles=sorted(self._handles),
@@ -500,17 +514,17 @@ def _obfuscation(email: str) -> str:
 
 
 def _keys(phrase: _Phrase) -> Iterator[tuple[str, ...]]:
-    """What the index is asked for a phrase outside the subject's own rows: each family
-    word (every such form has one) or the address's words."""
+    """What the index is asked for a phrase found outside the subject's own rows: all
+    its words (a full name, a given and a family name: as selective as a name gets),
+    a family name alone (only a form when no one else in the tenant has it), the
+    address's words. A given name alone is only looked for in the subject's rows."""
     if phrase.form is _Form.ADDRESS:
         if not phrase.own_only:
             yield phrase.words
         return
     if phrase.form is _Form.GIVEN:
         return
-    for word, role in zip(phrase.words, phrase.roles, strict=True):
-        if role is Role.FAMILY and word not in PARTICLES:
-            yield (word,)
+    yield phrase.words
 
 
 # The tokens of folded text: runs of letters and digits (filetokens.py).
@@ -527,8 +541,22 @@ def _subsequences(items: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [c for k in range(1, len(items) + 1) for c in combinations(items, k)]
 
 
-def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
-    return any(s <= at < e for s, e in spans)
+def _merged(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Overlapping spans merged, as sorted starts and their ends (for _inside)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for s, e in sorted(spans):
+        if ends and s <= ends[-1]:
+            ends[-1] = max(ends[-1], e)
+        else:
+            starts.append(s)
+            ends.append(e)
+    return starts, ends
+
+
+def _inside(at: int, starts: list[int], ends: list[int]) -> bool:
+    i = bisect_right(starts, at) - 1
+    return i >= 0 and at < ends[i]
 
 
 def _encoded_like(match: Match, replacement: str) -> str:

@@ -474,9 +474,45 @@ async def test_the_rows_found_are_read_by_primary_key(
             0,
             100,
             [],
-            "others",
             redactor.sql_tsqueries(),
         )
     )
     assert f"Index Scan using {columns.table}_pkey" in plan, plan
     assert "= ANY ($" in plan or "= ANY ((InitPlan" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "columns", [c for c in _indexed_columns() if c.owner], ids=lambda c: c.table
+)
+async def test_a_subjects_own_rows_are_read_by_the_owners_index(
+    db: asyncpg.Connection, columns: TextColumns
+) -> None:
+    # Not a walk over the tenant's rows in id order until the subject's few are found.
+    await factories.tenant(db, "acme")
+    await db.execute(
+        "INSERT INTO contacts (tenant_id, id, first_name) "
+        "SELECT 'acme', g, 'P' || g FROM generate_series(1, 500) g"
+    )
+    many = {
+        "messages": "INSERT INTO messages (tenant_id, contact_id, channel, direction, sender) "
+        "SELECT 'acme', g % 500 + 1, 'sms', 'inbound', 'x' FROM generate_series(1, 5000) g",
+        "notes": "INSERT INTO notes (tenant_id, contact_id, body) "
+        "SELECT 'acme', g % 500 + 1, 'x' FROM generate_series(1, 5000) g",
+        "deals": "INSERT INTO deals (tenant_id, contact_id, title) "
+        "SELECT 'acme', g % 500 + 1, 'x' FROM generate_series(1, 5000) g",
+        "files": "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, "
+        "sha256, blob_key) SELECT 'acme', g % 500 + 1, 'x', 'text/plain', 1, 'x', 'k' || g "
+        "FROM generate_series(1, 5000) g",
+    }
+    await db.execute(many[columns.table])
+    await db.execute(f"ANALYZE contacts, {columns.table}")
+    async with db.transaction():
+        await db.execute("SELECT privacy_enter_tenant('acme')")  # as a worker reads
+        plan = "\n".join(
+            r[0]
+            for r in await db.fetch(
+                f"EXPLAIN {columns.select_sql('owned')}", "acme", 0, 100, [1, 2]
+            )
+        )
+    assert columns.owner is not None
+    assert f"{columns.table}_{columns.owner.removesuffix('_id')}_idx" in plan, plan
