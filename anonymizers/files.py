@@ -158,6 +158,7 @@ class FilesAnonymizer:
 
     async def _index(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         """Read the tokens of the tenant's files not indexed yet (or changed since)."""
+        await conn.execute(_SQL["index_lock"], batch.scope.tenant_id)
         rows = await conn.fetch(_SQL["unindexed"], batch.scope.tenant_id, batch.after, batch.limit)
         contents = await tools.read_blobs([r["blob_key"] for r in rows])
         files = [

@@ -48,6 +48,12 @@ UPDATE files f SET size_bytes = u.size, sha256 = u.sha256
 FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, size, sha256)
 WHERE f.tenant_id = $1 AND f.id = u.id;
 
+-- name: index_lock
+-- One indexer at a time per tenant, until its transaction ends: two jobs would read
+-- the same files twice, and one that skipped the other's would search before those
+-- files' tokens are there.
+SELECT pg_advisory_xact_lock(hashtextextended('privacy_file_tokens:' || $1, 0));
+
 -- name: unindexed
 -- Files after $2 whose contents' tokens are missing or were read from other
 -- contents (privacy_file_tokens, migration 0010); $3 limit.

@@ -592,3 +592,37 @@ async def test_erasing_a_number_never_touches_the_same_digits_abroad(
         if who == "maine"
         else f"Ruth: (207) 946-0958. Hugh: {R}."
     )
+
+
+async def test_a_file_changed_after_it_was_indexed_is_read_again(
+    world: World, settings: Settings
+) -> None:
+    w = world
+    await w.conn.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, 'Acme')", TENANT)
+    ruth = await _contact(w.conn, TENANT, "Ruth", "Baxter", "ruth@example.com", None, None, "{}")
+    hugh = await _contact(w.conn, TENANT, "Hugh", "Pemberton", "hugh@example.com", None, None, "{}")
+    omar = await _contact(w.conn, TENANT, "Omar", "Haddad", None, None, None, "{}")
+    file_id = await _file(w, TENANT, omar, "memo.txt", "text/plain", b"Lunch with Ruth Baxter.")
+    done = await _run(w, settings, False, subject(contact_id=ruth))  # indexes every file
+    assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
+    key = await w.conn.fetchval("SELECT blob_key FROM files WHERE id = $1", file_id)
+    assert (w.blob_dir / key).read_bytes() == f"Lunch with {R}.".encode()
+    # The index holds keyed hashes, not the words of anyone's files.
+    lexemes = await w.conn.fetchval(
+        "SELECT array_to_string(tsvector_to_array(tokens), ' ') FROM privacy_file_tokens "
+        "WHERE file_id = $1",
+        file_id,
+    )
+    assert lexemes and all(re.fullmatch("[0-9a-f]{16}", x) for x in lexemes.split())
+    # The CRM writes new contents (and their digest): the next job reads them again.
+    data = b"Call Hugh Pemberton, hugh@example.com."
+    w.blobs.put(key, data)
+    await w.conn.execute(
+        "UPDATE files SET sha256 = $2, size_bytes = $3 WHERE id = $1",
+        file_id,
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )
+    done = await _run(w, settings, False, subject(contact_id=hugh))
+    assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
+    assert (w.blob_dir / key).read_bytes() == f"Call {R}, {R}.".encode()
