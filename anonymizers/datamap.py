@@ -32,7 +32,9 @@ Gathered when a job is accepted and again when a scheduled job starts
   the only recipient of the emails sent to them, emails in their `custom_fields`;
 - **phone numbers**: the typed columns, the sender/only recipient of their SMS and
   WhatsApp messages, numbers in their `custom_fields` (a whole value written as a
-  number, or any value with 7-17 digits under a phone-like key);
+  number: with `+`, or ten digits in groups; or any value with 7-17 digits under a
+  phone-like key such as `workPhone`, `mobile`; a bare run of digits elsewhere could
+  be any id and is not taken);
 - **handles and visitor ids**: their Telegram and live-chat addresses, channel
   credential accounts, handles under a handle-like key of `custom_fields`
   ("telegram": "zoe_s");

@@ -157,20 +157,24 @@ class FilesAnonymizer:
         return advance(result, batch.part, _PARTS)
 
     async def _index(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        """Read the tokens of the tenant's files not indexed yet (or changed since)."""
-        await conn.execute(_SQL["index_lock"], batch.scope.tenant_id)
-        rows = await conn.fetch(_SQL["unindexed"], batch.scope.tenant_id, batch.after, batch.limit)
-        contents = await tools.read_blobs([r["blob_key"] for r in rows])
+        """Read the tokens of the tenant's files queued for it: new, or changed since."""
+        tenant = batch.scope.tenant_id
+        finished = BatchResult(processed=0, part=batch.part, checkpoint=0, finished=True)
+        if not await conn.fetchval(_SQL["index_queued"], tenant):
+            return finished  # nothing queued, or another job's index work committed
+        await conn.execute(_SQL["index_lock"], tenant)
+        rows = await conn.fetch(_SQL["to_index"], tenant, batch.limit)
+        present = [r for r in rows if r["blob_key"] is not None]
+        contents = await tools.read_blobs([r["blob_key"] for r in present])
         files = [
             _Indexed(r["id"], r["sha256"], r["content_type"], r["name"], data)
-            for r, data in zip(rows, contents, strict=True)
+            for r, data in zip(present, contents, strict=True)
         ]
-        await _save_tokens(conn, batch.scope.tenant_id, tools, files)
+        await _save_tokens(conn, tenant, tools, files)
+        await conn.execute(_SQL["indexed"], tenant, [r["id"] for r in rows])
+        # No mention: bookkeeping. Done when the queue is.
         return BatchResult(
-            processed=0,  # no mention: bookkeeping
-            part=batch.part,
-            checkpoint=rows[-1]["id"] if rows else batch.after,
-            finished=len(rows) < batch.limit,
+            processed=0, part=batch.part, checkpoint=0, finished=len(rows) < batch.limit
         )
 
     async def _contents(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:

@@ -30,13 +30,17 @@ PARTICLES = frozenset(
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 # An email address as written (any case).
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
-_HANDLE_KEY = re.compile(
-    r"telegram|whatsapp|signal|skype|twitter|instagram|linkedin|facebook|handle|username|"
-    r"nickname|wechat|discord|slack|github|mastodon|tiktok",
-    re.IGNORECASE,
+# Words of a custom field's key ("workPhone", "phone_2", "Telegram handle") that say
+# what its value is.
+_HANDLE_KEYS = frozenset(
+    "telegram signal skype twitter instagram linkedin facebook handle username nickname "
+    "wechat discord slack github mastodon tiktok x".split()
 )
+_PHONE_KEYS = frozenset(
+    "phone telephone mobile cell cellphone tel fax whatsapp sms viber landline".split()
+)
+_KEY_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _HANDLE_VALUE = re.compile(r"@?[\w][\w.-]{2,63}")
-_PHONE_KEY = re.compile(r"phone|mobile|cell|tel|fax|whatsapp|sms|signal", re.IGNORECASE)
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -171,20 +175,26 @@ class Harvest:
 def harvest_json(doc: Any) -> Harvest:
     """Emails, phone numbers and handles in the string values of a subject's own JSON.
 
-    Emails anywhere; phone numbers where a whole value is written as one (or has
-    enough digits under a phone-like key); handles only under a handle-like key
-    ("telegram": "zoe_s"), as a bare word could be anything. Phone numbers are
-    read in the tenant's region when they are searched for (redaction.py)."""
+    Emails anywhere; phone numbers where a whole value is written as one (with "+",
+    or ten digits in groups), or has 7-17 digits under a phone-like key; handles only
+    under a handle-like key ("telegram": "zoe_s"), as a bare word could be anything.
+    Phone numbers are read in the tenant's region when searched for (redaction.py)."""
     found = Harvest()
     for key, value in _strings(doc, ""):
         found.emails.extend(EMAIL.findall(value))
         stripped = value.strip()
         count = len(numbers.digits(stripped))
-        if numbers.CANDIDATE.fullmatch(stripped) or (
-            _PHONE_KEY.search(key) and numbers.MIN_DIGITS <= count <= numbers.MAX_DIGITS
+        says = {w.lower() for w in _KEY_WORD.findall(key)}
+        # A bare run of digits could be any id: a number only under a phone-like key,
+        # or written as one ("+44 20 7946 0958", "(207) 946-0958").
+        written_as_number = numbers.CANDIDATE.fullmatch(stripped) and (
+            stripped.startswith("+") or (count >= 10 and not stripped.isdigit())
+        )
+        if written_as_number or (
+            says & _PHONE_KEYS and numbers.MIN_DIGITS <= count <= numbers.MAX_DIGITS
         ):
             found.phones.append(stripped)
-        elif _HANDLE_KEY.search(key) and _HANDLE_VALUE.fullmatch(stripped):
+        elif says & _HANDLE_KEYS and _HANDLE_VALUE.fullmatch(stripped):
             found.handles.append(stripped)
     return found
 

@@ -48,29 +48,41 @@ UPDATE files f SET size_bytes = u.size, sha256 = u.sha256
 FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, size, sha256)
 WHERE f.tenant_id = $1 AND f.id = u.id;
 
+-- name: index_queued
+-- Whether the tenant has files to index (privacy_files_to_index, migration 0010).
+SELECT EXISTS (SELECT 1 FROM privacy_files_to_index WHERE tenant_id = $1);
+
 -- name: index_lock
 -- One indexer at a time per tenant, until its transaction ends: two jobs would read
--- the same files twice, and one that skipped the other's would search before those
--- files' tokens are there.
+-- the same files twice.
 SELECT pg_advisory_xact_lock(hashtextextended('privacy_file_tokens:' || $1, 0));
 
--- name: unindexed
--- Files after $2 whose contents' tokens are missing or were read from other
--- contents (privacy_file_tokens, migration 0010); $3 limit.
-SELECT f.id, f.name, f.content_type, f.blob_key, f.sha256 FROM files f
-WHERE f.tenant_id = $1 AND f.id > $2
-  AND NOT EXISTS (SELECT 1 FROM privacy_file_tokens t
-                  WHERE t.tenant_id = f.tenant_id AND t.file_id = f.id AND t.sha256 = f.sha256)
-ORDER BY f.id
-LIMIT $3;
+-- name: to_index
+-- The next files to index ($2 limit); a file gone since it was queued has no name.
+SELECT q.file_id AS id, f.name, f.content_type, f.blob_key, f.sha256
+FROM privacy_files_to_index q
+LEFT JOIN files f ON f.tenant_id = q.tenant_id AND f.id = q.file_id
+WHERE q.tenant_id = $1
+ORDER BY q.file_id
+LIMIT $2;
+
+-- name: indexed
+-- Files whose tokens are in ($2 ids): off the queue.
+DELETE FROM privacy_files_to_index WHERE tenant_id = $1 AND file_id = ANY($2);
 
 -- name: save_tokens
--- $2 file ids, $3 the contents' digests, $4 lexemes (space-separated).
-INSERT INTO privacy_file_tokens (tenant_id, file_id, sha256, tokens)
-SELECT $1, u.file_id, u.sha256, array_to_tsvector(string_to_array(u.lexemes, ' '))
-FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(file_id, sha256, lexemes)
-ON CONFLICT (tenant_id, file_id)
-DO UPDATE SET sha256 = excluded.sha256, tokens = excluded.tokens;
+-- $2 file ids, $3 the contents' digests, $4 lexemes (space-separated); the files
+-- leave the queue (their rows' own updates queued them).
+WITH saved AS (
+    INSERT INTO privacy_file_tokens (tenant_id, file_id, sha256, tokens)
+    SELECT $1, u.file_id, u.sha256, array_to_tsvector(string_to_array(u.lexemes, ' '))
+    FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(file_id, sha256, lexemes)
+    ON CONFLICT (tenant_id, file_id)
+    DO UPDATE SET sha256 = excluded.sha256, tokens = excluded.tokens
+    RETURNING file_id
+)
+DELETE FROM privacy_files_to_index
+WHERE tenant_id = $1 AND file_id = ANY(ARRAY(SELECT file_id FROM saved));
 
 -- name: mentioning
 -- Other people's files (not the subject's: $2 contact ids, $3 user ids) after $4

@@ -287,7 +287,7 @@ CREATE TABLE privacy_tenant_settings (
 -- subject's erasure looks up the files that can name them instead of reading every
 -- file of the tenant. Tokens are keyed hashes (the tenant's key): the table is no
 -- list of the words in the tenant's files. sha256: the contents they were read
--- from; a file whose row says otherwise is read again. Gone with the file.
+-- from. Gone with the file.
 CREATE TABLE privacy_file_tokens (
     tenant_id  text NOT NULL,
     file_id    bigint NOT NULL,
@@ -298,6 +298,33 @@ CREATE TABLE privacy_file_tokens (
 );
 CREATE INDEX privacy_file_tokens_idx ON privacy_file_tokens USING gin (tokens)
     WITH (gin_pending_list_limit = 128);
+
+-- Files whose contents must be read (again) for the token index: queued by a trigger
+-- on every new file and every change of a file's contents, whoever writes it (the
+-- CRM's own writes included), and drained by the tenant's next job before it
+-- searches. Comparing every file with its tokens instead cost a job 200 ms at
+-- 146,000 files. Gone with the file.
+CREATE TABLE privacy_files_to_index (
+    tenant_id  text NOT NULL,
+    file_id    bigint NOT NULL,
+    PRIMARY KEY (tenant_id, file_id),
+    FOREIGN KEY (tenant_id, file_id) REFERENCES files (tenant_id, id) ON DELETE CASCADE
+);
+
+-- Runs as the owner: whatever role writes files may queue them.
+CREATE FUNCTION privacy_queue_file_tokens() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    INSERT INTO privacy_files_to_index (tenant_id, file_id) VALUES (NEW.tenant_id, NEW.id)
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER files_queue_tokens
+    AFTER INSERT OR UPDATE OF sha256, blob_key, content_type ON files
+    FOR EACH ROW EXECUTE FUNCTION privacy_queue_file_tokens();
+-- The files already there.
+INSERT INTO privacy_files_to_index (tenant_id, file_id) SELECT tenant_id, id FROM files;
 
 -- Files that hold a job's subject but could not be rewritten safely (a PDF, an
 -- office document, a file whose rewrite still names them): the job lists them

@@ -406,11 +406,29 @@ def _dump_of(w: World, tenant: str) -> str:
     return "\n".join(line for line in pg_dump(w.url).splitlines() if not line.startswith(others))
 
 
-async def _common_checks(
-    w: World, ids: Ids, before: dict[str, dict[int, str]], job: pb.Job
-) -> dict[str, dict[int, str]]:
+@dataclass
+class Before:
+    """The world as it was: her tenant's rows, the bystander tenant, the audit log."""
+
+    rows: dict[str, dict[int, str]]
+    bystander: dict[str, dict[int, str]]
+    bystander_blobs: dict[Path, bytes]
+    audit: list[asyncpg.Record]
+
+
+async def _before(w: World) -> Before:
+    return Before(
+        await rows(w.conn, TENANT),
+        await rows(w.conn, BYSTANDER),
+        {p: p.read_bytes() for p in (w.blob_dir / BYSTANDER).rglob("*")},
+        await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq"),
+    )
+
+
+async def _common_checks(w: World, ids: Ids, was: Before, job: pb.Job) -> dict[str, dict[int, str]]:
     """What every right must leave: nothing of her but in the files listed for review;
     look-alikes, the other tenant and the audit log's past as they were."""
+    before = was.rows
     assert job.state == pb.JOB_STATE_SUCCEEDED, job.error_message
     review = {item.file_id: item.reason for item in job.needs_review}
     assert set(review) == {ids.files[name] for name, _, _ in REVIEW_FILES}, review
@@ -437,6 +455,13 @@ async def _common_checks(
         "SELECT body FROM messages WHERE contact_id = $1", ids.petrovic
     )
     assert [m["body"] for m in petrovic_messages] == ["Hi it's Zoë"]
+    assert await rows(w.conn, BYSTANDER) == was.bystander
+    assert {p: p.read_bytes() for p in (w.blob_dir / BYSTANDER).rglob("*")} == was.bystander_blobs
+    audit_after = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
+    assert audit_after[: len(was.audit)] == was.audit
+    assert len(audit_after) > len(was.audit)
+    assert residue("\n".join(str(dict(r)) for r in audit_after)) == []
+    assert await w.conn.fetchval("SELECT count(*) FROM privacy_job_identifiers") == 0
     return after
 
 
@@ -445,14 +470,11 @@ async def test_erase_finds_her_however_she_is_written_and_no_one_else(
 ) -> None:
     w = world
     ids = await build(w)
-    before = await rows(w.conn, TENANT)
-    bystander = await rows(w.conn, BYSTANDER)
-    bystander_blobs = {p: p.read_bytes() for p in (w.blob_dir / BYSTANDER).rglob("*")}
-    audit_before = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
+    was = await _before(w)
 
     # Her number in another format than stored: the London number shares its digits.
     job = await _run(w, settings, False, subject(phone="+1 207 946 0958"))
-    after = await _common_checks(w, ids, before, job)
+    after = await _common_checks(w, ids, was, job)
 
     assert ids.zoe not in after["contacts"]
     for note_id, (_, expected) in zip(ids.notes, MENTIONS, strict=True):
@@ -479,14 +501,6 @@ async def test_erase_finds_her_however_she_is_written_and_no_one_else(
         assert row["sha256"] == hashlib.sha256(contents).hexdigest()
     assert ids.files["cv.txt"] not in after["files"]
 
-    assert await rows(w.conn, BYSTANDER) == bystander
-    assert {p: p.read_bytes() for p in (w.blob_dir / BYSTANDER).rglob("*")} == bystander_blobs
-    audit_after = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
-    assert audit_after[: len(audit_before)] == audit_before
-    assert len(audit_after) > len(audit_before)
-    assert residue("\n".join(str(dict(r)) for r in audit_after)) == []
-    assert await w.conn.fetchval("SELECT count(*) FROM privacy_job_identifiers") == 0
-
     # The operator decides on each file listed for review: deleting one is an Erase.
     pdf_id = ids.files["report.pdf"]
     key = await w.conn.fetchval("SELECT blob_key FROM files WHERE id = $1", pdf_id)
@@ -504,11 +518,10 @@ async def test_anonymize_gives_her_one_fake_per_identifier_everywhere(
 ) -> None:
     w = world
     ids = await build(w)
-    before = await rows(w.conn, TENANT)
-    bystander = await rows(w.conn, BYSTANDER)
+    was = await _before(w)
 
     job = await _run(w, settings, True, subject(email="ZOE.SIMIC@example.COM"))
-    after = await _common_checks(w, ids, before, job)
+    after = await _common_checks(w, ids, was, job)
 
     her = await one(w.conn, "SELECT * FROM contacts WHERE id = $1", ids.zoe)
     first, last, email, phone = her["first_name"], her["last_name"], her["email"], her["phone"]
@@ -529,8 +542,7 @@ async def test_anonymize_gives_her_one_fake_per_identifier_everywhere(
     assert deal["contact_id"] == ids.zoe and deal["title"] == f"Acme renewal ({first})"
     assert deal["description"] == f"Champion: {first} {last}, {email}"
     for table in TABLES:  # anonymized, not deleted
-        assert set(after[table]) == set(before[table]), table
-    assert await rows(w.conn, BYSTANDER) == bystander
+        assert set(after[table]) == set(was.rows[table]), table
 
 
 # Two people whose numbers share their national digits, in two countries.

@@ -157,10 +157,14 @@ def test_identifiers_harvested_from_json() -> None:
             "work": {"email": "Z.Simic@Work.example", "mobile": "+44 7700 900123"},
             "notes": ["call 555-0101 maybe", "tier gold"],
             "nickname": "zo",
+            # Bare digits under a key that says nothing: any id, not a number.
+            "order": "2079460958",
+            "hotel": "1234567",
+            "fax": "9460958",  # a phone-like key: a number
         }
     )
     assert found.emails == ["Z.Simic@Work.example"]
-    assert found.phones == ["+44 7700 900123"]
+    assert found.phones == ["+44 7700 900123", "9460958"]
     assert found.handles == ["@zoe_s"]
 
 
