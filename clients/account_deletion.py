@@ -91,12 +91,13 @@ class AccountDeletion:
         """
         closed_at = closed_at or datetime.now(UTC)
 
-        async def erase(who: pb.Subject, key: str, reason: str) -> pb.Job:
+        async def erase(who: pb.Subject, key: str, note: str) -> pb.Job:
             return await self._client.erase(
                 tenant_id,
                 who,
                 idempotency_key=f"account-deletion:{tenant_id}:{key}",
-                reason=reason,
+                reason_code=pb.REASON_CODE_ACCOUNT_CLOSED,
+                note=note,
                 not_before=closed_at + self._grace,
                 deadline=closed_at + self._limit,
                 subject_under_16=subject_under_16,

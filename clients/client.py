@@ -162,19 +162,22 @@ class PrivacyClient:
         data_types: Sequence[str] = (),
         dry_run: bool = False,
         idempotency_key: str = "",
-        reason: str = "",
+        reason_code: pb.ReasonCode.ValueType = pb.REASON_CODE_UNSPECIFIED,
+        note: str = "",
         not_before: datetime | None = None,
         deadline: datetime | None = None,
         subject_under_16: bool = False,
     ) -> pb.Job:
-        """Ask for an erasure; returns the accepted job at once."""
+        """Ask for an erasure; returns the accepted job at once. `note` (a ticket
+        reference) is stored redacted of the subject and never audited."""
         request = pb.EraseRequest(
             tenant_id=tenant_id,
             subject=subject,
             data_types=list(data_types),
             dry_run=dry_run,
             idempotency_key=idempotency_key,
-            reason=reason,
+            reason_code=reason_code,
+            note=note,
             not_before=_timestamp(not_before),
             deadline=_timestamp(deadline),
             subject_under_16=subject_under_16,
@@ -189,22 +192,27 @@ class PrivacyClient:
         data_types: Sequence[str] = (),
         dry_run: bool = False,
         idempotency_key: str = "",
-        reason: str = "",
+        reason_code: pb.ReasonCode.ValueType = pb.REASON_CODE_UNSPECIFIED,
+        note: str = "",
         not_before: datetime | None = None,
         deadline: datetime | None = None,
         subject_under_16: bool = False,
+        consistent_across_jobs: bool = False,
     ) -> pb.Job:
-        """Ask for an anonymization; returns the accepted job at once."""
+        """Ask for an anonymization; returns the accepted job at once. Fakes are the
+        job's own unless `consistent_across_jobs` (pseudonymization)."""
         request = pb.AnonymizeRequest(
             tenant_id=tenant_id,
             subject=subject,
             data_types=list(data_types),
             dry_run=dry_run,
             idempotency_key=idempotency_key,
-            reason=reason,
+            reason_code=reason_code,
+            note=note,
             not_before=_timestamp(not_before),
             deadline=_timestamp(deadline),
             subject_under_16=subject_under_16,
+            consistent_across_jobs=consistent_across_jobs,
         )
         return await _unary(self._stub.Anonymize(request))
 

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import grpc
 from rich.console import Console
@@ -27,6 +28,9 @@ EXIT_RPC_ERROR = 2
 
 _STATES = {name: value for value, name in STATE_NAMES.items() if name != "unspecified"}
 _KINDS = {"erase": pb.JOB_KIND_ERASE, "anonymize": pb.JOB_KIND_ANONYMIZE}
+REASON_CODES = {
+    name.removeprefix("REASON_CODE_").lower(): value for name, value in pb.ReasonCode.items()
+}
 
 
 def _server() -> ModuleType:
@@ -80,7 +84,26 @@ def _parser() -> argparse.ArgumentParser:
         _add_subject(cmd, files=name == "erase")
         cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
         cmd.add_argument("--idempotency-key", default="", help="retries with it return one job")
-        cmd.add_argument("--reason", default="", help="ticket or legal basis (audit log)")
+        cmd.add_argument(
+            "--reason-code",
+            choices=sorted(REASON_CODES),
+            default="unspecified",
+            help="why (kept in the audit log)",
+        )
+        cmd.add_argument(
+            "--note",
+            default="",
+            help="a short note, e.g. a ticket reference (at most 200 characters; stored "
+            "redacted of the subject's identifiers, never in the audit log)",
+        )
+        cmd.add_argument("--reason", default="", help="deprecated: use --note")
+        if name == "anonymize":
+            cmd.add_argument(
+                "--consistent-across-jobs",
+                action="store_true",
+                help="fakes from the tenant's key, the same in every job (pseudonymization); "
+                "by default each job's fakes come from a key destroyed when it ends",
+            )
         cmd.add_argument(
             "--not-before",
             type=_when,
@@ -378,18 +401,25 @@ def _describe(job: pb.Job) -> str:
 
 async def _submit(args: argparse.Namespace, console: Console) -> int:
     async with _client(args) as client:
-        submit = client.erase if args.command == "erase" else client.anonymize
-        job = await submit(
-            args.tenant,
-            _subject(args),
-            data_types=args.data_types,
-            dry_run=args.dry_run,
-            idempotency_key=args.idempotency_key,
-            reason=args.reason,
-            not_before=args.not_before,
-            deadline=args.deadline,
-            subject_under_16=args.under_16,
-        )
+        common: dict[str, Any] = {
+            "data_types": args.data_types,
+            "dry_run": args.dry_run,
+            "idempotency_key": args.idempotency_key,
+            "reason_code": REASON_CODES[args.reason_code],
+            "note": args.note or args.reason,
+            "not_before": args.not_before,
+            "deadline": args.deadline,
+            "subject_under_16": args.under_16,
+        }
+        if args.command == "erase":
+            job = await client.erase(args.tenant, _subject(args), **common)
+        else:
+            job = await client.anonymize(
+                args.tenant,
+                _subject(args),
+                consistent_across_jobs=args.consistent_across_jobs,
+                **common,
+            )
         console.print(f"accepted {_describe(job)}")
         if args.wait and job.state not in (pb.JOB_STATE_SUCCEEDED,):
             job = await watch_with_progress(client, job.id, console)

@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import credentials, metrics, retention
+from server import credentials, metrics, retention, tenant_keys
 from server.auth import Authenticator, AuthInterceptor
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
@@ -25,6 +25,7 @@ from server.database import bounded_connection, connect_and_migrate, create_pool
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
 from server.interceptors import ErrorInterceptor
+from server.keyring import Keyring
 from server.ratelimit import RateLimit
 from server.retention import RetentionPolicy
 from server.service import PrivacyService
@@ -53,6 +54,7 @@ class App:
         self._want_grpc = grpc_server
         self.events = JobEvents()
         self.pool: asyncpg.Pool | None = None
+        self._keyring: Keyring | None = None
         self.server: grpc.aio.Server | None = None
         self.health = HealthServicer()
         self.port = 0
@@ -63,6 +65,12 @@ class App:
         self.metrics_port = 0
         # The development credential's token, when this data dir has one.
         self.dev_token: str | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keyring that wraps tenant keys, checked against the database at start."""
+        assert self._keyring is not None, "start() first"
+        return self._keyring
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -80,6 +88,8 @@ class App:
         self.pool = await create_pool(
             url, max_size=self.settings.pool_size, connect_timeout=self.settings.db_timeout
         )
+        async with self.pool.acquire() as conn:
+            self._keyring = await tenant_keys.open_keyring(conn, self.settings.keyring_file)
         await self.events.start(url)
         if self._want_grpc and self.settings.dev_credential:
             await self._dev_credential(self.pool)
@@ -133,6 +143,8 @@ class App:
             deadline=self.settings.deadline,
             defaults=defaults,
             default_region=self.settings.default_phone_region,
+            keyring=self.keyring,
+            note_retention=self.settings.note_retention,
             stop=self._stop_workers,
         )
         self._side_tasks.append(asyncio.create_task(rules))
@@ -161,6 +173,7 @@ class App:
                 max_attempts=self.settings.max_attempts, base_delay=self.settings.retry_base
             ),
             default_region=self.settings.default_phone_region,
+            keyring=self.keyring,
         )
         return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
 
@@ -181,6 +194,7 @@ class App:
             self.events,
             self.settings.deadline,
             self.blobs,
+            self.keyring,
             acquire_timeout=self.settings.db_timeout,
             rate_limit=RateLimit(
                 self.settings.rate_limit_per_minute, self.settings.rate_limit_burst

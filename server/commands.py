@@ -69,7 +69,11 @@ def _run(*, grpc_server: bool) -> int:
         print(f"privacyctl: {error}", flush=True)
         return EXIT_CONFIG
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(app.run(settings, grpc_server=grpc_server))
+        try:
+            runner.run(app.run(settings, grpc_server=grpc_server))
+        except ConfigError as error:  # found at start: the keyring, for one
+            print(f"privacyctl: {error}", flush=True)
+            return EXIT_CONFIG
     return EXIT_OK
 
 
@@ -192,6 +196,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
 
     from anonymizers.registry import default_registry
     from server import retention as rules
+    from server import tenant_keys
 
     settings = _settings()
     if settings is None:
@@ -218,7 +223,9 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
                     default_registry(),
                     defaults=defaults,
                     deadline=settings.deadline,
+                    keyring=await tenant_keys.open_keyring(conn, settings.keyring_file),
                     default_region=settings.default_phone_region,
+                    note_retention=settings.note_retention,
                 )
                 for job in submitted:
                     print(f"job {job.id} {job.kind.value} {job.tenant_id}: {job.state.value}")
@@ -241,6 +248,9 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
 
     try:
         return asyncio.run(go())
+    except ConfigError as error:
+        print(f"privacyctl retention: {error}", flush=True)
+        return EXIT_CONFIG
     except (PrivacyError, asyncpg.CheckViolationError) as error:
         message = error.message if isinstance(error, PrivacyError) else "a value is out of range"
         print(f"privacyctl retention: {message}", flush=True)

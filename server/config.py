@@ -44,6 +44,7 @@ DEFAULT_AUTH_CACHE = timedelta(seconds=5)
 # The region phone numbers without a country code are read in, for tenants that
 # have none of their own (privacyctl tenant region).
 DEFAULT_PHONE_REGION = "US"
+DEFAULT_NOTE_RETENTION = timedelta(days=90)
 
 
 class ConfigError(ValueError):
@@ -86,10 +87,18 @@ class Settings:
     # its token to <data_dir>/dev-token: `make run` then works with no setup.
     dev_credential: bool = True
     default_phone_region: str = DEFAULT_PHONE_REGION
+    # The keyring that wraps tenant keys (server/keyring.py); None: <data_dir>/keyring.
+    keyring: Path | None = None
+    # A finished job's note is emptied this long after the job ended.
+    note_retention: timedelta = DEFAULT_NOTE_RETENTION
 
     @property
     def dev_token_file(self) -> Path:
         return self.data_dir / "dev-token"
+
+    @property
+    def keyring_file(self) -> Path:
+        return self.keyring or self.data_dir / "keyring"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +162,8 @@ class Settings:
             auth_cache=_seconds(env, "PRIVACY_AUTH_CACHE_SECONDS", DEFAULT_AUTH_CACHE),
             dev_credential=_off_or(env, "PRIVACY_DEV_CREDENTIAL", lambda: True) is not None,
             default_phone_region=_region(env),
+            keyring=Path(env["PRIVACY_KEYRING"]) if env.get("PRIVACY_KEYRING") else None,
+            note_retention=timedelta(days=_int(env, "PRIVACY_NOTE_RETENTION_DAYS", 90, minimum=1)),
             **_tls(env),
         )
 

@@ -15,9 +15,10 @@ from datetime import datetime
 import asyncpg
 
 from anonymizers.base import Connection
-from server import audit, subjects
+from server import audit, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.errors import FailedPrecondition, NotFound
+from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
 from server.tenancy import enter_tenant
@@ -47,7 +48,14 @@ def _hold(row: asyncpg.Record) -> LegalHold:
 
 
 async def set_hold(
-    conn: Connection, tenant_id: str, subject: Subject, reason: str, actor: str, *, region: str
+    conn: Connection,
+    tenant_id: str,
+    subject: Subject,
+    reason: str,
+    actor: str,
+    *,
+    region: str,
+    keyring: Keyring,
 ) -> LegalHold:
     """Hold a subject's data; the open jobs the hold covers become HELD. `region`:
     where phone numbers are read (the subject's too)."""
@@ -56,7 +64,7 @@ async def set_hold(
         if not await conn.fetchval(Q["tenant_exists"], tenant_id):
             raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
         subject = subject.in_region(region)
-        key = await subjects.tenant_key(conn, tenant_id)
+        key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
         subject_hash = subjects.subject_hash(key, subject)
         resolved = await subjects.resolve(conn, tenant_id, subject, region)
         contact_ids, user_ids = list(resolved.contact_ids), list(resolved.user_ids)

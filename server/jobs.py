@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -18,11 +19,13 @@ from anonymizers import context
 from anonymizers.base import Anonymizer, Connection, Scope
 from anonymizers.counting import count_rows
 from anonymizers.identity import Identifiers
+from anonymizers.redaction import REDACTED, Redactor
 from anonymizers.registry import Registry
-from server import audit, subjects
+from server import audit, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.database import wait_durable
-from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
 from server.tenancy import enter_tenant
@@ -42,6 +45,18 @@ STEP_APPLY = "apply"
 class JobKind(StrEnum):
     ERASE = "erase"
     ANONYMIZE = "anonymize"
+
+
+class ReasonCode(StrEnum):
+    """Why a job was asked for: a closed list, so no free text reaches the audit log."""
+
+    UNSPECIFIED = "unspecified"  # the caller gave no code
+    DATA_SUBJECT_REQUEST = "data_subject_request"
+    ACCOUNT_CLOSED = "account_closed"
+    RETENTION = "retention"
+    LEGAL_OBLIGATION = "legal_obligation"
+    OPERATOR_CORRECTION = "operator_correction"
+    OTHER = "other"
 
 
 class JobState(StrEnum):
@@ -68,7 +83,10 @@ class JobRequest:
     data_types: tuple[str, ...]  # empty: every registered data type
     dry_run: bool
     idempotency_key: str | None
-    reason: str
+    reason_code: ReasonCode
+    # A short note (a ticket reference); redacted of the subject's identifiers before
+    # it is stored, never copied into the audit log, emptied when its retention ends.
+    note: str
     requested_by: str
     not_before: datetime | None = None  # None: as soon as possible
     deadline: datetime | None = None  # None: the request time plus the policy's limit
@@ -77,6 +95,9 @@ class JobRequest:
     # Only records that happened in [records_after, records_before) (retention).
     records_after: datetime | None = None
     records_before: datetime | None = None
+    # Anonymize: fakes from the tenant's key, the same in every job (pseudonymization);
+    # by default each job's fakes come from its own key, destroyed when it ends.
+    consistent_across_jobs: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +204,7 @@ async def submit(
     *,
     deadline: timedelta,
     default_region: str,
+    keyring: Keyring,
 ) -> Job:
     """Make a request a durable job (or return the job its idempotency key made).
 
@@ -205,6 +227,7 @@ async def submit(
             request,
             deadline=deadline,
             default_region=default_region,
+            keyring=keyring,
             flush_later=own,
         )
     if own:
@@ -219,26 +242,33 @@ async def _submit(
     *,
     deadline: timedelta,
     default_region: str,
+    keyring: Keyring,
     flush_later: bool,
 ) -> Job:
     """submit()'s work, inside its transaction."""
     await enter_tenant(conn, request.tenant_id)
     context = await conn.fetchrow(
-        Q["submit_context"], request.tenant_id, secrets.token_bytes(32), flush_later
+        Q["submit_context"],
+        request.tenant_id,
+        tenant_keys.new_wrapped(keyring, request.tenant_id),
+        flush_later,
+        keyring.key_id,
     )
     assert context is not None
     if not context["tenant_exists"]:
         raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
-    if context["key"] is None:  # created by a concurrent first use meanwhile
-        key = await subjects.tenant_key(conn, request.tenant_id)
+    if context["key"] is None and context["wrapped"] is None:
+        # created by a concurrent first use meanwhile
+        key = await tenant_keys.tenant_key(conn, request.tenant_id, keyring)
     else:
-        key = bytes(context["key"])
+        key = tenant_keys.unwrap(keyring, request.tenant_id, context)
     now: datetime = context["now"]
     region = context["phone_region"] or default_region
     subject = request.subject.in_region(region)
     subject_hash = subjects.subject_hash(key, subject)
+    fingerprint = keyring.fingerprint(_fingerprinted(request, subject))
     if request.idempotency_key:
-        existing = await _idempotent_job(conn, request, subject_hash)
+        existing = await _idempotent_job(conn, request, subject_hash, fingerprint)
         if existing is not None:
             return existing
     resolved = await subjects.resolve(conn, request.tenant_id, subject, region)
@@ -297,7 +327,7 @@ async def _submit(
         resolved.whole_tenant,
         request.dry_run,
         request.idempotency_key,
-        request.reason,
+        request.reason_code.value,
         request.requested_by,
         priority,
         not_before,
@@ -309,30 +339,44 @@ async def _submit(
         [step for _, step in tasks],
         counts,
         list(resolved.file_ids),
+        "",  # the note, once redacted (below)
+        fingerprint,
     )
     if inserted is None:
         # A concurrent request with the same key committed first: answer with its job.
-        existing = await _idempotent_job(conn, request, subject_hash)
+        existing = await _idempotent_job(conn, request, subject_hash, fingerprint)
         assert existing is not None
         return existing
     # A whole tenant's erasure deletes every row: it redacts nothing, so it needs no
     # identifiers (a tenant's are every name, email and handle it holds, slow to
     # gather); its redactor still takes every email, phone number and @handle.
     whole_erase = resolved.whole_tenant and request.kind is JobKind.ERASE
+    ids: Identifiers | None = None
     if not request.dry_run and not whole_erase and not resolved.file_ids:
         ids = await _identifiers(conn, registry, scope, region)
-        await conn.execute(Q["insert_identifiers"], job_id, ids.to_json())
+        await conn.execute(
+            Q["insert_identifiers"], job_id, ids.to_json(), _fake_key(request, keyring, job_id)
+        )
+    if request.note:
+        if ids is None and not (resolved.whole_tenant or resolved.file_ids):
+            ids = await _identifiers(conn, registry, scope, region)  # a dry run's
+        note = redact_note(request.note, ids or Identifiers(region=region))
+        await conn.execute(Q["set_job_note"], job_id, note)
     action = f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}"
     details: dict[str, Any] = {
         "planned": planned,
         "dry_run": request.dry_run,
-        "reason": request.reason,
+        # The code only: the note is free text, and the audit log keeps what it
+        # holds forever.
+        "reason_code": request.reason_code.value,
         "subject_kind": request.subject.kind.value,
         "rows_matched": len(resolved.contact_ids) + len(resolved.user_ids),
         "priority": priority,
         "not_before": not_before.isoformat(),
         "deadline": due.isoformat(),
     }
+    if request.kind is JobKind.ANONYMIZE:
+        details["consistent_across_jobs"] = request.consistent_across_jobs
     if holds:
         details["held_by"] = [str(h) for h in holds]
     if request.records_before or request.records_after:
@@ -399,19 +443,64 @@ def _priority(request: JobRequest, *, child: bool, whole_tenant: bool) -> int:
     return request.priority
 
 
-async def _idempotent_job(conn: Connection, request: JobRequest, subject_hash: str) -> Job | None:
+def redact_note(note: str, ids: Identifiers) -> str:
+    """A note with the subject's identifiers, and any email, phone number or @handle
+    at all, replaced: it is kept beside the job, and a ticket text names people."""
+    return Redactor(ids, everyone=True).redact(note, lambda _match: REDACTED)
+
+
+def _fake_key(request: JobRequest, keyring: Keyring, job_id: uuid.UUID) -> bytes | None:
+    """An Anonymize job's own key for its fakes, wrapped; None: the tenant's key."""
+    if request.kind is not JobKind.ANONYMIZE or request.consistent_across_jobs:
+        return None
+    return keyring.wrap(secrets.token_bytes(tenant_keys.KEY_BYTES), fake_key_context(job_id))
+
+
+def fake_key_context(job_id: uuid.UUID) -> str:
+    return f"job:{job_id}"
+
+
+def _fingerprinted(request: JobRequest, subject: Subject) -> bytes:
+    """Everything a request asks, as bytes: the same key must mean the same request."""
+    fields = {
+        "kind": request.kind.value,
+        "subject": subject.canonical(),
+        "data_types": sorted(request.data_types),
+        "dry_run": request.dry_run,
+        "reason_code": request.reason_code.value,
+        "note": request.note,
+        "not_before": _iso(request.not_before),
+        "deadline": _iso(request.deadline),
+        "under_16": request.under_16,
+        "records_after": _iso(request.records_after),
+        "records_before": _iso(request.records_before),
+        "consistent_across_jobs": request.consistent_across_jobs,
+    }
+    return json.dumps(fields, sort_keys=True).encode()
+
+
+async def _idempotent_job(
+    conn: Connection, request: JobRequest, subject_hash: str, fingerprint: str
+) -> Job | None:
     row = await conn.fetchrow(
         Q["job_by_idempotency_key"], request.tenant_id, request.idempotency_key
     )
     if row is None:
         return None
-    if (row["kind"], row["subject_hash"], row["dry_run"]) != (
-        request.kind.value,
-        subject_hash,
-        request.dry_run,
-    ):
-        raise FailedPrecondition(
-            "idempotency_key was already used for a different request; use a new key"
+    if row["request_fingerprint"] is None:
+        # Accepted before fingerprints were kept: what was compared then.
+        same = (row["kind"], row["subject_hash"], row["dry_run"]) == (
+            request.kind.value,
+            subject_hash,
+            request.dry_run,
+        )
+    else:
+        same = row["request_fingerprint"] == fingerprint
+    if not same:
+        raise AlreadyExists(
+            "idempotency_key: this key was already used for a different request (another "
+            "subject, data types, reason, times or flags); retry with the identical request, "
+            "or use a new key"
         )
     return await get(conn, row["id"])
 

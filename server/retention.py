@@ -23,10 +23,11 @@ from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from server import audit, jobs
 from server.audit import AuditEntry
-from server.config import DEFAULT_PHONE_REGION
+from server.config import DEFAULT_NOTE_RETENTION, DEFAULT_PHONE_REGION
 from server.errors import NotFound
 from server.events import wait_first
-from server.jobs import RETENTION_PRIORITY, Job, JobKind, JobRequest
+from server.jobs import RETENTION_PRIORITY, Job, JobKind, JobRequest, ReasonCode
+from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject, SubjectKind
 
@@ -89,12 +90,17 @@ async def run(
     *,
     defaults: RetentionPolicy = DEFAULT_POLICY,
     deadline: timedelta,
+    keyring: Keyring,
     default_region: str = DEFAULT_PHONE_REGION,
+    note_retention: timedelta = DEFAULT_NOTE_RETENTION,
 ) -> list[Job]:
-    """Apply every tenant's rules once; the jobs submitted (none if another run holds the lock)."""
+    """Apply every tenant's rules once; the jobs submitted (none if another run holds the lock).
+
+    Also empties the notes of jobs that ended more than `note_retention` ago."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
         return []
     try:
+        await conn.execute(Q["forget_old_notes"], note_retention)
         submitted: list[Job] = []
         for t in await conn.fetch(Q["retention_tenants"]):
             rules = (
@@ -111,6 +117,7 @@ async def run(
                     t["covered_until"],
                     deadline,
                     default_region,
+                    keyring,
                 )
                 submitted.extend([job] if job else [])
             if rules.closed_account_days is not None:
@@ -122,6 +129,7 @@ async def run(
                         rules.closed_account_days,
                         deadline,
                         default_region,
+                        keyring,
                     )
                 )
         if submitted:
@@ -139,6 +147,7 @@ async def _activity(
     covered_until: datetime | None,
     deadline: timedelta,
     default_region: str,
+    keyring: Keyring,
 ) -> Job | None:
     """Anonymize the usage events that aged out since the last run."""
     cutoff: datetime = await conn.fetchval(Q["activity_cutoff"], months)
@@ -157,7 +166,8 @@ async def _activity(
                     data_types=("activity",),
                     dry_run=False,
                     idempotency_key=f"retention:activity:{cutoff.date().isoformat()}",
-                    reason=f"retention: activity older than {months} months",
+                    reason_code=ReasonCode.RETENTION,
+                    note=f"activity older than {months} months",
                     requested_by=ACTOR,
                     priority=RETENTION_PRIORITY,
                     records_after=covered_until,
@@ -165,6 +175,7 @@ async def _activity(
                 ),
                 deadline=deadline,
                 default_region=default_region,
+                keyring=keyring,
             )
         # The period is covered once its job is on record (durable, retried, alerted on).
         await conn.execute(Q["retention_covered"], tenant_id, "activity", cutoff)
@@ -178,6 +189,7 @@ async def _closed_accounts(
     days: int,
     deadline: timedelta,
     default_region: str,
+    keyring: Keyring,
 ) -> list[Job]:
     """Erase the accounts closed `days` ago that nothing erases yet."""
     submitted = []
@@ -193,7 +205,8 @@ async def _closed_accounts(
                     data_types=(),
                     dry_run=False,
                     idempotency_key=f"retention:closed-account:{user['id']}",
-                    reason=f"retention: account closed {days} or more days ago",
+                    reason_code=ReasonCode.RETENTION,
+                    note=f"account closed {days} or more days ago",
                     requested_by=ACTOR,
                     priority=RETENTION_PRIORITY,
                     # The policy's limit runs from the closing, not from this run.
@@ -201,6 +214,7 @@ async def _closed_accounts(
                 ),
                 deadline=deadline,
                 default_region=default_region,
+                keyring=keyring,
             )
         )
     return submitted
@@ -214,6 +228,8 @@ async def run_forever(
     deadline: timedelta,
     defaults: RetentionPolicy,
     default_region: str,
+    keyring: Keyring,
+    note_retention: timedelta,
     stop: asyncio.Event,
 ) -> None:
     """Run the rules every `every` until stop is set; a failed run is tried next time."""
@@ -225,7 +241,9 @@ async def run_forever(
                     registry,
                     defaults=defaults,
                     deadline=deadline,
+                    keyring=keyring,
                     default_region=default_region,
+                    note_retention=note_retention,
                 )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("retention run failed", extra={"error": type(exc).__name__})

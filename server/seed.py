@@ -36,7 +36,6 @@ import itertools
 import json
 import random
 import re
-import secrets
 import struct
 import zlib
 from collections import Counter
@@ -1063,14 +1062,7 @@ async def _insert_tenant(conn: asyncpg.Connection, tenant_id: str, name: str) ->
         await conn.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)", tenant_id, name)
     except asyncpg.UniqueViolationError as exc:  # created meanwhile by someone else
         raise TenantExists() from exc
-    # A key left over from an earlier tenant with this id is kept, never replaced:
-    # it may still be needed to check that tenant's audit entries.
-    await conn.execute(
-        "INSERT INTO privacy_tenant_keys (tenant_id, key) VALUES ($1, $2)"
-        " ON CONFLICT (tenant_id) DO NOTHING",
-        tenant_id,
-        secrets.token_bytes(32),
-    )
+    # The tenant's key is made by the service on first use, wrapped by its keyring.
 
 
 class _StoredBlobs:

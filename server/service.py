@@ -15,7 +15,18 @@ from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import audit, auth, convert, export, holds, jobs, metrics, subjects, validation
+from server import (
+    audit,
+    auth,
+    convert,
+    export,
+    holds,
+    jobs,
+    metrics,
+    subjects,
+    tenant_keys,
+    validation,
+)
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.config import DEFAULT_DB_TIMEOUT, DEFAULT_PHONE_REGION
@@ -25,6 +36,7 @@ from server.database import bounded_connection
 from server.errors import NotFound, RateLimited
 from server.events import JobEvents, wait_first
 from server.jobs import JobKind
+from server.keyring import Keyring
 from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
 from server.subjects import Subject, SubjectKind
 
@@ -46,12 +58,14 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         events: JobEvents,
         deadline: timedelta,
         blobs: BlobStore,
+        keyring: Keyring,
         *,
         acquire_timeout: timedelta = DEFAULT_DB_TIMEOUT,
         rate_limit: RateLimit = NO_RATE_LIMIT,
         default_region: str = DEFAULT_PHONE_REGION,
     ) -> None:
         self._default_region = default_region
+        self._keyring = keyring
         self._pool = pool
         self._limiter = RateLimiter(rate_limit)
         self._acquire_timeout = acquire_timeout
@@ -96,6 +110,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 job_request,
                 deadline=self._deadline,
                 default_region=self._default_region,
+                keyring=self._keyring,
             )
         metrics.JOBS_SUBMITTED.labels(kind=kind.value, dry_run=str(job.dry_run).lower()).inc()
         return job_to_proto(job)
@@ -132,7 +147,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                         yield message
                     # Audited before the manifest goes out: a caller that has the
                     # whole export has an audit entry for it.
-                    await audit_export(conn, caller, query.tenant_id, subject, item)
+                    await audit_export(conn, self._keyring, caller, query.tenant_id, subject, item)
                     yield convert.export_manifest(item)
                 else:
                     for message in packer.add(item):
@@ -197,7 +212,13 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         async with self._connection() as conn:
             region = await jobs.tenant_region(conn, hold.tenant_id, self._default_region)
             held = await holds.set_hold(
-                conn, hold.tenant_id, hold.subject, hold.reason, caller.name, region=region
+                conn,
+                hold.tenant_id,
+                hold.subject,
+                hold.reason,
+                caller.name,
+                region=region,
+                keyring=self._keyring,
             )
         return convert.hold_to_proto(held)
 
@@ -239,11 +260,16 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
 
 
 async def audit_export(
-    conn: Connection, caller: Caller, tenant_id: str, subject: Subject, manifest: export.Manifest
+    conn: Connection,
+    keyring: Keyring,
+    caller: Caller,
+    tenant_id: str,
+    subject: Subject,
+    manifest: export.Manifest,
 ) -> None:
     """One audit entry per completed export: who, whose (keyed hash), how much."""
     async with conn.transaction():
-        key = await subjects.tenant_key(conn, tenant_id)
+        key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
         await audit.append(
             conn,
             AuditEntry(

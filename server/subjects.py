@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,13 +56,6 @@ class Resolved:
     user_ids: tuple[int, ...] = ()
     whole_tenant: bool = False
     file_ids: tuple[int, ...] = ()
-
-
-async def tenant_key(conn: Connection, tenant_id: str) -> bytes:
-    """Return the tenant's secret key, creating it on first use."""
-    await conn.execute(Q["ensure_tenant_key"], tenant_id, secrets.token_bytes(32))
-    key = await conn.fetchval(Q["tenant_key"], tenant_id)
-    return bytes(key)
 
 
 def subject_hash(key: bytes, subject: Subject) -> str:

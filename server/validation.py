@@ -14,13 +14,24 @@ from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
 from server.errors import InvalidArgument
-from server.jobs import JobKind, JobRequest, JobState
+from server.jobs import JobKind, JobRequest, JobState, ReasonCode
 from server.subjects import Subject, SubjectKind
 
 MAX_TENANT_ID = 64
 MAX_EMAIL = 254  # RFC 5321
 MAX_IDEMPOTENCY_KEY = 128
 MAX_REASON = 500
+MAX_NOTE = 200
+# The proto's ReasonCode by number; the stored value is the Python enum's.
+_REASON_CODES = {
+    pb.REASON_CODE_UNSPECIFIED: ReasonCode.UNSPECIFIED,
+    pb.REASON_CODE_DATA_SUBJECT_REQUEST: ReasonCode.DATA_SUBJECT_REQUEST,
+    pb.REASON_CODE_ACCOUNT_CLOSED: ReasonCode.ACCOUNT_CLOSED,
+    pb.REASON_CODE_RETENTION: ReasonCode.RETENTION,
+    pb.REASON_CODE_LEGAL_OBLIGATION: ReasonCode.LEGAL_OBLIGATION,
+    pb.REASON_CODE_OPERATOR_CORRECTION: ReasonCode.OPERATOR_CORRECTION,
+    pb.REASON_CODE_OTHER: ReasonCode.OTHER,
+}
 MAX_PAGE_SIZE = 500
 # More names than any registry holds is a mistake or an attack, not a request.
 MAX_DATA_TYPES = 64
@@ -118,7 +129,7 @@ def job_request(
     if "\x00" in request.idempotency_key:
         # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
         raise InvalidArgument("idempotency_key", "must not contain NUL characters")
-    reason(request.reason)
+    code, note = _reason(request)
     now = now or datetime.now(UTC)
     not_before = _timestamp(request, "not_before")
     deadline = _timestamp(request, "deadline")
@@ -140,12 +151,36 @@ def job_request(
         data_types=data_types,
         dry_run=request.dry_run,
         idempotency_key=request.idempotency_key or None,
-        reason=request.reason,
+        reason_code=code,
+        note=note,
         requested_by=requested_by,
         not_before=not_before,
         deadline=deadline,
         under_16=request.subject_under_16,
+        consistent_across_jobs=(
+            isinstance(request, pb.AnonymizeRequest) and request.consistent_across_jobs
+        ),
     )
+
+
+def _reason(request: pb.EraseRequest | pb.AnonymizeRequest) -> tuple[ReasonCode, str]:
+    """The reason code and the note; the deprecated free-text `reason` is a note."""
+    code = _REASON_CODES.get(request.reason_code)
+    if code is None:
+        raise InvalidArgument("reason_code", "is not one of the ReasonCode values")
+    legacy = request.reason  # deprecated field, accepted for one version
+    if legacy and request.note:
+        raise InvalidArgument("reason", "is deprecated: set note (and reason_code), not both")
+    note = request.note or legacy
+    field = "note" if request.note else "reason"
+    limit = MAX_NOTE if request.note else MAX_REASON  # what the old field allowed
+    if len(note) > limit:
+        raise InvalidArgument(field, f"is longer than {limit} characters; keep it short")
+    if any(c < " " and c not in "\t\n" for c in note):
+        raise InvalidArgument(field, "must not contain control characters")
+    if legacy and code is ReasonCode.UNSPECIFIED:
+        code = ReasonCode.OTHER
+    return code, note.strip()
 
 
 def _timestamp(

@@ -26,11 +26,12 @@ from anonymizers.fakes import Fakes
 from anonymizers.identity import Identifiers
 from anonymizers.phones import DEFAULT_REGION
 from anonymizers.registry import Registry
-from server import audit, metrics, subjects
+from server import audit, metrics, tenant_keys
 from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.events import JobEvents, wait_first
-from server.jobs import STEP_MENTIONS, JobKind, JobState, replan, scope_of
+from server.jobs import STEP_MENTIONS, JobKind, JobState, fake_key_context, replan, scope_of
+from server.keyring import Keyring
 from server.queries import Q
 from server.tenancy import enter_tenant
 
@@ -88,6 +89,7 @@ class WorkerConfig:
     lease: timedelta
     poll_interval: timedelta
     retry: RetryPolicy
+    keyring: Keyring  # unwraps tenant keys and jobs' own keys for their fakes
     # How long a worker stays on one job before giving it back to the queue, so a
     # tenant-wide job shares the worker with the jobs that came in meanwhile.
     time_slice: timedelta = timedelta(seconds=5)
@@ -425,13 +427,17 @@ class Worker:
         cached = self._tools_cache.get(job_id)
         if cached is not None:
             return cached
-        raw = await conn.fetchval(Q["job_identifiers"], job_id)
-        key = await subjects.tenant_key(conn, job["tenant_id"])
+        row = await conn.fetchrow(Q["job_identifiers_and_key"], job_id)
+        keyring = self._config.keyring
+        key = await tenant_keys.tenant_key(conn, job["tenant_id"], keyring)
+        fake_key = key  # fakes consistent across jobs: the caller asked for them
+        if row is not None and row["fake_key"] is not None:
+            fake_key = keyring.unwrap(bytes(row["fake_key"]), fake_key_context(job_id))
         tools = Tools.for_job(
             anonymize=job["kind"] == JobKind.ANONYMIZE.value,
-            identifiers=Identifiers.from_json(raw) if raw else Identifiers(),
+            identifiers=Identifiers.from_json(row["identifiers"]) if row else Identifiers(),
             whole_tenant=job["whole_tenant"],
-            fakes=Fakes(key),
+            fakes=Fakes(fake_key),
             read_blobs=self._read_blobs,
             tenant_key=key,
         )
@@ -455,6 +461,10 @@ class Worker:
         await conn.fetchval(Q["finish_job"], job_id, state.value, error)
         await conn.execute(Q["forget_identifiers"], job_id)
         self._tools_cache.pop(job_id, None)
+        details: dict[str, object] = {"done": done}
+        shred = state is JobState.SUCCEEDED and self._erased_everything(job, tasks)
+        if shred:
+            details["tenant_key_destroyed"] = True
         await audit.append(
             conn,
             AuditEntry(
@@ -463,12 +473,26 @@ class Worker:
                 action=f"job.{state.value}",
                 job_id=job_id,
                 subject_hash=job["subject_hash"],
-                details={"done": done},
+                details=details,
             ),
         )
+        if shred:
+            # Last, in the transaction that ends the job: the audit entries and holds
+            # keyed with it can no longer be linked to anyone (crypto-shredding).
+            await tenant_keys.destroy(conn, job["tenant_id"])
         await conn.execute(Q["notify_job"], str(job_id))
         metrics.JOBS_FINISHED.labels(kind=job["kind"], state=state.value).inc()
         log.info("job finished", extra={"job_id": str(job_id), "state": state.value})
+
+    def _erased_everything(self, job: asyncpg.Record, tasks: Sequence[asyncpg.Record]) -> bool:
+        """A whole tenant erased: every data type, no period (retention's are limited)."""
+        return (
+            job["kind"] == JobKind.ERASE.value
+            and job["whole_tenant"]
+            and job["records_after"] is None
+            and job["records_before"] is None
+            and {t["data_type"] for t in tasks} >= {a.data_type for a in self._registry.ordered()}
+        )
 
     async def _drain_blobs(self, conn: Connection, job_id: uuid.UUID, tenant_id: str) -> None:
         """Finish the blob work a crash (or a failed write) left in the outboxes."""

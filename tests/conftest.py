@@ -23,6 +23,8 @@ from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings
 from server.database import embedded_url, migrate
+from server.keyring import Keyring
+from server.tenant_keys import open_keyring
 
 
 def with_database(url: str, name: str) -> str:
@@ -108,6 +110,12 @@ def settings(db_url: str, blob_dir: Path, tmp_path: Path) -> Settings:
         pool_size=6,
         retention_interval=None,  # tests run retention themselves, when they mean to
     )
+
+
+@pytest.fixture
+async def keyring(db: asyncpg.Connection, settings: Settings) -> Keyring:
+    """The keyring a server with `settings` uses on the test's database."""
+    return await open_keyring(db, settings.keyring_file)
 
 
 @pytest.fixture

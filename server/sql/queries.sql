@@ -10,20 +10,27 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1);
 
 -- name: submit_context
 -- One round trip at the start of a submission: does the tenant exist, its key
--- (created on first use with $2, as subjects.tenant_key does), and the time.
--- key is NULL when a concurrent first use created it after this statement began.
+-- (created on first use with $2 wrapped by keyring $4, as subjects.tenant_key does),
+-- and the time. The key's columns are NULL when a concurrent first use created it
+-- after this statement began.
 -- With $3, it also makes the transaction's commit return before its WAL is on
 -- disk: database.wait_durable waits for that after the commit, outside the locks
 -- held. Not when the submission is part of a caller's transaction ($3 false).
 WITH new_key AS (
-    INSERT INTO privacy_tenant_keys (tenant_id, key)
-    SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)
+    INSERT INTO privacy_tenant_keys (tenant_id, key_id, wrapped)
+    SELECT $1, $4, $2 WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)
     ON CONFLICT (tenant_id) DO NOTHING
-    RETURNING key
+    RETURNING key, key_id, wrapped
+), key AS (
+    SELECT key, key_id, wrapped FROM new_key
+    UNION ALL
+    SELECT key, key_id, wrapped FROM privacy_tenant_keys WHERE tenant_id = $1
+    LIMIT 1
 )
 SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
-       coalesce((SELECT key FROM new_key),
-                (SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1)) AS key,
+       (SELECT key FROM key) AS key,
+       (SELECT key_id FROM key) AS key_id,
+       (SELECT wrapped FROM key) AS wrapped,
        now() AS now,
        (SELECT phone_region FROM privacy_tenant_settings WHERE tenant_id = $1) AS phone_region,
        set_config('synchronous_commit',
@@ -31,11 +38,28 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
                   true) AS synchronous_commit;
 
 -- name: ensure_tenant_key
-INSERT INTO privacy_tenant_keys (tenant_id, key) VALUES ($1, $2)
+-- $2 the keyring's id, $3 a new random key wrapped by it.
+INSERT INTO privacy_tenant_keys (tenant_id, key_id, wrapped) VALUES ($1, $2, $3)
 ON CONFLICT (tenant_id) DO NOTHING;
 
 -- name: tenant_key
-SELECT key FROM privacy_tenant_keys WHERE tenant_id = $1;
+SELECT key, key_id, wrapped FROM privacy_tenant_keys WHERE tenant_id = $1;
+
+-- name: keyring_ids
+-- Which keyrings wrapped the stored keys (checked at start).
+SELECT DISTINCT key_id FROM privacy_tenant_keys WHERE key_id IS NOT NULL;
+
+-- name: plain_tenant_keys
+-- Keys stored before they were wrapped (migration 0011); wrapped at start.
+SELECT tenant_id, key FROM privacy_tenant_keys WHERE key IS NOT NULL FOR UPDATE;
+
+-- name: wrap_tenant_key
+UPDATE privacy_tenant_keys SET key = NULL, key_id = $2, wrapped = $3 WHERE tenant_id = $1;
+
+-- name: destroy_tenant_key
+-- Crypto-shredding, last step of a whole tenant's erasure: whatever was keyed with
+-- it (audit subject hashes, holds, consistent fakes) can no longer be linked.
+DELETE FROM privacy_tenant_keys WHERE tenant_id = $1;
 
 -- name: contacts_by_id
 SELECT id FROM contacts WHERE tenant_id = $1 AND id = $2;
@@ -59,15 +83,16 @@ SELECT id FROM users WHERE tenant_id = $1 AND id = $2;
 -- name: insert_job
 -- The job and all its tasks in one statement: $20 data types, $21 steps, $22
 -- planned, positions in the order given (finished already for a dry run); $23 the
--- file ids of a file's erasure. No tasks, and NULL, when a job with the same
--- idempotency key is there.
+-- file ids of a file's erasure; $24 the note, $25 the request's fingerprint. No
+-- tasks, and NULL, when a job with the same idempotency key is there.
 WITH job AS (
     INSERT INTO privacy_jobs (id, tenant_id, kind, state, subject_kind, subject_hash,
                               contact_ids, user_ids, whole_tenant, dry_run, idempotency_key,
-                              reason, requested_by, priority, not_before, deadline,
-                              finished_at, records_after, records_before, file_ids)
+                              reason_code, requested_by, priority, not_before, deadline,
+                              finished_at, records_after, records_before, file_ids, note,
+                              request_fingerprint)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18, $19, $23)
+            $18, $19, $23, $24, $25)
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING id
 ), tasks AS (
@@ -79,10 +104,28 @@ WITH job AS (
 SELECT id FROM job;
 
 -- name: insert_identifiers
-INSERT INTO privacy_job_identifiers (job_id, identifiers) VALUES ($1, $2::jsonb);
+-- $3: an Anonymize job's own key for its fakes, wrapped (NULL: the tenant's key).
+INSERT INTO privacy_job_identifiers (job_id, identifiers, fake_key)
+VALUES ($1, $2::jsonb, $3);
 
 -- name: job_identifiers
 SELECT identifiers FROM privacy_job_identifiers WHERE job_id = $1;
+
+-- name: job_identifiers_and_key
+SELECT identifiers, fake_key FROM privacy_job_identifiers WHERE job_id = $1;
+
+-- name: set_job_note
+UPDATE privacy_jobs SET note = $2 WHERE id = $1;
+
+-- name: forget_old_notes
+-- A finished job's note is kept for its retention ($1), then emptied.
+UPDATE privacy_jobs SET note = ''
+WHERE note <> '' AND finished_at < now() - $1::interval;
+
+-- name: forget_fingerprints
+-- With a tenant's key destroyed: a request's fingerprint names its subject too.
+UPDATE privacy_jobs SET request_fingerprint = NULL
+WHERE tenant_id = $1 AND NOT whole_tenant;
 
 -- name: forget_identifiers
 DELETE FROM privacy_job_identifiers WHERE job_id = $1;
@@ -100,7 +143,7 @@ SELECT job_id, file_id, data_type, reason FROM privacy_job_reviews
 WHERE job_id = ANY($1) ORDER BY job_id, file_id;
 
 -- name: job_by_idempotency_key
-SELECT id, kind, subject_hash, dry_run FROM privacy_jobs
+SELECT id, kind, subject_hash, dry_run, request_fingerprint FROM privacy_jobs
 WHERE tenant_id = $1 AND idempotency_key = $2;
 
 -- name: get_job

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import grpc
@@ -124,7 +125,28 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="a\x00b"),
             "reason",
-            "must not contain NUL characters",
+            "must not contain control characters",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), note="x" * 201),
+            "note",
+            "is longer than 200 characters; keep it short",
+        ),
+        (
+            pb.EraseRequest(
+                tenant_id="acme", subject=pb.Subject(email="a@b.co"), note="n", reason="r"
+            ),
+            "reason",
+            "is deprecated: set note (and reason_code), not both",
+        ),
+        (
+            pb.EraseRequest(
+                tenant_id="acme",
+                subject=pb.Subject(email="a@b.co"),
+                reason_code=99,  # type: ignore[arg-type]
+            ),
+            "reason_code",
+            "is not one of the ReasonCode values",
         ),
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a\x00@b.co")),
@@ -134,7 +156,7 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="x" * 501),
             "reason",
-            "is longer than 500",
+            "is longer than 500 characters; keep it short",
         ),
     ],
 )
@@ -224,12 +246,49 @@ async def test_reusing_an_idempotency_key_for_another_subject_is_refused(
     before = await _counts(db)
     with pytest.raises(PrivacyClientError) as raised:
         await client.erase("acme", subject(email=other.email), idempotency_key="k1", dry_run=True)
-    assert raised.value.code is grpc.StatusCode.FAILED_PRECONDITION
-    assert "idempotency_key was already used for a different request" in raised.value.message
+    assert raised.value.code is grpc.StatusCode.ALREADY_EXISTS
+    assert "idempotency_key: this key was already used for a different request" in (
+        raised.value.message
+    )
     assert await _counts(db) == before
     again = await client.erase(
         "acme", subject(email=jane.email), idempotency_key="k1", dry_run=True
     )
+    assert again.id == first.id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"data_types": ["messages"]},
+        {"reason_code": pb.REASON_CODE_LEGAL_OBLIGATION},
+        {"note": "ticket 2"},
+        {"subject_under_16": True},
+        {"deadline": datetime.now(UTC) + timedelta(days=3)},
+        {"not_before": datetime.now(UTC) + timedelta(days=1)},
+        {"dry_run": False},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+async def test_an_idempotency_key_is_bound_to_the_whole_request(
+    client: PrivacyClient, db: asyncpg.Connection, jane: factories.Person, change: dict[str, Any]
+) -> None:
+    """The same key with anything else changed is refused and writes nothing; the
+    identical request still answers with the first job."""
+    asked: dict[str, Any] = {
+        "idempotency_key": "k2",
+        "dry_run": True,
+        "reason_code": pb.REASON_CODE_DATA_SUBJECT_REQUEST,
+        "note": "ticket 1",
+    }
+    first = await client.erase("acme", subject(email=jane.email), **asked)
+    before = await _counts(db)
+    with pytest.raises(PrivacyClientError) as raised:
+        await client.erase("acme", subject(email=jane.email), **{**asked, **change})
+    assert raised.value.code is grpc.StatusCode.ALREADY_EXISTS
+    assert raised.value.message.startswith("idempotency_key: ")
+    assert await _counts(db) == before
+    again = await client.erase("acme", subject(email=jane.email), **asked)
     assert again.id == first.id
 
 

@@ -14,6 +14,7 @@ from clients.client import PrivacyClient
 from server import retention
 from server.app import App
 from server.config import Settings
+from server.keyring import Keyring
 from server.retention import RetentionPolicy
 from tests import factories
 
@@ -43,7 +44,7 @@ async def _events(db: asyncpg.Connection, user_id: int, months_ago: int, n: int)
 
 
 async def test_a_retention_run_anonymizes_old_activity_and_erases_closed_accounts(
-    db: asyncpg.Connection, settings: Settings
+    db: asyncpg.Connection, settings: Settings, keyring: Keyring
 ) -> None:
     await factories.tenant(db)
     ann = await _user(db, "ann@example.com")
@@ -53,7 +54,7 @@ async def test_a_retention_run_anonymizes_old_activity_and_erases_closed_account
     await _events(db, ann, months_ago=2, n=3)
 
     registry = default_registry()
-    submitted = await retention.run(db, registry, deadline=DEADLINE)
+    submitted = await retention.run(db, registry, deadline=DEADLINE, keyring=keyring)
     kinds = sorted((j.kind.value, j.subject_hash != "") for j in submitted)
     assert kinds == [("anonymize", True), ("erase", True)]
     erased = await db.fetchval("SELECT user_ids FROM privacy_jobs WHERE kind = 'erase'")
@@ -62,7 +63,7 @@ async def test_a_retention_run_anonymizes_old_activity_and_erases_closed_account
     assert {p.data_type: p.planned for p in activity.progress} == {"activity": 5}
     assert activity.priority == 300
     # Running again submits nothing: the period is covered, the account is taken care of.
-    assert await retention.run(db, registry, deadline=DEADLINE) == []
+    assert await retention.run(db, registry, deadline=DEADLINE, keyring=keyring) == []
 
     app = App(settings)
     await app.start()

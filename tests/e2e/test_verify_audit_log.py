@@ -6,6 +6,7 @@ import asyncpg
 import grpc
 import pytest
 
+from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, PrivacyClientError, subject
 from tests import factories
 
@@ -15,7 +16,9 @@ async def test_the_rpc_reports_an_intact_chain_then_names_the_tampered_entry(
 ) -> None:
     await factories.tenant(db, "acme")
     person = await factories.contact(db, "acme", "Ann", "Lee", messages=2)
-    job = await client.erase("acme", subject(contact_id=person.id), reason="ticket 1")
+    job = await client.erase(
+        "acme", subject(contact_id=person.id), reason_code=pb.REASON_CODE_OTHER, note="ticket 1"
+    )
     await client.wait_job(job.id)
 
     intact = await client.verify_audit_log("acme")

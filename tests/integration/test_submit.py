@@ -10,7 +10,8 @@ import pytest
 
 from anonymizers.registry import default_registry
 from server import holds, jobs
-from server.jobs import JobKind, JobRequest, JobState
+from server.jobs import JobKind, JobRequest, JobState, ReasonCode
+from server.keyring import Keyring
 from server.subjects import Subject, SubjectKind
 from tests import factories
 
@@ -25,7 +26,8 @@ def _request(tenant: str, value: str, kind: SubjectKind, **extra: object) -> Job
         "data_types": (),
         "dry_run": False,
         "idempotency_key": None,
-        "reason": "test",
+        "reason_code": ReasonCode.OTHER,
+        "note": "test",
         "requested_by": "tester",
         **extra,
     }
@@ -35,7 +37,9 @@ def _request(tenant: str, value: str, kind: SubjectKind, **extra: object) -> Job
 @pytest.mark.parametrize(
     "case", ["pending", "dry_run", "scheduled", "held", "child", "whole_tenant", "filtered"]
 )
-async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: str) -> None:
+async def test_the_answer_is_what_get_reads_back(
+    db: asyncpg.Connection, keyring: Keyring, case: str
+) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=3)
     registry = default_registry()
@@ -47,7 +51,13 @@ async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: s
         extra["not_before"] = datetime.now(UTC) + timedelta(days=2)
     elif case == "held":
         await holds.set_hold(
-            db, tenant, Subject(SubjectKind.EMAIL, jane.email), "case", "t", region="US"
+            db,
+            tenant,
+            Subject(SubjectKind.EMAIL, jane.email),
+            "case",
+            "t",
+            region="US",
+            keyring=keyring,
         )
     elif case == "child":
         await db.execute(
@@ -59,7 +69,9 @@ async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: s
         extra["data_types"] = ("messages", "contacts")
         extra["idempotency_key"] = "k-1"
     request = _request(tenant, value, subject_kind, **extra)
-    answer = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
+    answer = await jobs.submit(
+        db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
+    )
     stored = await jobs.get(db, answer.id)
     assert answer == stored
     expected = {
@@ -78,19 +90,26 @@ async def test_the_answer_is_what_get_reads_back(db: asyncpg.Connection, case: s
         assert answer.hold_ids
     # A retry with the same key answers with the same job.
     if request.idempotency_key:
-        again = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
+        again = await jobs.submit(
+            db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
+        )
         assert again == stored
 
 
 async def test_the_first_submission_of_a_tenant_makes_its_key_once(
     db: asyncpg.Connection,
+    keyring: Keyring,
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe")
     registry = default_registry()
     request = _request(tenant, jane.email, SubjectKind.EMAIL, dry_run=True)
-    first = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
-    second = await jobs.submit(db, registry, request, deadline=DEADLINE, default_region="US")
+    first = await jobs.submit(
+        db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
+    )
+    second = await jobs.submit(
+        db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
+    )
     assert first.subject_hash == second.subject_hash
     assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
     with pytest.raises(Exception, match="no tenant"):
@@ -100,6 +119,7 @@ async def test_the_first_submission_of_a_tenant_makes_its_key_once(
             _request("nobody", jane.email, SubjectKind.EMAIL),
             deadline=DEADLINE,
             default_region="US",
+            keyring=keyring,
         )
     assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
     assert isinstance(first.id, uuid.UUID)
@@ -107,6 +127,7 @@ async def test_the_first_submission_of_a_tenant_makes_its_key_once(
 
 async def test_the_commit_without_flush_stays_inside_the_submission(
     db: asyncpg.Connection,
+    keyring: Keyring,
 ) -> None:
     """The submission's own commit skips the fsync (the chain head is not held across
     it); the setting must not outlive the transaction on a pooled connection."""
@@ -119,6 +140,7 @@ async def test_the_commit_without_flush_stays_inside_the_submission(
         _request(tenant, jane.email, SubjectKind.EMAIL),
         deadline=DEADLINE,
         default_region="US",
+        keyring=keyring,
     )
     assert await db.fetchval("SHOW synchronous_commit") == before == "on"
     assert await db.fetchval("SELECT count(*) FROM privacy_jobs WHERE id = $1", job.id) == 1
@@ -126,6 +148,7 @@ async def test_the_commit_without_flush_stays_inside_the_submission(
 
 async def test_inside_a_callers_transaction_the_commit_stays_durable(
     db: asyncpg.Connection,
+    keyring: Keyring,
 ) -> None:
     """Retention submits inside its own transaction: that commit must wait for the
     flush as usual, since nothing flushes after it."""
@@ -138,5 +161,6 @@ async def test_inside_a_callers_transaction_the_commit_stays_durable(
             _request(tenant, jane.email, SubjectKind.EMAIL),
             deadline=DEADLINE,
             default_region="US",
+            keyring=keyring,
         )
         assert await db.fetchval("SHOW synchronous_commit") == "on"
