@@ -124,8 +124,9 @@ HTML entities it is HTML-escaped.
     base64 or quoted-printable MIME part, an RFC 2047 header, a name split by HTML
     tags) is rewritten where it can be and listed for review too.
 - The subject's own files: erased, or for Anonymize rewritten (text-like) or
-  stripped of metadata with identifiers stored uncompressed masked in place; one
-  that still names them afterwards is listed for review.
+  stripped of metadata with identifiers stored uncompressed masked in place (a
+  mask that would break the file's structure is not applied); a document that
+  still names them afterwards is left exactly as it was and listed for review.
 
 ## Not found (every remaining limit)
 

@@ -69,6 +69,14 @@ def _names(views: Sequence[str], tools: Tools, *, own: bool, written: Collection
     return any(m.text not in written for v in views for m in tools.redactor.find(v, own=own))
 
 
+def _reads_less(new: bytes, old: bytes, content_type: str, name: str) -> bool:
+    """Whether a reader gets fewer texts out of `new` than out of `old` (views[0] of a
+    document is its raw bytes, read whatever the structure: the rest need a parser)."""
+    return len(documents.text_views(new, content_type, name)) < len(
+        documents.text_views(old, content_type, name)
+    )
+
+
 def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: bool) -> Rewritten:
     """The file with the subject's identifiers replaced, where that is safe.
 
@@ -91,18 +99,27 @@ def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: b
         stripped = strip_metadata(data, content_type)
         masked = tools.redactor.redact(stripped.decode("latin-1"), _mask, own=True)
         new = masked.encode("latin-1")
+        if new != stripped and _reads_less(new, stripped, content_type, name):
+            # The mask hit the file's structure, not its text (a whole tenant's
+            # redactor takes any phone-like digits, such as a PDF's MediaBox or its
+            # xref offsets): the file would no longer read, and a search of it would
+            # find nothing. Unmasked, it stays readable, and goes to review below.
+            new = stripped
     else:
         # Someone else's document: its bytes are not ours to edit blindly.
         views = documents.text_views(data, content_type, name)
         if _names(views, tools, own=own):
             return Rewritten(data, False, f"a {kind.value} ({content_type}) cannot be rewritten")
         return Rewritten(data, False, None)
-    review = None
     views = documents.text_views(new, content_type, name)
-    if kind is not FileFormat.OTHER and _names(views, tools, own=own, written=written):
-        review = _STILL_NAMED if kind is FileFormat.TEXT else f"a {kind.value} ({content_type})"
-        review += "" if kind is FileFormat.TEXT else " whose text cannot be rewritten"
-    return Rewritten(new, new != data, review, views)
+    if kind is FileFormat.OTHER or not _names(views, tools, own=own, written=written):
+        return Rewritten(new, new != data, None, views)
+    if kind is FileFormat.TEXT:
+        return Rewritten(new, new != data, _STILL_NAMED, views)
+    # A document that still names the subject is left as it was, for the operator to
+    # decide on as a whole: half a rewrite would only look done.
+    review = f"a {kind.value} ({content_type}) whose text cannot be rewritten"
+    return Rewritten(data, False, review, documents.text_views(data, content_type, name))
 
 
 class FilesAnonymizer:
