@@ -44,6 +44,10 @@ DEFAULT_AUTH_CACHE = timedelta(seconds=5)
 # The region phone numbers without a country code are read in, for tenants that
 # have none of their own (privacyctl tenant region).
 DEFAULT_PHONE_REGION = "US"
+# How often the audit chains' heads are signed (server/checkpoints.py): a tail cut
+# from a chain is detected once a checkpoint has vouched for it, so this bounds how
+# recent an entry can be and still be cut unseen.
+DEFAULT_AUDIT_CHECKPOINT_INTERVAL = timedelta(minutes=15)
 
 
 class ConfigError(ValueError):
@@ -86,10 +90,22 @@ class Settings:
     # its token to <data_dir>/dev-token: `make run` then works with no setup.
     dev_credential: bool = True
     default_phone_region: str = DEFAULT_PHONE_REGION
+    # Signed checkpoints of the audit chains; None: never taken by `serve` itself.
+    audit_checkpoint_interval: timedelta | None = DEFAULT_AUDIT_CHECKPOINT_INTERVAL
+    audit_checkpoint_path: Path | None = None  # None: <data_dir>/audit-checkpoints.jsonl
+    audit_signing_key_path: Path | None = None  # None: <data_dir>/audit-signing.key
 
     @property
     def dev_token_file(self) -> Path:
         return self.data_dir / "dev-token"
+
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_path or self.data_dir / "audit-checkpoints.jsonl"
+
+    @property
+    def audit_signing_key(self) -> Path:
+        return self.audit_signing_key_path or self.data_dir / "audit-signing.key"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +169,15 @@ class Settings:
             auth_cache=_seconds(env, "PRIVACY_AUTH_CACHE_SECONDS", DEFAULT_AUTH_CACHE),
             dev_credential=_off_or(env, "PRIVACY_DEV_CREDENTIAL", lambda: True) is not None,
             default_phone_region=_region(env),
+            audit_checkpoint_interval=_off_or(
+                env,
+                "PRIVACY_AUDIT_CHECKPOINT_SECONDS",
+                lambda: _seconds(
+                    env, "PRIVACY_AUDIT_CHECKPOINT_SECONDS", DEFAULT_AUDIT_CHECKPOINT_INTERVAL
+                ),
+            ),
+            audit_checkpoint_path=_path(env, "PRIVACY_AUDIT_CHECKPOINT_FILE"),
+            audit_signing_key_path=_path(env, "PRIVACY_AUDIT_SIGNING_KEY"),
             **_tls(env),
         )
 
@@ -181,6 +206,11 @@ def _tls(env: Mapping[str, str]) -> dict[str, Path | None]:
     if paths["tls_client_ca"] is not None and paths["tls_cert"] is None:
         raise ConfigError("PRIVACY_TLS_CLIENT_CA needs PRIVACY_TLS_CERT and PRIVACY_TLS_KEY")
     return paths
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw) if raw else None
 
 
 def _off_or(env: Mapping[str, str], name: str, read: Callable[[], T]) -> T | None:
