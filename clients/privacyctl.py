@@ -233,10 +233,40 @@ def _parser() -> argparse.ArgumentParser:
         "verify",
         help="recompute a tenant's hash chain",
         description="Recompute a tenant's hash chain from the database and name the first "
-        "entry that was changed, removed, inserted or moved. Exit 0 when intact, 1 when "
-        "not. Reads the database directly (DATABASE_URL, or the embedded server).",
+        "entry that was changed, removed, inserted or moved; check it holds every head the "
+        "tenant's signed checkpoints vouch for (else name the seqs cut off), and every "
+        "checkpoint's signature. Exit 0 when intact, 1 when not. Reads the database "
+        "directly (DATABASE_URL, or the embedded server).",
     )
     verify.add_argument("--tenant", required=True)
+    verify.add_argument(
+        "--checkpoints",
+        metavar="FILE",
+        help="the checkpoint file to check against, e.g. the copy shipped off the box "
+        "(default: PRIVACY_AUDIT_CHECKPOINT_FILE)",
+    )
+    verify.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="the PEM public key to check signatures with (default: the signing key's, "
+        "PRIVACY_AUDIT_SIGNING_KEY)",
+    )
+    checkpoint = audit_sub.add_parser(
+        "checkpoint",
+        help="sign the audit chains' heads now",
+        description="Sign every tenant's audit chain head (or one tenant's) with the "
+        "service's key (PRIVACY_AUDIT_SIGNING_KEY, made on first use) and append the "
+        "checkpoints to PRIVACY_AUDIT_CHECKPOINT_FILE, which an operator ships off the box. "
+        "`serve` does it every PRIVACY_AUDIT_CHECKPOINT_SECONDS. Reads the database "
+        "directly (DATABASE_URL, or the embedded server).",
+    )
+    checkpoint.add_argument("--tenant", help="only this tenant (default: every tenant)")
+    audit_sub.add_parser(
+        "public-key",
+        help="print the public key that checks checkpoints",
+        description="Print the PEM public key of PRIVACY_AUDIT_SIGNING_KEY (also written "
+        "beside it, with .pub added), for auditors who verify the checkpoints elsewhere.",
+    )
 
     exp = sub.add_parser(
         "export",
@@ -533,7 +563,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     if args.command == "audit":
-        return int(_server().audit_verify(args.tenant))
+        if args.audit_command == "checkpoint":
+            return int(_server().audit_checkpoint(args.tenant))
+        if args.audit_command == "public-key":
+            return int(_server().audit_public_key())
+        return int(_server().audit_verify(args.tenant, args.checkpoints, args.public_key))
     if args.command == "retention":
         return int(
             _server().retention(

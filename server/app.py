@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import credentials, metrics, retention, tenant_keys
+from server import checkpoints, credentials, metrics, retention, tenant_keys
 from server.auth import Authenticator, AuthInterceptor
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
@@ -81,6 +81,14 @@ class App:
 
     async def start(self) -> None:
         """Migrate, open the pool, start serving and working."""
+        every = self.settings.audit_checkpoint_interval
+        # The signing key first: a key that cannot be read stops the start before
+        # anything runs.
+        signer = (
+            checkpoints.load_signer(self.settings.audit_signing_key)
+            if self._want_grpc and every
+            else None
+        )
         url = resolve_url(self.settings.database_url, self.settings.data_dir)
         applied = await connect_and_migrate(url)
         if applied:
@@ -102,6 +110,8 @@ class App:
             self._start_metrics(self.pool)
         if self.settings.workers and self.settings.retention_interval:
             self._start_retention(self.pool, self.settings.retention_interval)
+        if signer is not None and every:
+            self._start_checkpoints(self.pool, signer, every)
 
     async def _dev_credential(self, pool: asyncpg.Pool) -> None:
         """Make the development credential on a database with none, and show it once;
@@ -148,6 +158,20 @@ class App:
             stop=self._stop_workers,
         )
         self._side_tasks.append(asyncio.create_task(rules))
+
+    def _start_checkpoints(
+        self, pool: asyncpg.Pool, signer: checkpoints.Signer, every: timedelta
+    ) -> None:
+        """Serving processes sign the audit chains' heads; a lock lets one at a time.
+        Only they: the file they append to is the one their VerifyAuditLog reads."""
+        runner = checkpoints.run_forever(
+            pool,
+            signer,
+            checkpoints.CheckpointLog(self.settings.audit_checkpoint_file),
+            every=every,
+            stop=self._stop_workers,
+        )
+        self._side_tasks.append(asyncio.create_task(runner))
 
     def _start_metrics(self, pool: asyncpg.Pool) -> None:
         try:
@@ -200,6 +224,8 @@ class App:
                 self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
             ),
             default_region=self.settings.default_phone_region,
+            audit_checkpoints=checkpoints.CheckpointLog(self.settings.audit_checkpoint_file),
+            audit_signing_key=self.settings.audit_signing_key,
         )
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

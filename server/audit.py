@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from anonymizers.base import Connection
@@ -55,6 +57,15 @@ async def append_and_notify(conn: Connection, entry: AuditEntry, job_id: uuid.UU
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A chain head vouched for from outside the database (a signed checkpoint)."""
+
+    seq: int
+    hash: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The result of checking a tenant's chain: how far it holds, and where it breaks."""
 
@@ -62,16 +73,29 @@ class Verdict:
     entries: int
     first_bad_seq: int | None = None
     problem: str = ""
+    # The highest seq a valid checkpoint vouches for that the chain holds; 0: none.
+    checkpoint_seq: int = 0
+    # Seqs (first, last) that checkpoints prove existed and the chain no longer holds.
+    missing: tuple[int, int] | None = None
+    # Checkpoints of the tenant whose signature did not verify (forged, altered, or
+    # another key's): the chain may hold, the record of it does not.
+    rejected_checkpoints: int = 0
 
     @property
     def intact(self) -> bool:
-        return self.first_bad_seq is None
+        return self.first_bad_seq is None and not self.rejected_checkpoints
 
 
-async def verify(conn: Connection, tenant_id: str) -> Verdict:
+async def verify(conn: Connection, tenant_id: str, anchors: Sequence[Anchor] = ()) -> Verdict:
     """Recompute a tenant's chain; name the first entry that was changed, removed,
-    inserted or moved. The hashes are recomputed here, not by the database function."""
+    inserted or moved. The hashes are recomputed here, not by the database function.
+
+    Each anchor must be an entry of the chain, with its hash: a chain cut short and
+    its head rewound is a valid chain by itself, but not one that holds every head
+    a checkpoint vouches for."""
     expected_prev, expected_seq, entries = "", 1, 0
+    watched = {a.seq for a in anchors}
+    hashes: dict[int, str] = {}
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         async for row in conn.cursor(Q["audit_chain"], tenant_id, prefetch=1000):
             entries += 1
@@ -92,6 +116,8 @@ async def verify(conn: Connection, tenant_id: str) -> Verdict:
                 )
             if hashlib.sha256(row["hashed"].encode()).hexdigest() != row["hash"]:
                 return Verdict(tenant_id, entries, seq, "its contents were changed")
+            if seq in watched:
+                hashes[seq] = row["hash"]
             expected_prev, expected_seq = row["hash"], seq + 1
         head = await conn.fetchrow(Q["audit_head"], tenant_id)
     if head is not None and (head["seq"], head["hash"]) != (expected_seq - 1, expected_prev):
@@ -102,4 +128,47 @@ async def verify(conn: Connection, tenant_id: str) -> Verdict:
             f"the chain's head is entry {head['seq']}: entries after "
             f"{expected_seq - 1} were removed",
         )
-    return Verdict(tenant_id, entries)
+    return _against_anchors(tenant_id, entries, expected_seq - 1, hashes, anchors)
+
+
+def _against_anchors(
+    tenant_id: str, entries: int, last: int, hashes: dict[int, str], anchors: Sequence[Anchor]
+) -> Verdict:
+    """The verdict on an intact chain ending at `last`, given the anchors it must hold."""
+    if not anchors:
+        return Verdict(tenant_id, entries)
+
+    def held(a: Anchor) -> bool:
+        return hashes.get(a.seq) == a.hash
+
+    broken = sorted((a for a in anchors if not held(a)), key=lambda a: a.seq)
+    if not broken:
+        return Verdict(tenant_id, entries, checkpoint_seq=max(a.seq for a in anchors))
+    first, latest = broken[0], broken[-1]
+    when = f"{latest.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    if first.seq > last:
+        # Cut short: everything after the last entry up to the latest checkpoint is gone.
+        start = last + 1
+        ends = f"the chain ends at entry {last}" if last else "the chain has no entries"
+        problem = (
+            f"seqs {start}..{latest.seq} are missing: a checkpoint signed at {when} "
+            f"vouches for entry {latest.seq} and {ends}"
+        )
+    else:
+        # An entry a checkpoint vouches for was replaced (the tail cut, then grown
+        # again): gone since the last entry a checkpoint still confirms.
+        start = max((a.seq for a in anchors if held(a) and a.seq < first.seq), default=0) + 1
+        problem = (
+            f"seqs {start}..{latest.seq} were removed or replaced: entry {first.seq} is "
+            f"not the one a checkpoint signed at "
+            f"{first.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} vouches for"
+        )
+    confirmed = max((a.seq for a in anchors if held(a)), default=0)
+    return Verdict(
+        tenant_id,
+        entries,
+        start,
+        problem,
+        checkpoint_seq=confirmed,
+        missing=(start, latest.seq),
+    )

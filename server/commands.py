@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server import app, logs
@@ -74,6 +75,9 @@ def _run(*, grpc_server: bool) -> int:
         except ConfigError as error:  # found at start: the keyring, for one
             print(f"privacyctl: {error}", flush=True)
             return EXIT_CONFIG
+        except PrivacyError as error:  # e.g. an audit signing key that cannot be read
+            print(f"privacyctl: {error.message}", flush=True)
+            return EXIT_FAILED
     return EXIT_OK
 
 
@@ -161,11 +165,14 @@ def credentials(
     return EXIT_OK
 
 
-def audit_verify(tenant_id: str) -> int:
-    """Check a tenant's audit chain and say where it breaks."""
+def audit_verify(
+    tenant_id: str, checkpoint_file: str | None = None, public_key_file: str | None = None
+) -> int:
+    """Check a tenant's audit chain, against its signed checkpoints too, and say where
+    it breaks."""
     import asyncpg
 
-    from server.audit import verify
+    from server import checkpoints
 
     settings = _settings()
     if settings is None:
@@ -175,19 +182,83 @@ def audit_verify(tenant_id: str) -> int:
         url = resolve_url(settings.database_url, settings.data_dir)
         conn = await asyncpg.connect(url)
         try:
-            verdict = await verify(conn, tenant_id)
+            verdict = await checkpoints.verify(
+                conn,
+                tenant_id,
+                checkpoints.CheckpointLog(
+                    Path(checkpoint_file) if checkpoint_file else settings.audit_checkpoint_file
+                ),
+                settings.audit_signing_key,
+                Path(public_key_file) if public_key_file else None,
+            )
         finally:
             await conn.close()
-        if verdict.intact:
-            print(f"audit log of {tenant_id!r}: intact, {verdict.entries} entries")
-            return EXIT_OK
-        print(
-            f"audit log of {tenant_id!r}: BROKEN at entry {verdict.first_bad_seq}: "
-            f"{verdict.problem}"
+        anchored = (
+            f", up to entry {verdict.checkpoint_seq} vouched for by a signed checkpoint"
+            if verdict.checkpoint_seq
+            else ", no signed checkpoint"
         )
+        if verdict.intact:
+            print(f"audit log of {tenant_id!r}: intact, {verdict.entries} entries{anchored}")
+            return EXIT_OK
+        where = f" at entry {verdict.first_bad_seq}" if verdict.first_bad_seq else ""
+        print(f"audit log of {tenant_id!r}: BROKEN{where}: {verdict.problem}")
         return EXIT_FAILED
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except PrivacyError as error:
+        print(f"privacyctl audit verify: {error.message}", flush=True)
+        return EXIT_FAILED
+
+
+def audit_checkpoint(tenant_id: str | None) -> int:
+    """Sign the audit chains' heads now (every tenant's, or one) and append them to
+    the checkpoint file."""
+    from server import checkpoints
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+
+    async def go() -> None:
+        signer = checkpoints.load_signer(settings.audit_signing_key)
+        log_file = checkpoints.CheckpointLog(settings.audit_checkpoint_file)
+        async with _migrated(settings) as conn:
+            taken = await checkpoints.take(conn, signer, log_file, tenant_id=tenant_id) or []
+        for c in taken:
+            print(f"checkpoint of {c.tenant_id!r}: entry {c.seq}, hash {c.hash}")
+        print(
+            f"{len(taken)} checkpoint(s) appended to {log_file.path}, signed with key "
+            f"{signer.key_id} (public key: "
+            f"{checkpoints.public_key_file(settings.audit_signing_key)})"
+        )
+
+    try:
+        asyncio.run(go())
+    except PrivacyError as error:
+        print(f"privacyctl audit checkpoint: {error.message}", flush=True)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def audit_public_key() -> int:
+    """Print the public key that checks the checkpoints' signatures (making the key
+    pair on first use)."""
+    from server import checkpoints
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_CONFIG
+    try:
+        signer = checkpoints.load_signer(settings.audit_signing_key)
+    except PrivacyError as error:
+        print(f"privacyctl audit public-key: {error.message}", flush=True)
+        return EXIT_FAILED
+    beside = checkpoints.public_key_file(settings.audit_signing_key)
+    print(f"# key id {signer.key_id}, also in {beside}")
+    print(checkpoints.public_key_pem(signer.public_key), end="")
+    return EXIT_OK
 
 
 def retention(action: str, tenant_id: str | None, activity: str | None, closed: str | None) -> int:

@@ -45,6 +45,10 @@ DEFAULT_AUTH_CACHE = timedelta(seconds=5)
 # have none of their own (privacyctl tenant region).
 DEFAULT_PHONE_REGION = "US"
 DEFAULT_NOTE_RETENTION = timedelta(days=90)
+# How often the audit chains' heads are signed (server/checkpoints.py): a tail cut
+# from a chain is detected once a checkpoint has vouched for it, so this bounds how
+# recent an entry can be and still be cut unseen.
+DEFAULT_AUDIT_CHECKPOINT_INTERVAL = timedelta(minutes=15)
 
 
 class ConfigError(ValueError):
@@ -91,6 +95,10 @@ class Settings:
     keyring: Path | None = None
     # A finished job's note is emptied this long after the job ended.
     note_retention: timedelta = DEFAULT_NOTE_RETENTION
+    # Signed checkpoints of the audit chains; None: never taken by `serve` itself.
+    audit_checkpoint_interval: timedelta | None = DEFAULT_AUDIT_CHECKPOINT_INTERVAL
+    audit_checkpoint_path: Path | None = None  # None: <data_dir>/audit-checkpoints.jsonl
+    audit_signing_key_path: Path | None = None  # None: <data_dir>/audit-signing.key
 
     @property
     def dev_token_file(self) -> Path:
@@ -99,6 +107,14 @@ class Settings:
     @property
     def keyring_file(self) -> Path:
         return self.keyring or self.data_dir / "keyring"
+
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_path or self.data_dir / "audit-checkpoints.jsonl"
+
+    @property
+    def audit_signing_key(self) -> Path:
+        return self.audit_signing_key_path or self.data_dir / "audit-signing.key"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -164,6 +180,15 @@ class Settings:
             default_phone_region=_region(env),
             keyring=Path(env["PRIVACY_KEYRING"]) if env.get("PRIVACY_KEYRING") else None,
             note_retention=timedelta(days=_int(env, "PRIVACY_NOTE_RETENTION_DAYS", 90, minimum=1)),
+            audit_checkpoint_interval=_off_or(
+                env,
+                "PRIVACY_AUDIT_CHECKPOINT_SECONDS",
+                lambda: _seconds(
+                    env, "PRIVACY_AUDIT_CHECKPOINT_SECONDS", DEFAULT_AUDIT_CHECKPOINT_INTERVAL
+                ),
+            ),
+            audit_checkpoint_path=_path(env, "PRIVACY_AUDIT_CHECKPOINT_FILE"),
+            audit_signing_key_path=_path(env, "PRIVACY_AUDIT_SIGNING_KEY"),
             **_tls(env),
         )
 
@@ -192,6 +217,11 @@ def _tls(env: Mapping[str, str]) -> dict[str, Path | None]:
     if paths["tls_client_ca"] is not None and paths["tls_cert"] is None:
         raise ConfigError("PRIVACY_TLS_CLIENT_CA needs PRIVACY_TLS_CERT and PRIVACY_TLS_KEY")
     return paths
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw) if raw else None
 
 
 def _off_or(env: Mapping[str, str], name: str, read: Callable[[], T]) -> T | None:

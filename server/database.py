@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,10 +40,59 @@ def embedded_url(data_dir: Path) -> str:
     server = _embedded.get(pgdata)
     if server is None:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_users(pgdata)
         # 'stop': the server stops when the last process using it exits.
         server = get_server(pgdata, cleanup_mode="stop")
         _embedded[pgdata] = server
     return str(server.get_uri())
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Take the processes that died without exiting off pgserver's list of users.
+
+    pgserver counts the processes using the server in <pgdata>/.handle_pids.json and
+    stops it when the last one exits (atexit). A process killed with SIGKILL never
+    takes its pid off, so the server would never be stopped again: the next process
+    takes it over by dropping such pids before it adds its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as in embedded_url
+        from pgserver.postgres_server import PostgresServer
+        from pgserver.utils import DiskList
+
+    users = DiskList(pgdata / ".handle_pids.json")
+    # pgserver's own inter-process lock, the one it holds while it reads and writes
+    # the list, so no process starting or stopping beside us is lost.
+    with PostgresServer._lock:
+        try:
+            pids = [int(pid) for pid in users.get()]
+        except ValueError:
+            # Half written by a process killed mid-write (json.JSONDecodeError is a
+            # ValueError): pgserver itself would fail on it. Start the list anew.
+            pids = [-1]
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            users.put(alive)
+            log.warning(
+                "embedded database: took over from processes that died without stopping it",
+                extra={"pids": [pid for pid in pids if pid not in alive]},
+            )
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): existing is all we can tell
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def resolve_url(database_url: str | None, data_dir: Path) -> str:

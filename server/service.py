@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from atomicrm.privacy.v1 import privacy_pb2_grpc
 from server import (
     audit,
     auth,
+    checkpoints,
     convert,
     export,
     holds,
@@ -63,9 +65,14 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         acquire_timeout: timedelta = DEFAULT_DB_TIMEOUT,
         rate_limit: RateLimit = NO_RATE_LIMIT,
         default_region: str = DEFAULT_PHONE_REGION,
+        audit_checkpoints: checkpoints.CheckpointLog | None = None,
+        audit_signing_key: Path | None = None,
     ) -> None:
         self._default_region = default_region
         self._keyring = keyring
+        # VerifyAuditLog checks the chain against these (none given: the chain alone).
+        self._audit_checkpoints = audit_checkpoints
+        self._audit_signing_key = audit_signing_key
         self._pool = pool
         self._limiter = RateLimiter(rate_limit)
         self._acquire_timeout = acquire_timeout
@@ -250,12 +257,22 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         tenant = validation.tenant_id(request.tenant_id)
         auth.require_tenant(auth.current(), tenant)
         async with self._connection() as conn:
-            verdict = await audit.verify(conn, tenant)
+            if self._audit_checkpoints is None or self._audit_signing_key is None:
+                verdict = await audit.verify(conn, tenant)
+            else:
+                verdict = await checkpoints.verify(
+                    conn, tenant, self._audit_checkpoints, self._audit_signing_key
+                )
+        missing_from, missing_to = verdict.missing or (0, 0)
         return pb.VerifyAuditLogResponse(
             ok=verdict.intact,
             entries_checked=verdict.entries,
             first_bad_seq=verdict.first_bad_seq or 0,
             problem=verdict.problem,
+            checkpoint_seq=verdict.checkpoint_seq,
+            missing_from=missing_from,
+            missing_to=missing_to,
+            rejected_checkpoints=verdict.rejected_checkpoints,
         )
 
 

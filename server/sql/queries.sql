@@ -391,6 +391,12 @@ FROM privacy_audit_log WHERE tenant_id = $1 ORDER BY seq;
 -- name: audit_head
 SELECT seq, hash FROM privacy_audit_heads WHERE tenant_id = $1;
 
+-- name: audit_heads
+-- Every tenant's chain head ($1 NULL), or one tenant's: what a checkpoint signs.
+SELECT tenant_id, seq, hash FROM privacy_audit_heads
+WHERE ($1::text IS NULL OR tenant_id = $1) AND seq > 0
+ORDER BY tenant_id;
+
 -- name: retention_policy
 SELECT activity_months, closed_account_days FROM privacy_retention_policies
 WHERE tenant_id = $1;

@@ -31,6 +31,7 @@ def env(db_url: str, blob_dir: Path, **extra: str) -> dict[str, str]:
         "PRIVACY_METRICS_ADDR": "",
         "PRIVACY_POLL_SECONDS": "0.2",
         "PRIVACY_RETENTION_INTERVAL_SECONDS": "off",  # tests run retention when they mean to
+        "PRIVACY_AUDIT_CHECKPOINT_SECONDS": "off",  # and take audit checkpoints likewise
     }
     base.update(extra)
     return base

@@ -72,3 +72,24 @@ def test_authentication_settings() -> None:
     s = Settings.from_env({"PRIVACY_DEV_CREDENTIAL": "off", "PRIVACY_AUTH_CACHE_SECONDS": "0.5"})
     assert s.dev_credential is False
     assert s.auth_cache == timedelta(seconds=0.5)
+
+
+def test_audit_checkpoint_settings() -> None:
+    defaults = Settings.from_env({"PRIVACY_DATA_DIR": "/srv/privacy"})
+    assert defaults.audit_checkpoint_interval == timedelta(minutes=15)
+    assert defaults.audit_checkpoint_file == Path("/srv/privacy/audit-checkpoints.jsonl")
+    assert defaults.audit_signing_key == Path("/srv/privacy/audit-signing.key")
+    own = Settings.from_env(
+        {
+            "PRIVACY_AUDIT_CHECKPOINT_SECONDS": "60",
+            "PRIVACY_AUDIT_CHECKPOINT_FILE": "/ship/checkpoints.jsonl",
+            "PRIVACY_AUDIT_SIGNING_KEY": "/keys/audit.key",
+        }
+    )
+    assert own.audit_checkpoint_interval == timedelta(seconds=60)
+    assert own.audit_checkpoint_file == Path("/ship/checkpoints.jsonl")
+    assert own.audit_signing_key == Path("/keys/audit.key")
+    off = Settings.from_env({"PRIVACY_AUDIT_CHECKPOINT_SECONDS": "off"})
+    assert off.audit_checkpoint_interval is None
+    with pytest.raises(ConfigError, match="PRIVACY_AUDIT_CHECKPOINT_SECONDS must be positive"):
+        Settings.from_env({"PRIVACY_AUDIT_CHECKPOINT_SECONDS": "0"})
