@@ -124,7 +124,17 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co"), reason="a\x00b"),
             "reason",
-            "must not contain NUL characters",
+            "must not contain control characters",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme\n", subject=pb.Subject(email="a@b.co")),
+            "tenant_id",
+            "must be 1-64 letters, digits",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co\n")),
+            "subject.email",
+            "is not an email address",
         ),
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a\x00@b.co")),
