@@ -131,6 +131,9 @@ async def test_changed_truncated_or_forged_tokens_are_refused(
     ]
     for bad in forged:
         await _refused(stub, pb.ListJobsRequest(tenant_id="acme", page_token=bad))
+    # A tenant with no job (and so, so far, no key) made no token either.
+    for bad in (token, *forged):
+        await _refused(stub, pb.ListJobsRequest(tenant_id="initech", page_token=bad))
 
 
 @EXAMPLES
