@@ -7,6 +7,7 @@ import base64
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import grpc
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
+from server import pagetokens
 from server.app import App
 from server.config import Settings
 from tests import factories
@@ -128,6 +130,14 @@ async def test_changed_truncated_or_forged_tokens_are_refused(
         _old_style("0001-01-01T00:00:00+23:59", job_id),
         _old_style("9999-12-31T23:59:59.999999-23:59", job_id),
         _old_style("2026-01-01T00:00:00+00:00", job_id),
+        # Well formed, for this listing, signed with a key that is not the tenant's.
+        *(
+            pagetokens.make(
+                pagetokens.signing_key(guess), ("acme", "", ""), pagetokens.Cursor(when, job_id)
+            )
+            for guess in (b"", b"\x00" * 32, b"acme")
+            for when in (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+        ),
     ]
     for bad in forged:
         await _refused(stub, pb.ListJobsRequest(tenant_id="acme", page_token=bad))
