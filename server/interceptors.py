@@ -206,9 +206,10 @@ class Undecodable:
 class RequestInterceptor(grpc.aio.ServerInterceptor):
     """Requests of the service that do not parse become INVALID_ARGUMENT.
 
-    gRPC parses a request before any interceptor's code runs, and a parse error
-    there answers UNKNOWN, ahead of authentication and of the metrics. So the
-    method's deserializer is wrapped: a DecodeError gives `Undecodable`, which the
+    gRPC parses a request with the handler's deserializer before it calls the
+    handler (and so the other interceptors' wrappers); a parse error there answers
+    UNKNOWN, ahead of authentication and of the metrics. So the deserializer is
+    wrapped: a DecodeError gives `Undecodable`, which the
     handler chain refuses. Innermost of the interceptors: AuthInterceptor has
     checked the caller (no valid token: UNAUTHENTICATED) and ErrorInterceptor
     counts the call and maps the refusal.
