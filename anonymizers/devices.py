@@ -24,7 +24,7 @@ _SYSTEMS = (
     ("Macintosh", "macOS"),
     ("Linux", "Linux"),
 )
-_GENERAL = re.compile(r"^[A-Za-z ]+ on [A-Za-z ]+$")
+_GENERAL = re.compile(r"[A-Za-z ]+ on [A-Za-z ]+")  # fullmatch: `$` passes a final newline
 
 
 def truncate_ip(
@@ -37,7 +37,7 @@ def truncate_ip(
 
 def generalize_user_agent(user_agent: str) -> str:
     """'Chrome on Windows': the browser family and the OS, no versions or build ids."""
-    if _GENERAL.match(user_agent):
+    if _GENERAL.fullmatch(user_agent):
         return user_agent  # already general: anonymizing twice changes nothing
     browser = next((name for mark, name in _BROWSERS if mark in user_agent), "Other browser")
     system = next((name for mark, name in _SYSTEMS if mark in user_agent), "other OS")

@@ -24,7 +24,7 @@ from server.config import Settings
 from server.database import bounded_connection, connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
-from server.interceptors import ErrorInterceptor
+from server.interceptors import ErrorInterceptor, RequestInterceptor
 from server.keyring import Keyring
 from server.ratelimit import RateLimit
 from server.retention import RetentionPolicy
@@ -206,8 +206,9 @@ class App:
             lambda: bounded_connection(pool, self.settings.db_timeout), self.settings.auth_cache
         )
         server = grpc.aio.server(
-            # Errors outermost: refusals by AuthInterceptor become precise statuses.
-            interceptors=[ErrorInterceptor(), AuthInterceptor(authenticator)],
+            # Errors outermost: refusals by AuthInterceptor become precise statuses;
+            # requests that do not parse are refused innermost, after authentication.
+            interceptors=[ErrorInterceptor(), AuthInterceptor(authenticator), RequestInterceptor()],
             # Every request is small (ids, a subject, a reason): refuse big ones
             # before they are parsed, with RESOURCE_EXHAUSTED from gRPC itself.
             options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],

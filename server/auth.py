@@ -71,19 +71,26 @@ def require_tenant(caller: Caller, tenant_id: str) -> None:
 
 
 def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
-    """The token of an "authorization: Bearer <token>" header."""
-    for key, value in metadata or ():
-        if key.lower() != "authorization":
-            continue
-        text = value.decode(errors="replace") if isinstance(value, bytes) else value
-        scheme, _, token = text.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated('the authorization header must be "Bearer <token>"')
-        return token.strip()
-    raise Unauthenticated(
-        'no credentials: send "authorization: Bearer <token>" metadata '
-        "(privacyctl reads PRIVACY_TOKEN or PRIVACY_DATA_DIR/dev-token)"
-    )
+    """The token of the one "authorization: Bearer <token>" header."""
+    values = [value for key, value in metadata or () if key.lower() == "authorization"]
+    if not values:
+        raise Unauthenticated(
+            'no credentials: send "authorization: Bearer <token>" metadata '
+            "(privacyctl reads PRIVACY_TOKEN or PRIVACY_DATA_DIR/dev-token)"
+        )
+    if len(values) > 1:
+        # Which one counts would be a guess (a proxy may have added its own in
+        # front of the caller's): refuse rather than pick the first.
+        raise Unauthenticated(
+            'more than one authorization header: send exactly one "authorization: '
+            'Bearer <token>" (a channel that adds the token needs none in the call)'
+        )
+    value = values[0]
+    text = value.decode(errors="replace") if isinstance(value, bytes) else value
+    scheme, _, token = text.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated('the authorization header must be "Bearer <token>"')
+    return token.strip()
 
 
 class Authenticator:

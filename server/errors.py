@@ -22,7 +22,8 @@ class InvalidArgument(PrivacyError):
     """A request field is missing or malformed."""
 
     def __init__(self, field: str, description: str) -> None:
-        super().__init__(f"{field}: {description}")
+        # No field: the request as a whole (bytes that are no request message).
+        super().__init__(f"{field}: {description}" if field else description)
         self.field = field
         self.description = description
 

@@ -7,11 +7,13 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -31,7 +33,8 @@ from server.errors import (
 
 log = logging.getLogger(__name__)
 
-SERVICE = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
+_SERVICE = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"]
+SERVICE = _SERVICE.full_name
 
 _CODES: list[tuple[type[PrivacyError], int]] = [
     (InvalidArgument, code_pb2.INVALID_ARGUMENT),
@@ -175,4 +178,90 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     call.done()
 
             return handler._replace(unary_stream=stream)  # type: ignore[attr-defined,no-any-return]
+        return handler
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """Bytes that are no request message, in the place of the request: refused
+    (InvalidArgument) inside the interceptors, once the caller is authenticated."""
+
+    message_type: str
+    utf8: bool  # a string field is not UTF-8 (else: not the message's encoding)
+
+    def error(self) -> InvalidArgument:
+        problem = (
+            "a string field is not valid UTF-8"
+            if self.utf8
+            else "the bytes are not a protobuf encoding of it"
+        )
+        # No field is named: which one is broken is not known once parsing fails.
+        return InvalidArgument(
+            "",
+            f"the request is not a valid {self.message_type}: {problem}; "
+            "send a message built from the service's .proto",
+        )
+
+
+class RequestInterceptor(grpc.aio.ServerInterceptor):
+    """Requests of the service that do not parse become INVALID_ARGUMENT.
+
+    gRPC parses a request with the handler's deserializer before it calls the
+    handler (and so the other interceptors' wrappers); a parse error there answers
+    UNKNOWN, ahead of authentication and of the metrics. So the deserializer is
+    wrapped: a DecodeError gives `Undecodable`, which the
+    handler chain refuses. Innermost of the interceptors: AuthInterceptor has
+    checked the caller (no valid token: UNAUTHENTICATED) and ErrorInterceptor
+    counts the call and maps the refusal.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not method.startswith(f"/{SERVICE}/"):
+            return handler
+        found = _SERVICE.methods_by_name.get(method.rsplit("/", 1)[-1])
+        parse: Any = handler.request_deserializer
+        if found is None or parse is None:
+            return handler
+        message_type = found.input_type.full_name
+
+        def deserialize(raw: bytes) -> Any:
+            try:
+                return parse(raw)
+            except DecodeError as exc:
+                # The parser's text names the message type and the problem, no value.
+                return Undecodable(message_type, utf8="UTF-8" in str(exc))
+
+        if handler.unary_unary is not None:
+            inner_unary: Any = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                if isinstance(request, Undecodable):
+                    raise request.error()
+                return await inner_unary(request, context)
+
+            return handler._replace(  # type: ignore[attr-defined,no-any-return]
+                request_deserializer=deserialize, unary_unary=unary
+            )
+        if handler.unary_stream is not None:
+            inner_stream: Any = handler.unary_stream
+
+            async def stream(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
+                if isinstance(request, Undecodable):
+                    raise request.error()
+                async for response in inner_stream(request, context):
+                    yield response
+
+            return handler._replace(  # type: ignore[attr-defined,no-any-return]
+                request_deserializer=deserialize, unary_stream=stream
+            )
         return handler

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import secrets
 import uuid
@@ -21,10 +19,10 @@ from anonymizers.counting import count_rows
 from anonymizers.identity import Identifiers
 from anonymizers.redaction import REDACTED, Redactor
 from anonymizers.registry import Registry
-from server import audit, subjects, tenant_keys
+from server import audit, pagetokens, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.database import wait_durable
-from server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from server.errors import AlreadyExists, FailedPrecondition, NotFound
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
@@ -559,19 +557,6 @@ def scope_of(row: asyncpg.Record) -> Scope:
     )
 
 
-def _page_token(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _parse_page_token(token: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, job_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument("page_token", "is not a token from ListJobs") from None
-
-
 async def list_jobs(
     conn: Connection,
     tenant_id: str,
@@ -580,28 +565,42 @@ async def list_jobs(
     kind: JobKind | None,
     page_size: int,
     page_token: str,
+    keyring: Keyring,
 ) -> tuple[list[Job], str]:
-    """Return one page of a tenant's jobs, newest first, and the next page's token."""
-    created, after_id = _parse_page_token(page_token) if page_token else (None, None)
-    rows = await conn.fetch(
-        Q["list_jobs"],
-        tenant_id,
-        state.value if state else None,
-        kind.value if kind else None,
-        created,
-        after_id,
-        page_size + 1,  # one more tells whether there is a next page
-    )
-    page = rows[:page_size]
-    tasks_by_job: dict[uuid.UUID, list[asyncpg.Record]] = {r["id"]: [] for r in page}
-    for task in await conn.fetch(Q["tasks_of_jobs"], list(tasks_by_job)):
-        tasks_by_job[task["job_id"]].append(task)
-    reviews: dict[uuid.UUID, list[asyncpg.Record]] = {r["id"]: [] for r in page}
-    for review in await conn.fetch(Q["job_reviews"], list(reviews)):
-        reviews[review["job_id"]].append(review)
-    jobs = [_job(r, tasks_by_job[r["id"]], reviews[r["id"]]) for r in page]
-    next_token = _page_token(jobs[-1]) if len(rows) > page_size else ""
-    return jobs, next_token
+    """Return one page of a tenant's jobs, newest first, and the next page's token
+    (signed for this tenant and filter: server.pagetokens)."""
+    listing = (tenant_id, state.value if state else "", kind.value if kind else "")
+    # One transaction: the tenant's key is made on first use, and a refused token
+    # must leave nothing behind (a tenant with no job has no key, and no token).
+    async with conn.transaction():
+        key: bytes | None = None
+        cursor: pagetokens.Cursor | None = None
+        if page_token:
+            key = pagetokens.signing_key(await tenant_keys.tenant_key(conn, tenant_id, keyring))
+            cursor = pagetokens.read(key, listing, page_token)
+        rows = await conn.fetch(
+            Q["list_jobs"],
+            tenant_id,
+            state.value if state else None,
+            kind.value if kind else None,
+            cursor.created_at if cursor else None,
+            cursor.job_id if cursor else None,
+            page_size + 1,  # one more tells whether there is a next page
+        )
+        page = rows[:page_size]
+        tasks_by_job: dict[uuid.UUID, list[asyncpg.Record]] = {r["id"]: [] for r in page}
+        for task in await conn.fetch(Q["tasks_of_jobs"], list(tasks_by_job)):
+            tasks_by_job[task["job_id"]].append(task)
+        reviews: dict[uuid.UUID, list[asyncpg.Record]] = {r["id"]: [] for r in page}
+        for review in await conn.fetch(Q["job_reviews"], list(reviews)):
+            reviews[review["job_id"]].append(review)
+        jobs = [_job(r, tasks_by_job[r["id"]], reviews[r["id"]]) for r in page]
+        if len(rows) <= page_size:
+            return jobs, ""
+        if key is None:
+            key = pagetokens.signing_key(await tenant_keys.tenant_key(conn, tenant_id, keyring))
+        last = jobs[-1]
+        return jobs, pagetokens.make(key, listing, pagetokens.Cursor(last.created_at, last.id))
 
 
 async def cancel(conn: Connection, job_id: uuid.UUID, actor: str) -> Job:

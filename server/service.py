@@ -181,6 +181,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 kind=kind,
                 page_size=size,
                 page_token=request.page_token,
+                keyring=self._keyring,
             )
         return pb.ListJobsResponse(jobs=[job_to_proto(j) for j in page], next_page_token=token)
 

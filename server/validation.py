@@ -42,15 +42,23 @@ CLOCK_SKEW = timedelta(minutes=5)
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 17  # E.164's 15, with an international prefix or a "(0)"
 
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
-_PHONE = re.compile(r"^[0-9\s().+\-]+$")
+# Patterns are applied with fullmatch, never match + `$`: `$` also matches before a
+# final newline, so "acme\n" would pass.
+_TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+_PHONE = re.compile(r"[0-9\s().+\-]+")
+_UUID = re.compile(r"[0-9A-Fa-f]{8}(-?[0-9A-Fa-f]{4}){3}-?[0-9A-Fa-f]{12}")
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+# No identifier, key or reason holds one: a line break or an escape sequence would
+# forge lines in logs, listings and terminals, and NUL does not fit a text column.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_MESSAGE = "must not contain control characters (NUL, tabs, line breaks, escapes)"
 
 
 def tenant_id(value: str, field: str = "tenant_id") -> str:
     if not value:
         raise InvalidArgument(field, "is required")
-    if len(value) > MAX_TENANT_ID or not _TENANT_ID.match(value):
+    if len(value) > MAX_TENANT_ID or not _TENANT_ID.fullmatch(value):
         raise InvalidArgument(field, f"must be 1-{MAX_TENANT_ID} letters, digits, '_', '.' or '-'")
     return value
 
@@ -81,14 +89,24 @@ def subject(
             raise InvalidArgument("subject.contact_id", "must be a positive id")
         return Subject(SubjectKind.CONTACT_ID, str(request_subject.contact_id))
     if which == "email":
+        # Spaces around it are a copy-and-paste slip, trimmed; a control character
+        # anywhere (a final line break too) is refused.
         email = request_subject.email.strip()
-        if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        if (
+            _CONTROL.search(request_subject.email)
+            or len(email) > MAX_EMAIL
+            or not _EMAIL.fullmatch(email)
+        ):
             raise InvalidArgument("subject.email", "is not an email address")
         return Subject(SubjectKind.EMAIL, email.lower())
     if which == "phone":
         phone = request_subject.phone
         number = digits(phone)
-        if not _PHONE.match(phone) or not MIN_PHONE_DIGITS <= len(number) <= MAX_PHONE_DIGITS:
+        if (
+            not _PHONE.fullmatch(phone)
+            or _CONTROL.search(phone)
+            or not MIN_PHONE_DIGITS <= len(number) <= MAX_PHONE_DIGITS
+        ):
             raise InvalidArgument(
                 "subject.phone",
                 f"is not a phone number ({MIN_PHONE_DIGITS}-{MAX_PHONE_DIGITS} digits, "
@@ -126,9 +144,8 @@ def job_request(
     data_types = _data_types(request.data_types, registry)
     if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument("idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY}")
-    if "\x00" in request.idempotency_key:
-        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
-        raise InvalidArgument("idempotency_key", "must not contain NUL characters")
+    if _CONTROL.search(request.idempotency_key):
+        raise InvalidArgument("idempotency_key", _CONTROL_MESSAGE)
     code, note = _reason(request)
     now = now or datetime.now(UTC)
     not_before = _timestamp(request, "not_before")
@@ -176,8 +193,8 @@ def _reason(request: pb.EraseRequest | pb.AnonymizeRequest) -> tuple[ReasonCode,
     limit = MAX_NOTE if request.note else MAX_REASON  # what the old field allowed
     if len(note) > limit:
         raise InvalidArgument(field, f"is longer than {limit} characters; keep it short")
-    if any(c < " " and c not in "\t\n" for c in note):
-        raise InvalidArgument(field, "must not contain control characters")
+    if _CONTROL.search(note):
+        raise InvalidArgument(field, _CONTROL_MESSAGE)
     if legacy and code is ReasonCode.UNSPECIFIED:
         code = ReasonCode.OTHER
     return code, note.strip()
@@ -199,9 +216,9 @@ def reason(value: str, *, required: bool = False) -> str:
         raise InvalidArgument("reason", "is required: name the legal matter or ticket")
     if len(value) > MAX_REASON:
         raise InvalidArgument("reason", f"is longer than {MAX_REASON}")
-    if "\x00" in value:
-        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
-        raise InvalidArgument("reason", "must not contain NUL characters")
+    if _CONTROL.search(value):
+        # One line: a reason is shown in listings and the audit log.
+        raise InvalidArgument("reason", _CONTROL_MESSAGE)
     return value
 
 
@@ -221,10 +238,9 @@ def hold_request(request: pb.SetLegalHoldRequest) -> HoldRequest:
 def hold_id(value: str) -> uuid.UUID:
     if not value:
         raise InvalidArgument("hold_id", "is required")
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise InvalidArgument("hold_id", "is not a legal hold id (a UUID)") from None
+    if not _UUID.fullmatch(value):
+        raise InvalidArgument("hold_id", "is not a legal hold id (a UUID)")
+    return uuid.UUID(value)
 
 
 @dataclass(frozen=True)
@@ -258,10 +274,11 @@ def _data_types(names: Iterable[str], registry: Registry) -> tuple[str, ...]:
 def job_id(value: str) -> uuid.UUID:
     if not value:
         raise InvalidArgument("job_id", "is required")
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise InvalidArgument("job_id", "is not a job id (a UUID)") from None
+    # The pattern first: uuid.UUID also takes braces, "urn:uuid:" and, through
+    # int(), surrounding whitespace.
+    if not _UUID.fullmatch(value):
+        raise InvalidArgument("job_id", "is not a job id (a UUID)")
+    return uuid.UUID(value)
 
 
 def page_size(value: int) -> int:

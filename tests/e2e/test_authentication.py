@@ -14,6 +14,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
@@ -129,6 +130,36 @@ async def test_every_rpc_refuses_a_caller_without_a_valid_token(
     assert code is grpc.StatusCode.UNAUTHENTICATED
     assert says in message
     assert await _counts(db) == before
+
+
+async def test_two_authorization_headers_are_refused_whichever_comes_first(
+    fresh_auth: App,
+    raw_stub: privacy_pb2_grpc.PrivacyServiceStub,
+    db: asyncpg.Connection,
+    two_tenants: object,
+) -> None:
+    # A proxy that adds its own header in front of the caller's must not decide
+    # who the caller is: two headers are ambiguous, whatever they hold.
+    assert fresh_auth.dev_token is not None
+    valid = ("authorization", f"Bearer {fresh_auth.dev_token}")
+    unknown = ("authorization", "Bearer prv_" + "x" * 43)
+    before = await _counts(db)
+    for metadata in ((valid, unknown), (unknown, valid), (valid, valid)):
+        for method, request in _requests("acme", str(uuid.uuid4()), str(uuid.uuid4())).items():
+            code, message = await _call(raw_stub, method, request, metadata)
+            assert code is grpc.StatusCode.UNAUTHENTICATED, (method, metadata)
+            assert "more than one authorization header" in message
+    assert await _counts(db) == before
+    async with open_channel(f"127.0.0.1:{fresh_auth.port}") as channel:
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+            metadata=(unknown, valid),
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in reflection:
+                pass
+    assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert "more than one authorization header" in (refused.value.details() or "")
 
 
 async def test_health_needs_no_token(fresh_auth: App) -> None:

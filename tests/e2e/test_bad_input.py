@@ -147,6 +147,14 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
             ),
             "reason_code",
             "is not one of the ReasonCode values",
+            pb.EraseRequest(tenant_id="acme\n", subject=pb.Subject(email="a@b.co")),
+            "tenant_id",
+            "must be 1-64 letters, digits",
+        ),
+        (
+            pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a@b.co\n")),
+            "subject.email",
+            "is not an email address",
         ),
         (
             pb.EraseRequest(tenant_id="acme", subject=pb.Subject(email="a\x00@b.co")),

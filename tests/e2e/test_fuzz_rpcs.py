@@ -1,7 +1,8 @@
 """Fuzz every RPC with generated, mostly nonsensical requests against the real server.
 
 Whatever arrives, the server answers with a precise status (never UNKNOWN or
-INTERNAL), keeps serving, and a request it refuses writes nothing.
+INTERNAL), keeps serving, and a request it refuses writes nothing. Raw bytes too:
+requests cut short, with a byte changed, with a string that is not UTF-8, noise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
+from google.protobuf import descriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -148,6 +150,33 @@ def calls(draw: st.DrawFn) -> tuple[str, Any]:
     return method, request
 
 
+SERVICE = pb.DESCRIPTOR.services_by_name["PrivacyService"]
+
+
+def _string_fields(method: str) -> list[int]:
+    fields = SERVICE.methods_by_name[method].input_type.fields
+    return [f.number for f in fields if f.type == descriptor.FieldDescriptor.TYPE_STRING]
+
+
+@st.composite
+def raw_calls(draw: st.DrawFn) -> tuple[str, bytes]:
+    """One RPC name and bytes for it: a request spoiled, or noise."""
+    method, request = draw(calls())
+    wire: bytes = request.SerializeToString()
+    spoil = draw(st.sampled_from(["noise", "cut", "byte", "utf8"]))
+    if spoil == "noise":
+        return method, draw(st.binary(max_size=300))
+    if spoil == "cut" and wire:
+        return method, wire[: draw(st.integers(0, len(wire) - 1))]
+    if spoil == "byte" and wire:
+        at = draw(st.integers(0, len(wire) - 1))
+        return method, wire[:at] + bytes([draw(st.integers(0, 255))]) + wire[at + 1 :]
+    # A string field holding bytes that are not UTF-8 (a lone continuation byte).
+    value = draw(st.binary(max_size=40)) + b"\x80" + draw(st.binary(max_size=40))
+    number = draw(st.sampled_from(_string_fields(method)))
+    return method, wire + bytes([number << 3 | 2, len(value)]) + value
+
+
 async def _counts(db: asyncpg.Connection) -> dict[str, int]:
     return {t: await db.fetchval(f"SELECT count(*) FROM {t}") for t in WRITTEN}
 
@@ -166,8 +195,23 @@ async def _call(stub: Any, method: str, request: Any) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+async def _call_raw(channel: grpc.aio.Channel, method: str, body: bytes) -> grpc.StatusCode:
+    path = f"/{SERVICE.full_name}/{method}"
+    try:
+        if SERVICE.methods_by_name[method].server_streaming:
+            stream: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(path)
+            async for _ in stream(body, timeout=CALL_TIMEOUT):
+                pass
+        else:
+            unary: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(path)
+            await unary(body, timeout=CALL_TIMEOUT)
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
 @pytest.fixture
-async def stub(no_workers: Settings, db: asyncpg.Connection) -> AsyncIterator[Any]:
+async def channel(no_workers: Settings, db: asyncpg.Connection) -> AsyncIterator[grpc.aio.Channel]:
     """A server with data to find and no workers: only the RPCs write, so counts are exact."""
     await factories.tenant(db, "acme")
     await factories.contact(db, "acme", "Jane", "Doe", messages=2)
@@ -175,12 +219,17 @@ async def stub(no_workers: Settings, db: asyncpg.Connection) -> AsyncIterator[An
     await app.start()
     try:
         async with open_channel(f"127.0.0.1:{app.port}", token=app.dev_token) as channel:
-            yield privacy_pb2_grpc.PrivacyServiceStub(channel)
+            yield channel
             # Still serving after everything the fuzzer sent.
             listed = await stub_list(channel)
             assert isinstance(listed, pb.ListJobsResponse)
     finally:
         await app.stop()
+
+
+@pytest.fixture
+def stub(channel: grpc.aio.Channel) -> Any:
+    return privacy_pb2_grpc.PrivacyServiceStub(channel)
 
 
 async def stub_list(channel: grpc.aio.Channel) -> pb.ListJobsResponse:
@@ -213,5 +262,20 @@ async def test_fuzzed_requests_get_precise_statuses_and_refusals_write_nothing(
     before = await _counts(db)
     code = await _call(stub, method, request)
     assert code not in NEVER, (method, request)
+    if code is not grpc.StatusCode.OK:
+        assert await _counts(db) == before, (method, code)
+
+
+@EXAMPLES
+@given(call=raw_calls())
+@example(call=("Erase", b"\x0a\x05ab"))  # a string field longer than the message
+@example(call=("WatchJob", b"\x0a\x02\xc3\x28"))  # job_id not UTF-8
+async def test_raw_bytes_get_precise_statuses_and_refusals_write_nothing(
+    channel: grpc.aio.Channel, db: asyncpg.Connection, call: tuple[str, bytes]
+) -> None:
+    method, body = call
+    before = await _counts(db)
+    code = await _call_raw(channel, method, body)
+    assert code not in NEVER, (method, body)
     if code is not grpc.StatusCode.OK:
         assert await _counts(db) == before, (method, code)

@@ -36,3 +36,16 @@ def test_bearer_tokens_are_read(metadata: list[tuple[str, str | bytes]], expecte
 def test_no_header_says_how_to_send_one(metadata: list[tuple[str, str]] | None) -> None:
     with pytest.raises(Unauthenticated, match="no credentials"):
         bearer_token(metadata)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        [("authorization", "Bearer abc"), ("authorization", "Bearer def")],
+        [("authorization", "Bearer abc"), ("Authorization", "Bearer abc")],
+        [("authorization", "Basic x"), ("x-other", "1"), ("authorization", b"Bearer abc")],
+    ],
+)
+def test_more_than_one_header_is_refused(metadata: list[tuple[str, str | bytes]]) -> None:
+    with pytest.raises(Unauthenticated, match="more than one authorization header"):
+        bearer_token(metadata)
