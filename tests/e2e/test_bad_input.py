@@ -147,6 +147,8 @@ async def stub(app: App) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncSt
             ),
             "reason_code",
             "is not one of the ReasonCode values",
+        ),
+        (
             pb.EraseRequest(tenant_id="acme\n", subject=pb.Subject(email="a@b.co")),
             "tenant_id",
             "must be 1-64 letters, digits",
