@@ -133,6 +133,7 @@ async def export(
         for start in range(0, len(file_ids), FILE_ROWS_AT_ONCE):
             async for exported in _read_blobs(
                 blobs,
+                tenant_id,
                 await _pending_files(conn, tenant_id, file_ids[start : start + FILE_ROWS_AT_ONCE]),
             ):
                 manifest.files += 1
@@ -158,7 +159,9 @@ async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> l
     ]
 
 
-async def _read_blobs(blobs: BlobStore, pending: list[_PendingFile]) -> AsyncIterator[ExportedFile]:
+async def _read_blobs(
+    blobs: BlobStore, tenant_id: str, pending: list[_PendingFile]
+) -> AsyncIterator[ExportedFile]:
     """Each file with its contents and their SHA-256, read a group at a time off the
     event loop, the next group while this one is sent.
 
@@ -170,7 +173,7 @@ async def _read_blobs(blobs: BlobStore, pending: list[_PendingFile]) -> AsyncIte
         contents: list[ExportedFile] = []
         size = 0
         for f in group:
-            data = blobs.get(f.blob_key)
+            data = blobs.get(tenant_id, f.blob_key)  # only the tenant's own blobs
             contents.append(ExportedFile(f.file_id, f.path, data, hashlib.sha256(data).hexdigest()))
             size += len(data)
             if size >= READ_AHEAD_BYTES:
