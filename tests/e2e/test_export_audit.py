@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,7 +17,9 @@ import pytest
 
 from clients.client import PrivacyClient, PrivacyClientError, subject
 from clients.export_files import records_of
+from server.app import App
 from server.blobs import LocalBlobStore
+from server.config import Settings
 from tests import factories
 
 # How long the server may take to write the entry of an export its caller left.
@@ -86,6 +90,41 @@ async def test_an_export_cancelled_after_its_first_message_is_started_then_abort
     sent = sum(aborted["details"]["records"].values())
     assert len(records_of(first)) <= sent < 3000 + 2
     assert aborted["details"]["files"] == 0  # files come after the records
+
+
+class _StuckReads(LocalBlobStore):
+    """Reads that wait until let go: an export busy reading a file, not waiting to
+    send, when its caller leaves (its task is cancelled, not its stream closed)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reading = threading.Event()
+        self.go = threading.Event()
+
+    def get(self, tenant_id: str, key: str) -> bytes:
+        self.reading.set()
+        self.go.wait(AUDITED_WITHIN)
+        return super().get(tenant_id, key)
+
+
+async def test_an_export_cancelled_while_it_reads_a_file_is_started_then_aborted(
+    db: asyncpg.Connection, settings: Settings, blob_dir: Path
+) -> None:
+    blobs = _StuckReads(blob_dir)
+    jane = await _jane(db, blobs, messages=1)
+    async with App(settings, blobs=blobs) as app:
+        try:
+            async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
+                stream = client.export("acme", subject(email=jane.email))
+                assert records_of(await anext(stream))  # the records went out first
+                assert await asyncio.to_thread(blobs.reading.wait, AUDITED_WITHIN)
+                await stream.aclose()  # type: ignore[attr-defined]  # while it reads
+                started, aborted = await _export_entries(db)
+        finally:
+            blobs.go.set()
+    assert [started["action"], aborted["action"]] == ["export.started", "export.aborted"]
+    assert aborted["details"]["reason"] == "cancelled by the caller"
+    assert aborted["details"]["files"] == 0
 
 
 async def test_an_export_ended_by_an_error_is_started_then_aborted(
