@@ -129,6 +129,9 @@ class BatchResult:
     # (file id, why): files that hold the subject but could not be rewritten safely;
     # the job lists them for an operator instead of pretending.
     needs_review: tuple[tuple[int, str], ...] = field(default=())
+    # Files whose contents the blob store no longer holds: gone already, so nothing
+    # to read, redact or delete; the batch's audit entry records their ids.
+    missing_files: tuple[int, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -257,9 +260,11 @@ def fake_replacer(fakes: Fakes) -> Replace:
 
 
 class BlobReader(Protocol):
-    """Read blobs' contents, in the order of their keys (off the event loop)."""
+    """Read blobs' contents, in the order of their keys (off the event loop): None
+    for a key whose blob is gone. A key the store refuses (not the job's tenant's, or
+    leaving the blob directory) raises, and fails the batch."""
 
-    async def __call__(self, keys: Sequence[str]) -> list[bytes]: ...
+    async def __call__(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
 
 def advance(result: BatchResult, part: int, parts: int) -> BatchResult:

@@ -186,12 +186,19 @@ class FilesAnonymizer:
         files = [
             _Indexed(r["id"], r["sha256"], r["content_type"], r["name"], data)
             for r, data in zip(present, contents, strict=True)
+            if data is not None
         ]
         await _save_tokens(conn, tenant, tools, files)
+        # A file whose blob is gone has no contents to index: taken off the queue too
+        # (new contents queue it again).
         await conn.execute(_SQL["indexed"], tenant, [r["id"] for r in rows])
         # No mention: bookkeeping. Done when the queue is.
         return BatchResult(
-            processed=0, part=batch.part, checkpoint=0, finished=len(rows) < batch.limit
+            processed=0,
+            part=batch.part,
+            checkpoint=0,
+            finished=len(rows) < batch.limit,
+            missing_files=_missing(present, contents),
         )
 
     async def _contents(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
@@ -214,6 +221,8 @@ class FilesAnonymizer:
         reviews: list[tuple[int, str]] = []
         changed: list[_Indexed] = []
         for r, data in zip(rows, contents, strict=True):
+            if data is None:  # gone: nothing in it names anyone any more
+                continue
             out = rewritten(data, r["content_type"], r["name"], tools, own=False)
             if out.changed:
                 rewrites.append((r["blob_key"], out.data))
@@ -239,6 +248,7 @@ class FilesAnonymizer:
             finished=len(rows) < batch.limit,
             blob_rewrites=tuple(rewrites),
             needs_review=tuple(reviews),
+            missing_files=_missing(rows, contents),
         )
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
@@ -255,21 +265,30 @@ class FilesAnonymizer:
         rows = await conn.fetch(_SQL["lock_batch"], *_args(batch.scope), batch.after, batch.limit)
         rewrites: list[tuple[str, bytes]] = []
         reviews: list[tuple[int, str]] = []
-        names, sizes, digests = [], [], []
+        names: list[str] = []
+        sizes: list[int | None] = []
+        digests: list[str | None] = []
         # All at once: one trip off the event loop (the store overlaps its requests
         # if that suits it).
         contents = await tools.read_blobs([r["blob_key"] for r in rows])
         indexed: list[_Indexed] = []
         for r, original in zip(rows, contents, strict=True):
+            names.append(tools.redactor.redact(r["name"], tools.replace, own=True))
+            if original is None:
+                # Its blob is gone: the row is anonymized, no contents are made up
+                # for it (its size and digest stay).
+                sizes.append(None)
+                digests.append(None)
+                continue
             out = rewritten(original, r["content_type"], r["name"], tools, own=True)
             rewrites.append((r["blob_key"], out.data))
             if out.review:
                 reviews.append((r["id"], out.review))
-            names.append(tools.redactor.redact(r["name"], tools.replace, own=True))
+            digest = hashlib.sha256(out.data).hexdigest()
             sizes.append(len(out.data))
-            digests.append(hashlib.sha256(out.data).hexdigest())
+            digests.append(digest)
             indexed.append(
-                _Indexed(r["id"], digests[-1], r["content_type"], names[-1], out.data, out.views)
+                _Indexed(r["id"], digest, r["content_type"], names[-1], out.data, out.views)
             )
         await conn.execute(
             _SQL["update_anonymized"],
@@ -287,11 +306,17 @@ class FilesAnonymizer:
             finished=len(rows) < batch.limit,
             blob_rewrites=tuple(rewrites),
             needs_review=tuple(reviews),
+            missing_files=_missing(rows, contents),
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
         async for r in rendered_files(conn, _SQL["export"], *_args(scope)):
             yield r
+
+
+def _missing(rows: Sequence[Any], contents: Sequence[bytes | None]) -> tuple[int, ...]:
+    """The ids of the rows whose contents were not found (their blobs are gone)."""
+    return tuple(r["id"] for r, data in zip(rows, contents, strict=True) if data is None)
 
 
 class _Indexed(NamedTuple):

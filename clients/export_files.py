@@ -2,7 +2,8 @@
 
 Zip layout (docs/export.md): manifest.json, one <data_type>.ndjson per data type,
 files/<id>-<name>. NDJSON: one {"data_type", "record"} object a line, then one
-{"manifest": …} line. File contents go only into the zip.
+{"manifest": …} line. File contents go only into the zip; files the server could
+not find in its blob store are listed in the manifest's `missing_files`.
 """
 
 from __future__ import annotations
@@ -86,9 +87,21 @@ def files_done_of(chunk: pb.ExportChunk) -> list[pb.ExportedFile]:
     return []
 
 
-def manifest_dict(manifest: pb.ExportManifest, files: list[pb.ExportedFile]) -> dict[str, Any]:
+def missing_of(chunk: pb.ExportChunk) -> list[pb.MissingFile]:
+    """The files a chunk lists as missing: their records went out, their contents
+    are not in the server's blob store."""
+    if chunk.WhichOneof("payload") == "files":
+        return list(chunk.files.missing)
+    return []
+
+
+def manifest_dict(
+    manifest: pb.ExportManifest,
+    files: list[pb.ExportedFile],
+    missing: list[pb.MissingFile] | None = None,
+) -> dict[str, Any]:
     """The manifest as the documented JSON object (docs/export-manifest.schema.json),
-    with the file entries that came on the stream (`files_done_of`)."""
+    with the file entries that came on the stream (`files_done_of`, `missing_of`)."""
     return {
         "schema_version": manifest.schema_version,
         "snapshot_at": manifest.snapshot_at.ToDatetime().isoformat() + "Z",
@@ -96,6 +109,9 @@ def manifest_dict(manifest: pb.ExportManifest, files: list[pb.ExportedFile]) -> 
         "files": [
             {"file_id": f.file_id, "path": f.path, "size_bytes": f.size_bytes, "sha256": f.sha256}
             for f in [*manifest.files, *files]
+        ],
+        "missing_files": [
+            {"file_id": m.file_id, "path": m.path, "reason": m.reason} for m in missing or []
         ],
     }
 
@@ -115,6 +131,7 @@ async def write_zip(
         entry: IO[bytes] | None = None
         entry_name = ""
         files: list[pb.ExportedFile] = []
+        missing: list[pb.MissingFile] = []
 
         def switch_to(name: str) -> IO[bytes]:
             nonlocal entry, entry_name
@@ -138,11 +155,12 @@ async def write_zip(
                     switch_to(piece.path).write(piece.data)
                     bars.update(task, advance=len(piece.data))
                 files.extend(files_done_of(chunk))
+                missing.extend(missing_of(chunk))
                 if which == "manifest":
                     if entry is not None:
                         entry.close()
                         entry = None
-                    manifest = manifest_dict(chunk.manifest, files)
+                    manifest = manifest_dict(chunk.manifest, files, missing)
                     archive.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
         except BaseException:
             if entry is not None:
@@ -161,6 +179,7 @@ async def write_ndjson(chunks: AsyncIterator[pb.ExportChunk], out: TextIO) -> di
     """Write records and the manifest as NDJSON lines; file contents are skipped."""
     manifest: dict[str, Any] | None = None
     files: list[pb.ExportedFile] = []
+    missing: list[pb.MissingFile] = []
     async for chunk in chunks:
         for run in lines_of(chunk):
             # Each record as it came, inside the line's object: not parsed and
@@ -169,8 +188,9 @@ async def write_ndjson(chunks: AsyncIterator[pb.ExportChunk], out: TextIO) -> di
             for line in run.ndjson.decode().split("\n")[:-1]:
                 out.write(head + line + "}\n")
         files.extend(files_done_of(chunk))
+        missing.extend(missing_of(chunk))
         if chunk.WhichOneof("payload") == "manifest":
-            manifest = manifest_dict(chunk.manifest, files)
+            manifest = manifest_dict(chunk.manifest, files, missing)
             out.write(json.dumps({"manifest": manifest}) + "\n")
     return manifest
 

@@ -471,6 +471,12 @@ async def _export(args: argparse.Namespace, console: Console) -> int:
             manifest = await write_zip(chunks, out, Console(stderr=True))
     counts = ", ".join(f"{k} {v}" for k, v in (manifest or {}).get("record_counts", {}).items())
     console.print(f"exported to {out}: {counts}", highlight=False)
+    if missing := (manifest or {}).get("missing_files"):
+        console.print(
+            f"{len(missing)} file(s) missing from the service's blob store: listed in the "
+            "manifest's missing_files, not in the export",
+            highlight=False,
+        )
     return EXIT_OK
 
 

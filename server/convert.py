@@ -93,7 +93,7 @@ class ExportPacker:
         self._items = 0
         self._bytes = 0
 
-    def add(self, item: export.Records | export.ExportedFile) -> list[pb.ExportChunk]:
+    def add(self, item: export.Part) -> list[pb.ExportChunk]:
         """The messages that are full once `item` is in."""
         if isinstance(item, export.Records):
             lines = pb.ExportRecordLines(
@@ -101,6 +101,10 @@ class ExportPacker:
             )
             return [*self.flush(), pb.ExportChunk(lines=lines)]
         ready: list[pb.ExportChunk] = []
+        if isinstance(item, export.MissingFile):
+            self._files.missing.add(file_id=item.file_id, path=item.path, reason=item.reason)
+            self._part(0, ready)
+            return ready
         data = item.data
         for offset in range(0, max(len(data), 1), CHUNK_BYTES):
             piece = data[offset : offset + CHUNK_BYTES]  # a small file's slice is itself
@@ -127,7 +131,7 @@ class ExportPacker:
 
     def flush(self) -> list[pb.ExportChunk]:
         """The file parts packed so far, as a message (none when there are none)."""
-        if not (self._files.chunks or self._files.done):
+        if not (self._files.chunks or self._files.done or self._files.missing):
             return []
         ready = [pb.ExportChunk(files=self._files)]
         self._files = pb.ExportFiles()

@@ -52,6 +52,14 @@ class DatabaseUnavailable(PrivacyError):
     """The database cannot be reached; retry later."""
 
 
+class StorageUnavailable(PrivacyError):
+    """The blob store could not be read; retry later."""
+
+
+class DataLoss(PrivacyError):
+    """Stored data is damaged and cannot be used: an operator must repair it."""
+
+
 class RateLimited(PrivacyError):
     """Too many requests of this kind for this tenant; retry later."""
 

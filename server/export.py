@@ -6,7 +6,13 @@ on in blocks of NDJSON; a block is sent before more than a few are read (COPY
 read ahead by a bounded queue, cursors a batch at a time), so gRPC flow control
 is the back-pressure and memory stays flat. The contents of the files the
 records name (`Rendered.file_ids`) follow, then a manifest with counts (the
-service sends a file in chunks, then its size and SHA-256).
+service sends a file in chunks, then its size and SHA-256). A file whose blob is
+gone is listed as missing and the export goes on; a file whose blob key the store
+refuses (another tenant's, or leaving the blob directory) ends it with DataLoss.
+
+Every export that gets past its checks is audited, whatever its end:
+`export.started` before the first record leaves, then `export.completed` before
+the manifest, or `export.aborted` saying how far it got and why.
 """
 
 from __future__ import annotations
@@ -14,23 +20,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from array import array
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, aclosing
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from anonymizers.base import Connection, Scope
 from anonymizers.records import BLOCK_BYTES, NEVER_EXPORTED, Rendered, file_path
 from anonymizers.registry import Registry
-from server import subjects
-from server.blobs import BlobStore
-from server.errors import NotFound
+from server import audit, subjects, tenant_keys
+from server.audit import AuditEntry
+from server.blobs import BlobKeyRefused, BlobMissing, BlobStore
+from server.errors import DataLoss, NotFound, PrivacyError, StorageUnavailable
+from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
 from server.tenancy import enter_tenant
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = "1"
+# Why a file is listed as missing (the manifest's `reason`).
+MISSING_BLOB = "its contents are not in the blob store (deleted, or never written)"
+CANCELLED = "cancelled by the caller"
 # Files read per trip to a thread, up to this many bytes.
 READ_AHEAD_FILES = 256
 READ_AHEAD_BYTES = 1024 * 1024
@@ -58,18 +73,56 @@ class ExportedFile(NamedTuple):
     sha256: str
 
 
+class MissingFile(NamedTuple):
+    """A file whose record went out but whose contents the blob store does not hold:
+    listed, not sent (the manifest's `missing_files`)."""
+
+    file_id: str
+    path: str
+    reason: str
+
+
 @dataclass
 class Manifest:
     snapshot_at: datetime
     record_counts: dict[str, int] = field(default_factory=dict)
-    # Totals only: each file's entry went out on its own (ExportedFile).
+    # Totals only: each file's entry went out on its own (ExportedFile, MissingFile).
     files: int = 0
     file_bytes: int = 0
+    files_missing: int = 0
     schema_version: str = SCHEMA_VERSION
 
 
-Part = Records | ExportedFile  # what travels before the manifest
+Part = Records | ExportedFile | MissingFile  # what travels before the manifest
 Item = Part | Manifest
+Connect = Callable[[], AbstractAsyncContextManager[Connection]]
+
+
+@dataclass
+class _Sent:
+    """How far an export got: what it handed to the stream."""
+
+    records: dict[str, int] = field(default_factory=dict)
+    files: int = 0
+    file_bytes: int = 0
+    files_missing: int = 0
+
+    def add(self, part: Part) -> None:
+        if isinstance(part, Records):
+            self.records[part.data_type] = self.records.get(part.data_type, 0) + part.count
+        elif isinstance(part, ExportedFile):
+            self.files += 1
+            self.file_bytes += len(part.data)
+        else:
+            self.files_missing += 1
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "files": self.files,
+            "bytes": self.file_bytes,
+            "files_missing": self.files_missing,
+        }
 
 
 class _PendingFile(NamedTuple):
@@ -79,7 +132,7 @@ class _PendingFile(NamedTuple):
 
 
 async def export(
-    conn: Connection,
+    connect: Connect,
     registry: Registry,
     blobs: BlobStore,
     tenant_id: str,
@@ -87,10 +140,127 @@ async def export(
     data_types: tuple[str, ...],
     *,
     region: str,
-) -> AsyncIterator[Item]:
-    """Yield records, then each file, then the manifest.
+    actor: str,
+    keyring: Keyring,
+) -> AsyncGenerator[Item, None]:
+    """Yield records, then each file (or its missing entry), then the manifest, and
+    audit it: `actor` started the export, then completed it or it was aborted.
 
-    NotFound when there is no such subject. `region`: where phone numbers are read."""
+    NotFound when there is no such tenant or subject (nothing is written then).
+    `region`: where phone numbers are read. Close the iterator (contextlib.aclosing)
+    rather than drop it: a caller that goes away is audited at once."""
+    unended: AuditEntry | None = None  # the started entry, until the export's end is in
+    sent = _Sent()
+    try:
+        async with connect() as conn:
+            started = await _start(conn, tenant_id, subject, data_types, region, actor, keyring)
+            unended = started
+            async with aclosing(
+                _snapshot(conn, registry, blobs, tenant_id, subject, data_types, region)
+            ) as items:
+                async for item in items:
+                    if isinstance(item, Manifest):
+                        # Before the manifest goes out: a caller that has the whole
+                        # export has its entry.
+                        done = {
+                            "records": item.record_counts,
+                            "files": item.files,
+                            "bytes": item.file_bytes,
+                            "files_missing": item.files_missing,
+                        }
+                        await _end(conn, started, "export.completed", done)
+                        unended = None
+                    else:
+                        sent.add(item)
+                    yield item
+    except BaseException as exc:  # cancelled, closed (GeneratorExit) or failed
+        if unended is not None:
+            # The export's own connection is released by now (and may be broken): the
+            # entry takes one of its own, so an export never holds two at once.
+            why = CANCELLED if _cancelled(exc) else f"error: {_error_type(exc)}"
+            await _aborted(connect, unended, {"reason": why, **sent.details()})
+        raise
+
+
+async def _start(
+    conn: Connection,
+    tenant_id: str,
+    subject: Subject,
+    data_types: tuple[str, ...],
+    region: str,
+    actor: str,
+    keyring: Keyring,
+) -> AuditEntry:
+    """Check the tenant and the subject, then append `export.started` (committed
+    before anything is read); return the entry, the template of the export's end.
+    NotFound writes nothing."""
+    async with conn.transaction():
+        await enter_tenant(conn, tenant_id)
+        if not await conn.fetchval(Q["tenant_exists"], tenant_id):
+            raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        await subjects.resolve(conn, tenant_id, subject, region)
+        key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
+        entry = AuditEntry(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="export.started",
+            subject_hash=subjects.subject_hash(key, subject),
+            details={"data_types": sorted(data_types)},  # none: all of them
+        )
+        await audit.append(conn, entry)
+    return entry
+
+
+async def _end(conn: Connection, started: AuditEntry, action: str, details: dict[str, Any]) -> None:
+    """Append the export's end: who, whose and what as `started` said, and how far."""
+    async with conn.transaction():
+        await audit.append(conn, replace(started, action=action, details=details))
+
+
+async def _aborted(connect: Connect, started: AuditEntry, details: dict[str, Any]) -> None:
+    """Append `export.aborted` on a connection of its own; shielded, so a caller's
+    second cancellation cannot stop it halfway."""
+
+    async def append() -> None:
+        async with connect() as conn:
+            await _end(conn, started, "export.aborted", details)
+
+    try:
+        await asyncio.shield(append())
+    except Exception as exc:  # the export's own error is what its caller must see
+        log.error(
+            "export abort not audited",
+            extra={"tenant_id": started.tenant_id, "error": _error_type(exc)},
+        )
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether the export ended because its caller went away (also when closing the
+    snapshot then failed in turn)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, asyncio.CancelledError | GeneratorExit):
+            return True
+        seen = seen.__context__
+    return False
+
+
+def _error_type(exc: BaseException) -> str:
+    """An error's type (and SQLSTATE), never its text: driver messages quote rows."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return type(exc).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+
+
+async def _snapshot(
+    conn: Connection,
+    registry: Registry,
+    blobs: BlobStore,
+    tenant_id: str,
+    subject: Subject,
+    data_types: tuple[str, ...],
+    region: str,
+) -> AsyncGenerator[Item, None]:
+    """The export's items, from one REPEATABLE READ, read-only snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await enter_tenant(conn, tenant_id)
         if not await conn.fetchval(Q["tenant_exists"], tenant_id):
@@ -133,10 +303,14 @@ async def export(
         for start in range(0, len(file_ids), FILE_ROWS_AT_ONCE):
             async for exported in _read_blobs(
                 blobs,
+                tenant_id,
                 await _pending_files(conn, tenant_id, file_ids[start : start + FILE_ROWS_AT_ONCE]),
             ):
-                manifest.files += 1
-                manifest.file_bytes += len(exported.data)
+                if isinstance(exported, MissingFile):
+                    manifest.files_missing += 1
+                else:
+                    manifest.files += 1
+                    manifest.file_bytes += len(exported.data)
                 yield exported
     yield manifest
 
@@ -158,21 +332,49 @@ async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> l
     ]
 
 
-async def _read_blobs(blobs: BlobStore, pending: list[_PendingFile]) -> AsyncIterator[ExportedFile]:
-    """Each file with its contents and their SHA-256, read a group at a time off the
-    event loop, the next group while this one is sent.
+def _read_one(blobs: BlobStore, tenant_id: str, f: _PendingFile) -> ExportedFile | MissingFile:
+    """One file's contents, or its missing entry. A key the store refuses is DataLoss,
+    a store that fails otherwise StorageUnavailable: each names the file, never the
+    key, and neither is taken for a database error."""
+    try:
+        data = blobs.get(tenant_id, f.blob_key)
+    except BlobMissing:
+        return MissingFile(f.file_id, f.path, MISSING_BLOB)
+    except BlobKeyRefused as exc:
+        raise DataLoss(
+            f"file {f.file_id}: its blob key {exc.why}; the export stops here "
+            "(an operator must repair the row: docs/runbook.md)"
+        ) from None
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"file {f.file_id}: the blob store could not read it "
+            f"({type(exc).__name__}); retry later"
+        ) from exc
+    return ExportedFile(f.file_id, f.path, data, hashlib.sha256(data).hexdigest())
+
+
+async def _read_blobs(
+    blobs: BlobStore, tenant_id: str, pending: list[_PendingFile]
+) -> AsyncIterator[ExportedFile | MissingFile]:
+    """Each file with its contents and their SHA-256 (or its missing entry), read a
+    group at a time off the event loop, the next group while this one is sent.
 
     One thread hop per group, not per file (a tenant has thousands of small
-    files); a group stops at READ_AHEAD_BYTES, so memory stays bounded.
+    files); a group stops at READ_AHEAD_BYTES, so memory stays bounded. A file that
+    cannot be read ends its group: the files before it go out, then its error.
     """
 
-    def read_group(group: list[_PendingFile]) -> list[ExportedFile]:
-        contents: list[ExportedFile] = []
+    def read_group(group: list[_PendingFile]) -> list[ExportedFile | MissingFile | PrivacyError]:
+        contents: list[ExportedFile | MissingFile | PrivacyError] = []
         size = 0
         for f in group:
-            data = blobs.get(f.blob_key)
-            contents.append(ExportedFile(f.file_id, f.path, data, hashlib.sha256(data).hexdigest()))
-            size += len(data)
+            try:
+                read = _read_one(blobs, tenant_id, f)
+            except PrivacyError as exc:
+                contents.append(exc)
+                break
+            contents.append(read)
+            size += len(read.data) if isinstance(read, ExportedFile) else 0
             if size >= READ_AHEAD_BYTES:
                 break
         return contents
@@ -183,10 +385,13 @@ async def _read_blobs(blobs: BlobStore, pending: list[_PendingFile]) -> AsyncIte
         while start < len(pending):
             contents = await reading
             start += len(contents)
-            if start < len(pending):
+            # No read ahead past a file that failed: the export ends there.
+            if start < len(pending) and not isinstance(contents[-1], PrivacyError):
                 ahead = pending[start : start + READ_AHEAD_FILES]
                 reading = asyncio.ensure_future(asyncio.to_thread(read_group, ahead))
             for exported in contents:
+                if isinstance(exported, PrivacyError):
+                    raise exported
                 yield exported
     finally:  # a read ahead that the caller no longer wants
         if not reading.done():

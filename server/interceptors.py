@@ -7,6 +7,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,14 @@ from server import metrics
 from server.errors import (
     AlreadyExists,
     DatabaseUnavailable,
+    DataLoss,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     PrivacyError,
     RateLimited,
+    StorageUnavailable,
     Unauthenticated,
 )
 
@@ -42,6 +45,8 @@ _CODES: list[tuple[type[PrivacyError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (DatabaseUnavailable, code_pb2.UNAVAILABLE),
+    (StorageUnavailable, code_pb2.UNAVAILABLE),
+    (DataLoss, code_pb2.DATA_LOSS),
     (RateLimited, code_pb2.RESOURCE_EXHAUSTED),
     (Unauthenticated, code_pb2.UNAUTHENTICATED),
     (PermissionDenied, code_pb2.PERMISSION_DENIED),
@@ -162,8 +167,11 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             ) -> AsyncIterator[Any]:
                 call = _Observed(method)
                 try:
-                    async for response in inner_stream(request, context):
-                        yield response
+                    # Closed when this one is, not left to the garbage collector: a
+                    # handler's cleanup (an export's audit entry) runs at once.
+                    async with aclosing(inner_stream(request, context)) as responses:
+                        async for response in responses:
+                            yield response
                 except grpc.aio.AbortError:
                     call.code = context.code() or grpc.StatusCode.UNKNOWN  # aborted by the handler
                     raise

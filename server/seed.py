@@ -1076,13 +1076,13 @@ class _StoredBlobs:
     def store(self, data: bytes) -> str:
         key = self._blobs.new_key(self._tenant_id)
         self._keys.append(key)  # first: a put that fails halfway is undone too
-        self._blobs.put(key, data)
+        self._blobs.put(self._tenant_id, key, data)
         return key
 
     def undo(self) -> None:
         for key in self._keys:
             try:
-                self._blobs.delete(key)
+                self._blobs.delete(self._tenant_id, key)
             except Exception:  # best effort: one failure must not stop the rest
                 continue
 

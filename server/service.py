@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, aclosing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,8 @@ from server import (
     holds,
     jobs,
     metrics,
-    subjects,
-    tenant_keys,
     validation,
 )
-from server.audit import AuditEntry
 from server.blobs import BlobStore
 from server.config import DEFAULT_DB_TIMEOUT, DEFAULT_PHONE_REGION
 from server.convert import job_to_proto
@@ -40,7 +37,7 @@ from server.events import JobEvents, wait_first
 from server.jobs import JobKind
 from server.keyring import Keyring
 from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
-from server.subjects import Subject, SubjectKind
+from server.subjects import SubjectKind
 
 # File parts per Export message: enough to amortize a message, small enough to
 # stream (records come in blocks of anonymizers.records.BLOCK_BYTES).
@@ -137,24 +134,27 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         self._limit(caller, query.tenant_id, "export")
         async with self._connection() as conn:
             region = await jobs.tenant_region(conn, query.tenant_id, self._default_region)
-            subject = query.subject.in_region(region)
-            items = export.export(
-                conn,
+        subject = query.subject.in_region(region)
+        packer = convert.ExportPacker(EXPORT_BATCH_PARTS, EXPORT_BATCH_BYTES)
+        # Closed, not dropped, when the caller goes away: the export audits its end
+        # at once, on connections it takes and gives back itself (server/export.py).
+        async with aclosing(
+            export.export(
+                self._connection,
                 self._registry,
                 self._blobs,
                 query.tenant_id,
                 subject,
                 query.data_types,
                 region=region,
+                actor=caller.name,
+                keyring=self._keyring,
             )
-            packer = convert.ExportPacker(EXPORT_BATCH_PARTS, EXPORT_BATCH_BYTES)
+        ) as items:
             async for item in items:
                 if isinstance(item, export.Manifest):
                     for message in packer.flush():
                         yield message
-                    # Audited before the manifest goes out: a caller that has the
-                    # whole export has an audit entry for it.
-                    await audit_export(conn, self._keyring, caller, query.tenant_id, subject, item)
                     yield convert.export_manifest(item)
                 else:
                     for message in packer.add(item):
@@ -274,31 +274,4 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
             missing_from=missing_from,
             missing_to=missing_to,
             rejected_checkpoints=verdict.rejected_checkpoints,
-        )
-
-
-async def audit_export(
-    conn: Connection,
-    keyring: Keyring,
-    caller: Caller,
-    tenant_id: str,
-    subject: Subject,
-    manifest: export.Manifest,
-) -> None:
-    """One audit entry per completed export: who, whose (keyed hash), how much."""
-    async with conn.transaction():
-        key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
-        await audit.append(
-            conn,
-            AuditEntry(
-                tenant_id=tenant_id,
-                actor=caller.name,
-                action="export.completed",
-                subject_hash=subjects.subject_hash(key, subject),
-                details={
-                    "records": manifest.record_counts,
-                    "files": manifest.files,
-                    "bytes": manifest.file_bytes,
-                },
-            ),
         )

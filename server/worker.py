@@ -28,7 +28,7 @@ from anonymizers.phones import DEFAULT_REGION
 from anonymizers.registry import Registry
 from server import audit, metrics, tenant_keys
 from server.audit import AuditEntry
-from server.blobs import BlobStore
+from server.blobs import BlobKeyRefused, BlobStore
 from server.events import JobEvents, wait_first
 from server.jobs import STEP_MENTIONS, JobKind, JobState, fake_key_context, replan, scope_of
 from server.keyring import Keyring
@@ -113,6 +113,21 @@ def _safe_error(exc: BaseException) -> str:
     """Describe a failure without its message: driver messages can quote row values."""
     sqlstate = getattr(exc, "sqlstate", None)
     return f"{type(exc).__name__}" + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+
+
+async def _failure_text(conn: Connection, exc: BaseException) -> str:
+    """A failure as the job's error: a blob key the store refused names the row that
+    holds it (a file by id; the batch rolled back, so the row is there again), never
+    the key, which may hold anything; other failures as _safe_error."""
+    if not isinstance(exc, BlobKeyRefused):
+        return _safe_error(exc)
+    try:
+        async with conn.transaction():  # a savepoint: the failure is recorded all the same
+            owner = await conn.fetchval(Q["blob_key_owner"], exc.tenant_id, exc.key)
+    except Exception as lookup:
+        log.warning("blob key owner not found", extra={"error": _safe_error(lookup)})
+        owner = None
+    return f"{owner or 'a blob in the outbox'}: blob key {exc.why}"
 
 
 class Worker:
@@ -285,6 +300,12 @@ class Worker:
                                 if result.needs_review
                                 else {}
                             ),
+                            # Gone from the blob store already: recorded, not an error.
+                            **(
+                                {"missing_files": list(result.missing_files)}
+                                if result.missing_files
+                                else {}
+                            ),
                         },
                     )
                     # Last, and the last one with the notification: the chain head is
@@ -339,7 +360,7 @@ class Worker:
         async def in_order() -> None:
             if previous is not None:
                 await asyncio.wait([previous])  # its failure is logged where it is awaited
-            await self._blob_work(tenant_id, rewrites, deletions)
+            await self._blob_work(job_id, tenant_id, rewrites, deletions)
 
         held = sum(len(data) for _, data in rewrites)
         held += _BLOB_KEY_BYTES * (len(rewrites) + len(deletions))
@@ -366,7 +387,10 @@ class Worker:
         self._blob_bytes_behind -= held
         try:
             await task
-        except OSError as exc:  # the outbox rows stay: _drain_blobs finishes the work
+        except Exception as exc:
+            # Whatever the store raised: the outbox rows stay, and _drain_blobs meets
+            # the error again inside a batch, where it counts as an attempt (an error
+            # that escaped here left the job RUNNING, re-leased forever).
             log.warning(
                 "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
             )
@@ -386,6 +410,13 @@ class Worker:
             result.finished,
         )
         tenant_id = job["tenant_id"]
+        # A key the store would refuse (another tenant's, or leaving the blob
+        # directory) fails the batch here, while the row that holds it can still be
+        # named; queued, it would fail after the commit, with the row gone.
+        for key in result.blob_keys:
+            self._blobs.check(tenant_id, key)
+        for key, _ in result.blob_rewrites:
+            self._blobs.check(tenant_id, key)
         if result.blob_keys:
             await conn.execute(Q["queue_blob_deletion"], tenant_id, list(result.blob_keys), job_id)
         if result.blob_rewrites:
@@ -428,24 +459,27 @@ class Worker:
         if cached is not None:
             return cached
         row = await conn.fetchrow(Q["job_identifiers_and_key"], job_id)
+        tenant_id: str = job["tenant_id"]
         keyring = self._config.keyring
-        key = await tenant_keys.tenant_key(conn, job["tenant_id"], keyring)
+        key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
         fake_key = key  # fakes consistent across jobs: the caller asked for them
         if row is not None and row["fake_key"] is not None:
             fake_key = keyring.unwrap(bytes(row["fake_key"]), fake_key_context(job_id))
+
+        async def read_blobs(keys: Sequence[str]) -> list[bytes | None]:
+            # The job's tenant with every key: the store reads only that tenant's blobs.
+            return await asyncio.to_thread(self._blobs.get_many, tenant_id, keys)
+
         tools = Tools.for_job(
             anonymize=job["kind"] == JobKind.ANONYMIZE.value,
             identifiers=Identifiers.from_json(row["identifiers"]) if row else Identifiers(),
             whole_tenant=job["whole_tenant"],
             fakes=Fakes(fake_key),
-            read_blobs=self._read_blobs,
+            read_blobs=read_blobs,
             tenant_key=key,
         )
         self._tools_cache = {job_id: tools}  # one job at a time per worker
         return tools
-
-    async def _read_blobs(self, keys: Sequence[str]) -> list[bytes]:
-        return await asyncio.to_thread(self._blobs.get_many, keys)
 
     async def _finish(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, state: JobState
@@ -498,12 +532,13 @@ class Worker:
         """Finish the blob work a crash (or a failed write) left in the outboxes."""
         while rows := await conn.fetch(Q["pending_blob_rewrites"], job_id, _BLOB_DRAIN_CHUNK):
             rewrites = [(r["blob_key"], bytes(r["data"])) for r in rows]
-            await self._blob_work(tenant_id, rewrites, (), conn)
+            await self._blob_work(job_id, tenant_id, rewrites, (), conn)
         while rows := await conn.fetch(Q["pending_blob_deletions"], job_id, _BLOB_DRAIN_CHUNK):
-            await self._blob_work(tenant_id, (), [r["blob_key"] for r in rows], conn)
+            await self._blob_work(job_id, tenant_id, (), [r["blob_key"] for r in rows], conn)
 
     async def _blob_work(
         self,
+        job_id: uuid.UUID,
         tenant_id: str,
         rewrites: Sequence[tuple[str, bytes]],
         deletions: Sequence[str],
@@ -516,11 +551,15 @@ class Worker:
         if not (rewrites or deletions):
             return
 
-        def work() -> None:
-            self._blobs.put_many(rewrites)
-            self._blobs.delete_many(deletions)
+        def work() -> int:
+            self._blobs.put_many(tenant_id, rewrites)
+            return self._blobs.delete_many(tenant_id, deletions)
 
-        await asyncio.to_thread(work)
+        gone = await asyncio.to_thread(work)
+        if gone:
+            # Deleting what is gone is what was wanted: recorded, not an error (also
+            # what a replay after a crash finds).
+            log.info("blobs already gone", extra={"job_id": str(job_id), "blobs": gone})
 
         async def forget(c: Connection, deletion_query: str) -> None:
             if rewrites:
@@ -535,11 +574,11 @@ class Worker:
                 await forget(c, "forget_blob_deletion_behind")
 
     async def _record_failure(self, job_id: uuid.UUID, exc: BaseException) -> Outcome:
-        error = _safe_error(exc)
-        log.warning("batch failed", extra={"job_id": str(job_id), "error": error})
+        log.warning("batch failed", extra={"job_id": str(job_id), "error": _safe_error(exc)})
         metrics.BATCH_FAILURES.inc()
         retry = self._config.retry
         async with self._pool.acquire() as conn, conn.transaction():
+            error = await _failure_text(conn, exc)
             row = await conn.fetchrow(Q["lock_failed_job"], job_id, self.name)
             if row is None:
                 return Outcome.LOST
@@ -550,10 +589,15 @@ class Worker:
                 return Outcome.RETRY
             metrics.JOBS_FINISHED.labels(kind=row["kind"], state=JobState.FAILED.value).inc()
             try:
-                await self._drain_blobs(conn, job_id, row["tenant_id"])
-            except OSError as exc:  # the blob store itself is failing: the outbox keeps them
+                async with conn.transaction():  # a savepoint: the failure is recorded anyway
+                    await self._drain_blobs(conn, job_id, row["tenant_id"])
+            except Exception as again:
+                # The store is failing, or refuses a key: the outbox keeps those rows,
+                # and the job ends FAILED all the same (raised here, the failure was
+                # rolled back and the job re-leased forever).
                 log.warning(
-                    "blob work deferred", extra={"job_id": str(job_id), "error": _safe_error(exc)}
+                    "blob work deferred",
+                    extra={"job_id": str(job_id), "error": _safe_error(again)},
                 )
             message = f"gave up after {attempts} failed attempts; last error: {error}"
             await conn.fetchval(Q["finish_job"], job_id, JobState.FAILED.value, message)

@@ -62,7 +62,7 @@ async def contact(
         assert blobs is not None
         data = f"{first} {last} <{email}> file {i}".encode()
         key = blobs.new_key(tenant_id)
-        blobs.put(key, data)
+        blobs.put(tenant_id, key, data)
         await conn.execute(
             "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, sha256, "
             "blob_key) VALUES ($1, $2, $3, 'text/plain', $4, $5, $6)",

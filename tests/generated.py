@@ -384,7 +384,7 @@ async def insert(
     for doc in spec.documents:
         name, kind, data = document(doc, everyone[doc.about])
         key = blobs.new_key(tenant)
-        blobs.put(key, data)
+        blobs.put(tenant, key, data)
         ids["documents"].append(
             await conn.fetchval(
                 "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, "
@@ -402,7 +402,7 @@ async def insert(
         p = people[owner]
         data = f"Contract between {p.company} and {p.full_name} <{p.email}>\n".encode()
         key = blobs.new_key(tenant)
-        blobs.put(key, data)
+        blobs.put(tenant, key, data)
         await conn.execute(
             "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, sha256, "
             "blob_key) VALUES ($1, $2, $3, 'text/plain', $4, $5, $6)",

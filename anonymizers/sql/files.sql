@@ -38,7 +38,10 @@ DELETE FROM files f WHERE f.tenant_id = $1 AND f.id = ANY(ARRAY(SELECT id FROM b
 RETURNING f.id, f.blob_key;
 
 -- name: update_anonymized
-UPDATE files f SET name = u.name, size_bytes = u.size, sha256 = u.sha256
+-- A file whose blob is gone keeps its size and digest (NULL here): no contents were
+-- written for it.
+UPDATE files f SET name = u.name,
+    size_bytes = coalesce(u.size, f.size_bytes), sha256 = coalesce(u.sha256, f.sha256)
 FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(id, name, size, sha256)
 WHERE f.tenant_id = $1 AND f.id = u.id;
 

@@ -301,6 +301,15 @@ SELECT attempts, tenant_id, kind, subject_hash FROM privacy_jobs
 WHERE id = $1 AND lease_owner = $2
 FOR UPDATE;
 
+-- name: blob_key_owner
+-- What holds a blob key the store refused, to name it in the job's error (the key
+-- itself is not quoted: a damaged key may hold anything). Failures only.
+SELECT 'file ' || id FROM files WHERE tenant_id = $1 AND blob_key = $2
+UNION ALL
+SELECT 'the profile picture of user ' || id FROM users
+WHERE tenant_id = $1 AND profile_picture = $2
+LIMIT 1;
+
 -- name: record_failure
 -- Count the failed attempt and hold the job back until its retry delay ($4) passes.
 UPDATE privacy_jobs

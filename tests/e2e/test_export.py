@@ -103,7 +103,7 @@ async def test_a_contacts_zip_holds_exactly_their_records_and_files(
         data = contents[f["path"]]
         assert hashlib.sha256(data).hexdigest() == f["sha256"] == db_files[f["file_id"]]["sha256"]
         assert len(data) == f["size_bytes"]
-        assert data == blobs.get(db_files[f["file_id"]]["blob_key"])
+        assert data == blobs.get("demo", db_files[f["file_id"]]["blob_key"])
 
     # Never exported: secrets and internal keys, by name or by value.
     secrets = [r["secret"] for r in await db.fetch("SELECT secret FROM channel_credentials")]

@@ -174,7 +174,7 @@ class Ids:
 
 async def _file(w: World, tenant: str, contact: int, name: str, kind: str, data: bytes) -> int:
     key = w.blobs.new_key(tenant)
-    w.blobs.put(key, data)
+    w.blobs.put(tenant, key, data)
     file_id: int = await w.conn.fetchval(
         "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, sha256, "
         "blob_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -628,7 +628,7 @@ async def test_a_file_changed_after_it_was_indexed_is_read_again(
     assert lexemes and all(re.fullmatch("[0-9a-f]{16}", x) for x in lexemes.split())
     # The CRM writes new contents (and their digest): the next job reads them again.
     data = b"Call Hugh Pemberton, hugh@example.com."
-    w.blobs.put(key, data)
+    w.blobs.put(TENANT, key, data)
     await w.conn.execute(
         "UPDATE files SET sha256 = $2, size_bytes = $3 WHERE id = $1",
         file_id,

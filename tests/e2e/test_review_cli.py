@@ -28,7 +28,7 @@ async def test_files_for_review_are_shown_and_deleted_with_privacyctl(
     omar = await factories.contact(db, tenant, "Omar", "Haddad", phone="+1 (555) 010-9999")
     data = pdf(b"BT /F1 12 Tf 72 720 Td (Zoe Simic) Tj ET", author=b"Omar")
     key = blobs.new_key(tenant)
-    blobs.put(key, data)
+    blobs.put(tenant, key, data)
     file_id = await db.fetchval(
         "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, sha256, "
         "blob_key) VALUES ($1, $2, 'report.pdf', 'application/pdf', $3, $4, $5) RETURNING id",

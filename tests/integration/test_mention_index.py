@@ -455,7 +455,7 @@ class _Rollback(Exception):
         self.bodies = bodies
 
 
-async def _no_blobs(keys: Sequence[str]) -> list[bytes]:
+async def _no_blobs(keys: Sequence[str]) -> list[bytes | None]:
     raise AssertionError("no blobs here")
 
 

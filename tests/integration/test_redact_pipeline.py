@@ -20,7 +20,7 @@ _NOTES = TextColumns("notes", text=("body",), owner="contact_id", indexed=True)
 _JANE = Identifiers(names=(Name("Jane", "Doe"),), emails=("jane.doe@example.com",))
 
 
-async def _no_blobs(keys: Sequence[str]) -> list[bytes]:
+async def _no_blobs(keys: Sequence[str]) -> list[bytes | None]:
     raise AssertionError("no blobs here")
 
 

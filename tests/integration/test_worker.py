@@ -161,11 +161,11 @@ class _FlakyBlobs(LocalBlobStore):
         super().__init__(root)
         self.failures = failures
 
-    def delete(self, key: str) -> None:
+    def delete(self, tenant_id: str, key: str) -> bool:
         if self.failures > 0:
             self.failures -= 1
             raise OSError("disk went away")
-        super().delete(key)
+        return super().delete(tenant_id, key)
 
 
 async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
@@ -191,9 +191,9 @@ async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
 class _SlowDeletes(LocalBlobStore):
     """Deletes each blob only after a while, as a busy disk does."""
 
-    def delete(self, key: str) -> None:
+    def delete(self, tenant_id: str, key: str) -> bool:
         time.sleep(0.01)
-        super().delete(key)
+        return super().delete(tenant_id, key)
 
 
 async def test_deletions_still_running_when_the_worker_lets_go_finish_before_the_job(
@@ -305,3 +305,39 @@ async def test_blob_work_behind_the_batches_skips_outbox_rows_a_job_end_is_drain
     finally:
         await draining.close()
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
+
+
+async def test_a_queued_blob_key_the_store_refuses_fails_the_job_instead_of_looping(
+    db: asyncpg.Connection, settings: Settings
+) -> None:
+    # A deletion in the outbox whose key leaves the blob directory (queued by an
+    # older version, or written by hand): the job's end meets it. Each time counts as
+    # an attempt and the job ends FAILED, not RUNNING and re-leased for ever.
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe", messages=1)
+    idle = await _app(replace(settings, workers=0))
+    try:
+        async with PrivacyClient(f"127.0.0.1:{idle.port}", token=idle.dev_token) as client:
+            job = await client.erase(tenant, subject(email=jane.email))
+    finally:
+        await idle.stop()
+    await db.execute(
+        "INSERT INTO privacy_blob_deletions (tenant_id, blob_key, job_id) VALUES ($1, $2, $3)",
+        tenant,
+        f"{tenant}/../../elsewhere",
+        job.id,
+    )
+    fast = replace(settings, max_attempts=2, retry_base=timedelta(milliseconds=50))
+    app = await _app(fast)
+    try:
+        # A job that is only ever re-leased is still running when the wait ends.
+        assert await _wait_state(db, job.id, "failed") == "failed"
+    finally:
+        await app.stop()
+    error = await db.fetchval("SELECT error FROM privacy_jobs WHERE id = $1", job.id)
+    assert error == (
+        "gave up after 2 failed attempts; last error: "
+        "a blob in the outbox: blob key escapes its tenant's directory"
+    )
+    # The outbox keeps the row for an operator (docs/runbook.md); nothing was deleted.
+    assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 1

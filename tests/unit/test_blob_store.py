@@ -1,4 +1,5 @@
-"""LocalBlobStore: keys stay inside its directory, and deleting never follows a link."""
+"""LocalBlobStore: keys stay inside their tenant's directory, and writing or deleting
+never follows a link."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from server.blobs import LocalBlobStore
+from server.blobs import BlobKeyRefused, BlobMissing, LocalBlobStore
 
 
 def test_put_get_delete_and_delete_again(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
     key = store.new_key("acme")
-    store.put(key, b"contents")
-    assert store.get(key) == b"contents"
-    store.delete(key)
-    assert not store.exists(key)
-    store.delete(key)  # the outbox may replay a deletion: not an error
+    store.put("acme", key, b"contents")
+    assert store.get("acme", key) == b"contents"
+    assert store.delete("acme", key) is True
+    assert not store.exists("acme", key)
+    assert store.delete("acme", key) is False  # the outbox may replay a deletion: not an error
 
 
 @pytest.mark.parametrize("size", [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 300_000])
@@ -25,17 +26,27 @@ def test_blobs_of_any_size_read_back_whole(tmp_path: Path, size: int) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
     key = store.new_key("acme")
     data = bytes(i % 251 for i in range(size))
-    store.put(key, data)
-    assert store.get(key) == data
+    store.put("acme", key, data)
+    assert store.get("acme", key) == data
 
 
 def test_many_at_once(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
     items = [(store.new_key("acme"), f"blob {i}".encode()) for i in range(20)]
-    store.put_many(items)
-    assert [store.get(key) for key, _ in items] == [data for _, data in items]
-    store.delete_many([key for key, _ in items[:10]])
-    assert [store.exists(key) for key, _ in items] == [False] * 10 + [True] * 10
+    store.put_many("acme", items)
+    assert [store.get("acme", key) for key, _ in items] == [data for _, data in items]
+    assert store.delete_many("acme", [key for key, _ in items[:10]]) == 0
+    assert [store.exists("acme", key) for key, _ in items] == [False] * 10 + [True] * 10
+    # Gone already: counted, not an error; a missing one reads as None among the rest.
+    assert store.delete_many("acme", [key for key, _ in items[:3]]) == 3
+    assert store.get_many("acme", [items[0][0], items[10][0]]) == [None, b"blob 10"]
+
+
+def test_a_missing_blob_is_its_own_error_not_an_os_error(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    with pytest.raises(BlobMissing) as raised:
+        store.get("acme", store.new_key("acme"))  # not even the tenant's directory
+    assert not isinstance(raised.value, OSError)  # never taken for a database error
 
 
 def test_deleting_a_link_removes_the_link_not_its_target(tmp_path: Path) -> None:
@@ -43,25 +54,35 @@ def test_deleting_a_link_removes_the_link_not_its_target(tmp_path: Path) -> None
     outside.write_bytes(b"not the store's")
     store = LocalBlobStore(tmp_path / "blobs")
     key = store.new_key("acme")
-    store.put(key, b"x")
+    store.put("acme", key, b"x")
     link = tmp_path / "blobs" / key
     link.unlink()
     link.symlink_to(outside)
-    with pytest.raises(ValueError, match="escapes"):
-        store.get(key)  # reading follows links, so it is checked in full
-    store.delete(key)
+    with pytest.raises(BlobKeyRefused, match="escapes"):
+        store.get("acme", key)  # reading follows links, so it is checked in full
+    store.delete("acme", key)
     assert not link.is_symlink()
     assert outside.read_bytes() == b"not the store's"
 
 
-def test_a_link_inside_the_directory_is_read_through(tmp_path: Path) -> None:
+def test_a_link_inside_the_tenants_directory_is_read_through(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
     target, key = store.new_key("acme"), store.new_key("acme")
-    store.put(target, b"the target")
+    store.put("acme", target, b"the target")
     (tmp_path / "blobs" / key).symlink_to(tmp_path / "blobs" / target)
-    assert store.get(key) == b"the target"
-    with pytest.raises(FileNotFoundError):
-        store.get(store.new_key("acme"))
+    assert store.get("acme", key) == b"the target"
+    with pytest.raises(BlobMissing):
+        store.get("acme", store.new_key("acme"))
+
+
+def test_a_link_to_another_tenants_blob_is_refused(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    theirs, key = store.new_key("globex"), store.new_key("acme")
+    store.put("globex", theirs, b"globex's")
+    store.put("acme", store.new_key("acme"), b"acme's directory exists")
+    (tmp_path / "blobs" / key).symlink_to(tmp_path / "blobs" / theirs)
+    with pytest.raises(BlobKeyRefused, match="escapes"):
+        store.get("acme", key)
 
 
 @pytest.mark.parametrize("key", ["../outside.txt", "acme/../../outside.txt", "..", "acme/.."])
@@ -70,8 +91,74 @@ def test_keys_that_leave_the_directory_are_refused(tmp_path: Path, key: str) -> 
     outside.write_bytes(b"not the store's")
     store = LocalBlobStore(tmp_path / "blobs")
     (tmp_path / "blobs" / "acme").mkdir(parents=True)
-    with pytest.raises(ValueError, match="escapes"):
-        store.delete(key)
-    with pytest.raises(ValueError, match="escapes"):
-        store.put(key, b"x")
+    with pytest.raises(BlobKeyRefused, match=r"escapes|another tenant"):
+        store.delete("acme", key)
+    with pytest.raises(BlobKeyRefused, match=r"escapes|another tenant"):
+        store.put("acme", key, b"x")
     assert outside.read_bytes() == b"not the store's"
+
+
+@pytest.mark.parametrize(
+    "key", ["globex/{name}", "/{root}/globex/{name}", "acme/../globex/{name}", "acme//{name}"]
+)
+def test_a_key_is_acted_on_only_for_its_own_tenant(tmp_path: Path, key: str) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    theirs = store.new_key("globex")
+    store.put("globex", theirs, b"globex's")
+    store.put("acme", store.new_key("acme"), b"acme's")  # acme's directory is remembered
+    name = theirs.split("/")[1]
+    foreign = key.format(name=name, root=str(tmp_path / "blobs").lstrip("/"))
+    for act in (
+        lambda: store.get("acme", foreign),
+        lambda: store.get_many("acme", [foreign]),
+        lambda: store.delete("acme", foreign),
+        lambda: store.delete_many("acme", [foreign]),
+        lambda: store.put("acme", foreign, b"overwritten"),
+        lambda: store.exists("acme", foreign),
+        lambda: store.check("acme", foreign),
+    ):
+        with pytest.raises(BlobKeyRefused):
+            act()
+    assert store.get("globex", theirs) == b"globex's"
+
+
+def test_a_tenant_directory_that_is_a_link_to_another_tenants_is_refused(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    theirs = store.new_key("globex")
+    store.put("globex", theirs, b"globex's")
+    (tmp_path / "blobs" / "acme").symlink_to(tmp_path / "blobs" / "globex")
+    mine = "acme/" + theirs.split("/")[1]
+    with pytest.raises(BlobKeyRefused, match="escapes"):
+        store.get("acme", mine)
+    with pytest.raises(BlobKeyRefused, match="escapes"):
+        store.delete("acme", mine)
+    assert store.get("globex", theirs) == b"globex's"
+
+
+def test_a_link_planted_at_the_temporary_name_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not the store's")
+    store = LocalBlobStore(tmp_path / "blobs")
+    key = store.new_key("acme")
+    store.put("acme", key, b"old")
+    (tmp_path / "blobs" / f"{key}.tmp").symlink_to(outside)  # the old temporary name
+    store.put("acme", key, b"new")
+    assert outside.read_bytes() == b"not the store's"
+    assert store.get("acme", key) == b"new"
+    # Nothing left behind but the blob and the planted link.
+    assert sorted(p.name for p in (tmp_path / "blobs" / "acme").iterdir()) == sorted(
+        [key.split("/")[1], f"{key.split('/')[1]}.tmp"]
+    )
+
+
+def test_writing_over_a_link_replaces_the_link_never_its_target(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not the store's")
+    store = LocalBlobStore(tmp_path / "blobs")
+    key = store.new_key("acme")
+    store.put("acme", store.new_key("acme"), b"acme's directory exists")
+    (tmp_path / "blobs" / key).symlink_to(outside)
+    store.put("acme", key, b"rewritten")
+    assert outside.read_bytes() == b"not the store's"
+    assert not (tmp_path / "blobs" / key).is_symlink()
+    assert store.get("acme", key) == b"rewritten"

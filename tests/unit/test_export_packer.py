@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import CHUNK_BYTES, ExportPacker
-from server.export import ExportedFile, Records
+from server.export import ExportedFile, MissingFile, Part, Records
 
 _SIZES = st.lists(
     st.sampled_from([0, 1, 100, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES]),
@@ -17,7 +17,7 @@ _SIZES = st.lists(
 )
 
 
-def _packed(packer: ExportPacker, items: list[Records | ExportedFile]) -> list[pb.ExportChunk]:
+def _packed(packer: ExportPacker, items: list[Part]) -> list[pb.ExportChunk]:
     messages = [m for item in items for m in packer.add(item)]
     return messages + packer.flush()
 
@@ -54,7 +54,7 @@ def test_files_come_back_whole_in_order_and_messages_stay_small(
 
 def test_a_block_of_records_goes_out_after_the_file_parts_before_it() -> None:
     packer = ExportPacker(100, 1 << 20)
-    items: list[Records | ExportedFile] = [
+    items: list[Part] = [
         ExportedFile("1", "files/1-a", b"a", "0" * 64),
         Records("messages", b'{"id":1}\n', 1),
     ]
@@ -62,3 +62,18 @@ def test_a_block_of_records_goes_out_after_the_file_parts_before_it() -> None:
     assert [m.WhichOneof("payload") for m in messages] == ["files", "lines"]
     assert messages[0].files.done[0].file_id == "1"
     assert messages[1].lines.count == 1
+
+
+def test_a_missing_file_is_listed_among_the_files_in_order() -> None:
+    packer = ExportPacker(100, 1 << 20)
+    items: list[Part] = [
+        ExportedFile("1", "files/1-a", b"a", "0" * 64),
+        MissingFile("2", "files/2-b", "gone"),
+        ExportedFile("3", "files/3-c", b"c", "0" * 64),
+    ]
+    (message,) = _packed(packer, items)
+    assert [d.file_id for d in message.files.done] == ["1", "3"]
+    assert [(m.file_id, m.path, m.reason) for m in message.files.missing] == [
+        ("2", "files/2-b", "gone")
+    ]
+    assert [c.file_id for c in message.files.chunks] == ["1", "3"]  # nothing sent for it

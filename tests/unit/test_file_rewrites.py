@@ -16,7 +16,7 @@ from tests.documents import pdf
 _ANN = Identifiers(names=(Name("Ann", "Abbott"),), emails=("ann.abbott0@mail.example",))
 
 
-async def _no_blobs(keys: Sequence[str]) -> list[bytes]:
+async def _no_blobs(keys: Sequence[str]) -> list[bytes | None]:
     raise AssertionError("no blobs here")
 
 
