@@ -415,9 +415,10 @@ class Redactor:
         if (before is not None and before == "-") or (after is not None and after == "-"):
             return False
         matched = set(phrase.words)
-        # Nor into a namesake's: "Zoë Šimić Horvat" when someone is called that.
+        # Nor into a namesake's: "Zoë Šimić Horvat" when someone is called that, or
+        # "Abbott, Ann" when the subject is Ann Baker and Ann Abbott is someone else.
         for j, side in ((i - 1, before), (last + 1, after)):
-            if side is not None and _NAME_GAP.fullmatch(side):
+            if side is not None and (_NAME_GAP.fullmatch(side) or _COMMA_GAP.fullmatch(side)):
                 if any(matched | {keys[j]} <= other for other in self._namesakes):
                     return False
         if phrase.form in (_Form.FULL, _Form.PAIR):
@@ -427,12 +428,20 @@ class Redactor:
             return False  # standalone names are capitalized: "Baker", not "baker"
         # A standalone given name is not the first of someone else's full name
         # ("Zoë Novak"), a family name not the last ("Ivan Šimić").
+        # Written the other way round, nor the last of "Novak, Zoë", nor the first of
+        # "Šimić, Ivan".
         if phrase.form is _Form.GIVEN and after is not None and _NAME_GAP.fullmatch(after):
             word = last + 1
             if self._foreign_name_word(n, toks, keys, word):
                 return False
+        if phrase.form is _Form.GIVEN and before is not None and _COMMA_GAP.fullmatch(before):
+            if self._foreign_name_word(n, toks, keys, i - 1):
+                return False
         if phrase.form is _Form.FAMILY and not titled and before is not None:
             if _NAME_GAP.fullmatch(before) and self._foreign_name_word(n, toks, keys, i - 1):
+                return False
+        if phrase.form is _Form.FAMILY and not titled and after and _COMMA_GAP.fullmatch(after):
+            if self._foreign_name_word(n, toks, keys, last + 1):
                 return False
         return True
 

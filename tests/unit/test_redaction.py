@@ -97,3 +97,26 @@ def test_text_without_the_identifiers_is_unchanged(text: str) -> None:
         Identifiers(names=names("Zoë Quinn-Xu"), emails=("zq@example.org",), phones=("5550109999",))
     )
     assert other.redact(text) == text
+
+
+# Found by the zero-residue property: in the subject's own file, "Ann" of "Abbott,
+# Ann" (another Ann of the tenant, written family first) was taken for her given name.
+_ANN_BAKER = Identifiers(
+    names=(Name("Ann", "Baker"),),
+    emails=("ann.baker@example.com",),
+    namesakes=(("ann", "abbott"),),
+)
+
+
+def test_a_given_name_alone_is_not_the_end_of_someone_elses_family_first_name() -> None:
+    r = Redactor(_ANN_BAKER)
+    for text in ("* **Abbott, Ann**", "Abbott, Ann", "Novak, Ann", "Novak , Ann called"):
+        assert r.redact(text, own=True) == text
+    assert r.redact("Baker, Ann called", own=True) == f"{REDACTED} called"  # hers
+    assert r.redact("Met Ann, then Abbott, Ann", own=True) == f"Met {REDACTED}, then Abbott, Ann"
+
+
+def test_a_family_name_alone_is_not_the_start_of_someone_elses_family_first_name() -> None:
+    r = Redactor(_ANN_BAKER)
+    assert r.redact("Baker, Zoe", own=True) == "Baker, Zoe"
+    assert r.redact("Dear Ms. Baker, Thanks", own=False) == f"Dear Ms. {REDACTED}, Thanks"
