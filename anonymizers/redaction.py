@@ -182,7 +182,8 @@ class Redactor:
         forms = [_obfuscation(email) for email in sorted(self._emails)]
         if not forms:
             return None
-        return re.compile(rf"(?<![\w.+-])(?:{'|'.join(forms)})(?![\w-])")
+        # Nor the start of a longer address: jane.doe@example.com.au is someone else's.
+        return re.compile(rf"(?<![\w.+-])(?:{'|'.join(forms)})(?![\w-]|\.[\w-])")
 
     def _add(self, phrase: _Phrase) -> None:
         if not phrase.words or len(phrase.words) > _MAX_FORM_WORDS:

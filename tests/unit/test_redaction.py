@@ -120,3 +120,10 @@ def test_a_family_name_alone_is_not_the_start_of_someone_elses_family_first_name
     r = Redactor(_ANN_BAKER)
     assert r.redact("Baker, Zoe", own=True) == "Baker, Zoe"
     assert r.redact("Dear Ms. Baker, Thanks", own=False) == f"Dear Ms. {REDACTED}, Thanks"
+
+
+def test_an_email_is_not_the_start_of_a_longer_address() -> None:
+    r = Redactor(Identifiers(emails=("jane.doe@example.com",)))
+    for other in ("jane.doe@example.com.au", "jane.doe@example.co", "xjane.doe@example.com"):
+        assert r.redact(f"write to {other} today") == f"write to {other} today"
+    assert r.redact("write to jane.doe@example.com.") == f"write to {REDACTED}."
