@@ -83,10 +83,11 @@ HTML entities it is HTML-escaped.
     `-`, `+`, up to three of them: file names, URLs);
   - given and family names in any order and any subset that keeps a family name
     and a given name ("Šimić, Zoë", "Zoë Šimić" for "Zoë Anna Šimić-Novak", a
-    possessive "Zoë Šimić's");
+    possessive "Zoë Šimić's", a vCard's structured `N:Šimić;Zoë;;;`);
   - a title and the family name ("Ms. Šimić", "Dr Novak");
   - the family name alone, where it is capitalized;
-  - a given name alone, capitalized, in the subject's own rows only ("Dear Zoë,");
+  - a given name alone, capitalized, in the subject's own rows only ("Dear Zoë,"),
+    never as the end of someone else's name written family first ("Novak, Zoë");
   - never a form a namesake of the tenant could also be (all its words are in the
     namesake's name): with a "Liam Novak" in the tenant, "Dr Novak" is left alone;
   - never a name that goes on into a longer one ("Šimić-Horvat", "Zoë Šimić

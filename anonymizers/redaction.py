@@ -57,8 +57,9 @@ _HANDLE = re.compile(r"(?<![\w@.-])@?[\w][\w-]*(?:\.[\w-]+)*")
 _TOKEN = WORD
 # Between the words of a name: "Jane Doe", "Jane_Doe", "jane.doe", "Jane+Doe", "Jane-Doe".
 _NAME_GAP = re.compile(r"[\s_.+\-]{1,3}")
-# Between a family name and a given name written the other way round: "Doe, Jane".
-_COMMA_GAP = re.compile(r"\s{0,2},\s{0,2}")
+# Between a family name and a given name written the other way round: "Doe, Jane",
+# and a vCard's structured name or a semicolon-separated row: "N:Doe;Jane;;;".
+_COMMA_GAP = re.compile(r"\s{0,2}[,;]\s{0,2}")
 # Between a title and the name: "Ms. Doe", "Dr Doe".
 _TITLE_GAP = re.compile(r"\.?\s{1,2}")
 # Between the words of an address: "9 Elm St, Springfield".

@@ -127,3 +127,14 @@ def test_an_email_is_not_the_start_of_a_longer_address() -> None:
     for other in ("jane.doe@example.com.au", "jane.doe@example.co", "xjane.doe@example.com"):
         assert r.redact(f"write to {other} today") == f"write to {other} today"
     assert r.redact("write to jane.doe@example.com.") == f"write to {REDACTED}."
+
+
+def test_a_vcards_structured_name_is_the_full_name_family_first() -> None:
+    # "N:Doe;Jane;;;" beside "FN:Jane Doe": the given name stayed behind in other
+    # people's contact files.
+    r = Redactor(
+        Identifiers(names=(Name("Jane", "Doe"),), namesakes=(("jane", "smith"),)),
+    )
+    card = "BEGIN:VCARD\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\nEND:VCARD\r\n"
+    assert r.redact(card) == f"BEGIN:VCARD\r\nN:{REDACTED};;;\r\nFN:{REDACTED}\r\nEND:VCARD\r\n"
+    assert r.redact("N:Smith;Jane;;;") == "N:Smith;Jane;;;"  # the other Jane
