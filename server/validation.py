@@ -188,13 +188,10 @@ def _reason(request: pb.EraseRequest | pb.AnonymizeRequest) -> tuple[ReasonCode,
     legacy = request.reason  # deprecated field, accepted for one version
     if legacy and request.note:
         raise InvalidArgument("reason", "is deprecated: set note (and reason_code), not both")
-    note = request.note or legacy
-    field = "note" if request.note else "reason"
-    limit = MAX_NOTE if request.note else MAX_REASON  # what the old field allowed
-    if len(note) > limit:
-        raise InvalidArgument(field, f"is longer than {limit} characters; keep it short")
-    if _CONTROL.search(note):
-        raise InvalidArgument(field, _CONTROL_MESSAGE)
+    if request.note:
+        note = _one_line("note", request.note, MAX_NOTE)
+    else:
+        note = _one_line("reason", legacy, MAX_REASON)  # what the old field allowed
     if legacy and code is ReasonCode.UNSPECIFIED:
         code = ReasonCode.OTHER
     return code, note.strip()
@@ -214,11 +211,16 @@ def _timestamp(
 def reason(value: str, *, required: bool = False) -> str:
     if required and not value.strip():
         raise InvalidArgument("reason", "is required: name the legal matter or ticket")
-    if len(value) > MAX_REASON:
-        raise InvalidArgument("reason", f"is longer than {MAX_REASON}")
+    return _one_line("reason", value, MAX_REASON)
+
+
+def _one_line(field: str, value: str, limit: int) -> str:
+    """Free text a caller gives (a hold's reason, a job's note): bounded, and one line,
+    since it is shown in listings."""
+    if len(value) > limit:
+        raise InvalidArgument(field, f"is longer than {limit} characters; keep it short")
     if _CONTROL.search(value):
-        # One line: a reason is shown in listings and the audit log.
-        raise InvalidArgument("reason", _CONTROL_MESSAGE)
+        raise InvalidArgument(field, _CONTROL_MESSAGE)
     return value
 
 
