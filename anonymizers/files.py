@@ -69,14 +69,6 @@ def _names(views: Sequence[str], tools: Tools, *, own: bool, written: Collection
     return any(m.text not in written for v in views for m in tools.redactor.find(v, own=own))
 
 
-def _reads_less(new: bytes, old: bytes, content_type: str, name: str) -> bool:
-    """Whether a reader gets fewer texts out of `new` than out of `old` (views[0] of a
-    document is its raw bytes, read whatever the structure: the rest need a parser)."""
-    return len(documents.text_views(new, content_type, name)) < len(
-        documents.text_views(old, content_type, name)
-    )
-
-
 def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: bool) -> Rewritten:
     """The file with the subject's identifiers replaced, where that is safe.
 
@@ -95,23 +87,27 @@ def rewritten(data: bytes, content_type: str, name: str, tools: Tools, *, own: b
     if kind is FileFormat.TEXT:
         text = documents.decode_text(data)
         new = text.encode(tools.redactor.redact(text.text, replace, own=own))
+        views = documents.text_views(new, content_type, name)
     elif own:
         stripped = strip_metadata(data, content_type)
         masked = tools.redactor.redact(stripped.decode("latin-1"), _mask, own=True)
         new = masked.encode("latin-1")
-        if new != stripped and _reads_less(new, stripped, content_type, name):
-            # The mask hit the file's structure, not its text (a whole tenant's
-            # redactor takes any phone-like digits, such as a PDF's MediaBox or its
-            # xref offsets): the file would no longer read, and a search of it would
-            # find nothing. Unmasked, it stays readable, and goes to review below.
-            new = stripped
+        views = documents.text_views(new, content_type, name)
+        if new != stripped:
+            unmasked = documents.text_views(stripped, content_type, name)
+            # views[0] of a document is its raw bytes, read whatever the structure;
+            # fewer views: the mask hit the file's structure, not its text (a whole
+            # tenant's redactor takes any phone-like digits, such as a PDF's MediaBox
+            # or its xref offsets), the file would no longer read, and a search of it
+            # would find nothing. Unmasked, it stays readable, and goes to review below.
+            if len(views) < len(unmasked):
+                new, views = stripped, unmasked
     else:
         # Someone else's document: its bytes are not ours to edit blindly.
         views = documents.text_views(data, content_type, name)
         if _names(views, tools, own=own):
             return Rewritten(data, False, f"a {kind.value} ({content_type}) cannot be rewritten")
         return Rewritten(data, False, None)
-    views = documents.text_views(new, content_type, name)
     if kind is FileFormat.OTHER or not _names(views, tools, own=own, written=written):
         return Rewritten(new, new != data, None, views)
     if kind is FileFormat.TEXT:
