@@ -8,8 +8,6 @@ and what stays linkable after a whole tenant's erasure.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from server import retention, tenant_keys
 from server.app import App
 from server.config import ConfigError, Settings
 from server.keyring import Keyring
+from server.subjects import Subject, SubjectKind, subject_hash
 from tests import factories
 from tests.worlds import pg_dump
 
@@ -39,8 +38,8 @@ async def _stored_key(db: asyncpg.Connection, settings: Settings, tenant: str) -
 
 
 def _hash(key: bytes, email: str) -> str:
-    """The subject hash a guessed email would have (server.subjects.subject_hash)."""
-    return hmac.new(key, f"email:{email}".encode(), hashlib.sha256).hexdigest()
+    """The subject hash a guessed email would have."""
+    return subject_hash(key, Subject(SubjectKind.EMAIL, email))
 
 
 async def test_a_dump_of_the_database_holds_no_usable_tenant_key(
