@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from anonymizers.base import Anonymizer, Connection, Scope
+from anonymizers.base import Anonymizer, Scope
+from db.connection import Connection
 
 _PARAMETER = re.compile(r"\$(\d+)")
 

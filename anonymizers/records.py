@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from anonymizers.base import Connection
+from db.connection import Connection
 
 _JSON_COLUMNS = frozenset({"custom_fields"})
 _UNSAFE_PATH = re.compile(r"[^\w.\-]+")

@@ -44,11 +44,11 @@ class Registry:
 
 def default_registry() -> Registry:
     """A registry with every built-in anonymizer."""
-    from anonymizers.accounts import AccountsAnonymizer
-    from anonymizers.activity import ActivityAnonymizer
-    from anonymizers.contacts import ContactsAnonymizer
-    from anonymizers.files import FilesAnonymizer
-    from anonymizers.messages import MessagesAnonymizer
+    from anonymizers.builtin.accounts import AccountsAnonymizer
+    from anonymizers.builtin.activity import ActivityAnonymizer
+    from anonymizers.builtin.contacts import ContactsAnonymizer
+    from anonymizers.builtin.files import FilesAnonymizer
+    from anonymizers.builtin.messages import MessagesAnonymizer
 
     return Registry(
         [

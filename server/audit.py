@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server.queries import Q
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server import credentials
 from server.credentials import Caller, Scope
 from server.errors import PermissionDenied, Unauthenticated

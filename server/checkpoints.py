@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server import audit
 from server.audit import Anchor, Verdict
 from server.database import wait_durable

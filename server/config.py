@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from anonymizers.phones import is_region
+from anonymizers.text.phones import is_region
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server.errors import AlreadyExists, InvalidArgument, NotFound
 from server.queries import Q
 

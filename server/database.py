@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server.config import DEFAULT_DB_TIMEOUT
 from server.errors import DatabaseUnavailable
 from server.queries import Q

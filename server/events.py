@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from anonymizers.base import Connection
+from db.connection import Connection
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from anonymizers.base import Connection, Scope
+from anonymizers.base import Scope
 from anonymizers.records import BLOCK_BYTES, NEVER_EXPORTED, Rendered, file_path
 from anonymizers.registry import Registry
+from db.connection import Connection
 from server import audit, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.blobs import BlobKeyRefused, BlobMissing, BlobStore

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server import audit, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.errors import FailedPrecondition, NotFound

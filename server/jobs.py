@@ -13,12 +13,14 @@ from typing import Any
 
 import asyncpg
 
-from anonymizers import context
-from anonymizers.base import Anonymizer, Connection, Scope
+from anonymizers.base import Anonymizer, Scope
 from anonymizers.counting import count_rows
-from anonymizers.identity import Identifiers
-from anonymizers.redaction import REDACTED, Redactor
 from anonymizers.registry import Registry
+from anonymizers.text import context
+from anonymizers.text.identity import Identifiers
+from anonymizers.text.matches import REDACTED
+from anonymizers.text.redaction import Redactor
+from db.connection import Connection
 from server import audit, pagetokens, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.database import wait_durable

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from anonymizers.base import Connection
 from anonymizers.registry import Registry
+from db.connection import Connection
 from server import audit, jobs
 from server.audit import AuditEntry
 from server.config import DEFAULT_NOTE_RETENTION, DEFAULT_PHONE_REGION

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import grpc
 
-from anonymizers.base import Connection
 from anonymizers.registry import Registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
+from db.connection import Connection
 from server import (
     audit,
     auth,

@@ -7,8 +7,8 @@ import hmac
 from dataclasses import dataclass
 from enum import StrEnum
 
-from anonymizers import phones
-from anonymizers.base import Connection
+from anonymizers.text import phones
+from db.connection import Connection
 from server.errors import InvalidArgument, NotFound
 from server.queries import Q
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server.queries import Q
 
 

@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from anonymizers.base import Connection
+from db.connection import Connection
 from server.keyring import Keyring, KeyringError
 from server.queries import Q
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from anonymizers import context
-from anonymizers.base import Connection
-from anonymizers.phones import is_region
+from anonymizers.text import context
+from anonymizers.text.phones import is_region
+from db.connection import Connection
 from server import audit
 from server.audit import AuditEntry
 from server.errors import InvalidArgument, NotFound

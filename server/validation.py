@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from anonymizers.phones import digits
 from anonymizers.registry import Registry
+from anonymizers.text.phones import digits
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
 from server.errors import InvalidArgument

@@ -21,11 +21,12 @@ from enum import Enum
 
 import asyncpg
 
-from anonymizers.base import Batch, BatchResult, Connection, Tools
-from anonymizers.fakes import Fakes
-from anonymizers.identity import Identifiers
-from anonymizers.phones import DEFAULT_REGION
+from anonymizers.base import Batch, BatchResult, Tools
 from anonymizers.registry import Registry
+from anonymizers.text.fakes import Fakes
+from anonymizers.text.identity import Identifiers
+from anonymizers.text.phones import DEFAULT_REGION
+from db.connection import Connection
 from server import audit, metrics, tenant_keys
 from server.audit import AuditEntry
 from server.blobs import BlobKeyRefused, BlobStore

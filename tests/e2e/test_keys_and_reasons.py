@@ -14,8 +14,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from anonymizers.fakes import Fakes
 from anonymizers.registry import default_registry
+from anonymizers.text.fakes import Fakes
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import PrivacyClient, open_channel, subject

@@ -21,8 +21,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from anonymizers import documents, phones
-from anonymizers.normalize import fold
+from anonymizers.text import documents, phones
+from anonymizers.text.normalize import fold
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from server.config import Settings

@@ -21,12 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anonymizers import documents, phones
-from anonymizers.base import fake_replacer
-from anonymizers.fakes import Fakes
-from anonymizers.identity import Identifiers, Name
-from anonymizers.normalize import fold
-from anonymizers.redaction import REDACTED, Redactor, Replace
+from anonymizers.text import documents, phones
+from anonymizers.text.fakes import Fakes
+from anonymizers.text.identity import Identifiers, Name
+from anonymizers.text.matches import REDACTED, Replace
+from anonymizers.text.normalize import fold
+from anonymizers.text.redaction import Redactor
+from anonymizers.text.replacements import fake_replacer
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from server import tenant_keys

@@ -6,7 +6,7 @@ import json
 
 import asyncpg
 
-from anonymizers.bulk import update_rows
+from db.bulk import update_rows
 from tests import factories
 
 

@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anonymizers.base import Batch, Scope, Tools
-from anonymizers.fakes import Fakes
-from anonymizers.identity import Identifiers, Name
-from anonymizers.mentions import TextColumns, redact_batch
-from anonymizers.normalize import fold
-from anonymizers.redaction import Redactor
 from anonymizers.registry import default_registry
+from anonymizers.text.fakes import Fakes
+from anonymizers.text.identity import Identifiers, Name
+from anonymizers.text.mentions import TextColumns, redact_batch
+from anonymizers.text.normalize import fold
+from anonymizers.text.redaction import Redactor
 from tests import factories
 
 EXAMPLES = settings(
@@ -312,7 +312,7 @@ async def test_texts_too_big_to_index_are_always_candidates(db: asyncpg.Connecti
 
 
 def _indexed_columns() -> list[TextColumns]:
-    from anonymizers import activity, contacts, files, messages
+    from anonymizers.builtin import activity, contacts, files, messages
 
     found = [
         messages._TEXT,

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import asyncpg
 import pytest
 
-from anonymizers import mentions
 from anonymizers.base import Batch, Scope, Tools
-from anonymizers.fakes import Fakes
-from anonymizers.identity import Identifiers, Name
-from anonymizers.mentions import TextColumns, redact_batch
+from anonymizers.text import mentions
+from anonymizers.text.fakes import Fakes
+from anonymizers.text.identity import Identifiers, Name
+from anonymizers.text.mentions import TextColumns, redact_batch
 from tests import factories
 
 _NOTES = TextColumns("notes", text=("body",), owner="contact_id", indexed=True)

@@ -12,11 +12,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from anonymizers.base import Batch, BatchResult, Connection, Tools
-from anonymizers.messages import MessagesAnonymizer
+from anonymizers.base import Batch, BatchResult, Tools
+from anonymizers.builtin.messages import MessagesAnonymizer
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
+from db.connection import Connection
 from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings

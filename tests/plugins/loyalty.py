@@ -9,19 +9,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from anonymizers.base import (
+from anonymizers.api import (
     Action,
     Batch,
     BatchResult,
     Category,
     Column,
     Connection,
+    Identifiers,
     Scope,
     Tools,
     counted_batch,
+    record,
 )
-from anonymizers.identity import Identifiers
-from anonymizers.records import record
 
 TABLE_SQL = """
 CREATE TABLE loyalty_cards (

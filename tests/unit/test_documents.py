@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from anonymizers import documents
-from anonymizers.documents import FileFormat, decode_text, file_format, text_views
+from anonymizers.text.documents import FileFormat, decode_text, file_format, office, text_views
 from tests.documents import CONTENT_TYPES, W, docx, pdf, zipped
 
 NAME = "Zoë Šimić"
@@ -252,10 +251,10 @@ def test_parts_past_the_total_budget_or_count_are_skipped(monkeypatch: pytest.Mo
         }
     )
     assert text_views(data, DOCX, "x.docx") == ["Jane Doe", EMAIL]
-    monkeypatch.setattr(documents, "_TOTAL_LIMIT", len(header) + len(footer) - 1)
+    monkeypatch.setattr(office, "TOTAL_LIMIT", len(header) + len(footer) - 1)
     assert text_views(data, DOCX, "x.docx") == ["Jane Doe"]
     monkeypatch.undo()
-    monkeypatch.setattr(documents, "_MAX_PARTS", 2)  # entries, [Content_Types].xml included
+    monkeypatch.setattr(office, "MAX_PARTS", 2)  # entries, [Content_Types].xml included
     assert text_views(data, DOCX, "x.docx") == ["Jane Doe"]
 
 

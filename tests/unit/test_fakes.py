@@ -10,7 +10,7 @@ from faker.providers.person.en_US import Provider as Person
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anonymizers.fakes import Fakes
+from anonymizers.text.fakes import Fakes
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pytest
 
 from anonymizers.base import Tools
-from anonymizers.fakes import Fakes
-from anonymizers.files import rewritten
-from anonymizers.identity import Identifiers, Name
+from anonymizers.builtin.files import rewritten
+from anonymizers.text.fakes import Fakes
+from anonymizers.text.identity import Identifiers, Name
 from tests.documents import pdf
 
 _ANN = Identifiers(names=(Name("Ann", "Abbott"),), emails=("ann.abbott0@mail.example",))

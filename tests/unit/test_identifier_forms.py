@@ -17,8 +17,9 @@ from urllib.parse import quote, quote_plus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anonymizers.identity import Identifiers, Name
-from anonymizers.redaction import REDACTED, Redactor
+from anonymizers.text.identity import Identifiers, Name
+from anonymizers.text.matches import REDACTED
+from anonymizers.text.redaction import Redactor
 
 R = REDACTED
 ZOE = Identifiers(
@@ -149,7 +150,7 @@ def test_the_address_in_own_rows_and_where_no_one_else_has_it() -> None:
 
 
 def test_identifiers_harvested_from_json() -> None:
-    from anonymizers.identity import harvest_json
+    from anonymizers.text.identity import harvest_json
 
     found = harvest_json(
         {

@@ -13,7 +13,7 @@ import zlib
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from anonymizers.metadata import strip_metadata
+from anonymizers.text.metadata import strip_metadata
 
 NAME = b"Jane Doe"
 

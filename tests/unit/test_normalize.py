@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anonymizers.normalize import fold, normalize
+from anonymizers.text.normalize import fold, normalize
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anonymizers import phones
-from anonymizers.phones import Phone, find, parse, stored_forms
+from anonymizers.text import phones
+from anonymizers.text.phones import Phone, find, parse, stored_forms
 
 MAINE, LONDON = "+12079460958", "+442079460958"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from anonymizers.identity import Identifiers, Name
-from anonymizers.normalize import fold
-from anonymizers.phones import digits
-from anonymizers.redaction import REDACTED, Kind, Redactor
+from anonymizers.text.identity import Identifiers, Name
+from anonymizers.text.matches import REDACTED, Kind
+from anonymizers.text.normalize import fold
+from anonymizers.text.phones import digits
+from anonymizers.text.redaction import Redactor
 
 
 def names(*written: str) -> tuple[Name, ...]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from anonymizers.messages import MessagesAnonymizer
+from anonymizers.builtin.messages import MessagesAnonymizer
 from anonymizers.registry import DuplicateDataType, Registry, default_registry
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anonymizers.devices import generalize_user_agent
 from anonymizers.registry import default_registry
+from anonymizers.text.devices import generalize_user_agent
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server import validation
 from server.errors import InvalidArgument

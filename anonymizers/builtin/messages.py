@@ -5,15 +5,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from anonymizers.base import Action, Batch, BatchResult, Category, Column, Connection, Scope, Tools
-from anonymizers.identity import EMAIL as _EMAIL
-from anonymizers.identity import Identifiers
-from anonymizers.mentions import Rows, TextColumns, redact_batch
-from anonymizers.phones import CANDIDATE
-from anonymizers.queries import load_queries
-from anonymizers.records import Rendered, rendered
+from anonymizers.api import (
+    Action,
+    Batch,
+    BatchResult,
+    Category,
+    Column,
+    Connection,
+    Identifiers,
+    Rendered,
+    Rows,
+    Scope,
+    TextColumns,
+    Tools,
+    load_queries,
+    redact_batch,
+    rendered,
+)
+from anonymizers.text.identity import EMAIL as _EMAIL
+from anonymizers.text.phones import CANDIDATE
 
-_SQL = load_queries("anonymizers.sql", "messages.sql")
+_SQL = load_queries("anonymizers.builtin.sql", "messages.sql")
 
 _TEXT = TextColumns(
     "messages",

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from anonymizers import phones as numbers
-from anonymizers.normalize import fold
+from anonymizers.text import phones as numbers
+from anonymizers.text.normalize import fold
 
 # Lower-case particles of family names: never a family name alone ("van", "de").
 PARTICLES = frozenset(

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from anonymizers.normalize import fold
+from anonymizers.text.normalize import fold
 
 _LETTERS = re.compile("[a-z]+")
 _ALNUM = re.compile("[a-z0-9]+")

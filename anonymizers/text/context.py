@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from anonymizers import tokens
-from anonymizers.base import Connection, Scope
-from anonymizers.identity import Identifiers, Name
-from anonymizers.normalize import WORD, fold
-from anonymizers.queries import load_queries
+from anonymizers.base import Scope
+from anonymizers.text import tokens
+from anonymizers.text.identity import Identifiers, Name
+from anonymizers.text.normalize import WORD, fold
+from db.connection import Connection
+from db.queries import load_queries
 
-_SQL = load_queries("anonymizers.sql", "context.sql")
+_SQL = load_queries("anonymizers.text", "context.sql")
 
 
 async def phone_region(conn: Connection, tenant_id: str, default: str) -> str:

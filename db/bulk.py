@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from anonymizers.base import Connection
+from db.connection import Connection
 
 
 def update_sql(table: str, columns: Sequence[tuple[str, str]]) -> str:

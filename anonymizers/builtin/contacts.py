@@ -6,26 +6,31 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from anonymizers.base import (
+from anonymizers.api import (
     Action,
     Batch,
     BatchResult,
     Category,
     Column,
     Connection,
+    Identifiers,
+    Name,
+    Rendered,
+    Role,
+    Rows,
     Scope,
+    TextColumns,
     Tools,
     advance,
     counted_batch,
-    fake_name,
+    load_queries,
+    redact_batch,
+    rendered,
 )
-from anonymizers.identity import Identifiers, Name, harvest_json
-from anonymizers.mentions import Rows, TextColumns, redact_batch
-from anonymizers.queries import load_queries
-from anonymizers.records import Rendered, rendered
-from anonymizers.redaction import Role
+from anonymizers.text.identity import harvest_json
+from anonymizers.text.replacements import fake_name
 
-_SQL = load_queries("anonymizers.sql", "contacts.sql")
+_SQL = load_queries("anonymizers.builtin.sql", "contacts.sql")
 
 _BUSINESS = "a business record of the tenant, not about the person"
 _NOTES = TextColumns("notes", text=("body",), owner="contact_id", indexed=True)

@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from anonymizers.normalize import fold
+from anonymizers.text.normalize import fold
 
 _RUN = re.compile(r"[^\W_]+")
 _CHAIN_GAP = re.compile(r"(?<=[0-9])[^0-9]{1,3}(?=[0-9])")

@@ -15,7 +15,7 @@ import re
 from faker.providers.address.en_US import Provider as _Address
 from faker.providers.person.en_US import Provider as _Person
 
-from anonymizers.normalize import fold
+from anonymizers.text.normalize import fold
 
 __all__ = ["Fakes"]
 

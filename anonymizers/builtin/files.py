@@ -15,27 +15,29 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from anonymizers import documents, filetokens
-from anonymizers.base import (
+from anonymizers.api import (
     Action,
     Batch,
     BatchResult,
     Category,
     Column,
     Connection,
+    Identifiers,
+    Match,
+    Rendered,
     Scope,
+    TextColumns,
     Tools,
     advance,
+    load_queries,
+    redact_batch,
+    rendered_files,
 )
-from anonymizers.documents import FileFormat
-from anonymizers.identity import Identifiers
-from anonymizers.mentions import TextColumns, redact_batch
-from anonymizers.metadata import strip_metadata
-from anonymizers.queries import load_queries
-from anonymizers.records import Rendered, rendered_files
-from anonymizers.redaction import Match
+from anonymizers.text import documents, filetokens
+from anonymizers.text.documents import FileFormat
+from anonymizers.text.metadata import strip_metadata
 
-_SQL = load_queries("anonymizers.sql", "files.sql")
+_SQL = load_queries("anonymizers.builtin.sql", "files.sql")
 _NAMES = TextColumns("files", text=("name",), owner="contact_id", indexed=True)
 # The mentions step's parts: the token index brought up to date, other people's
 # files' contents, other people's file names.

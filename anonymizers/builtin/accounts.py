@@ -5,26 +5,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from anonymizers.base import (
+from anonymizers.api import (
     Action,
     Batch,
     BatchResult,
     Category,
     Column,
     Connection,
+    Identifiers,
+    Name,
+    Rendered,
     Scope,
     Tools,
     advance,
     counted_batch,
-    fake_full_name,
+    load_queries,
+    rendered,
 )
-from anonymizers.devices import generalize_user_agent, truncate_ip
-from anonymizers.identity import Identifiers, Name
-from anonymizers.phones import CANDIDATE
-from anonymizers.queries import load_queries
-from anonymizers.records import Rendered, rendered
+from anonymizers.text.devices import generalize_user_agent, truncate_ip
+from anonymizers.text.phones import CANDIDATE
+from anonymizers.text.replacements import fake_full_name
 
-_SQL = load_queries("anonymizers.sql", "accounts.sql")
+_SQL = load_queries("anonymizers.builtin.sql", "accounts.sql")
 _PARTS = 4  # credentials, billing contacts, sessions, users: references first
 
 

@@ -30,110 +30,46 @@ every email, phone number and @handle.
 
 from __future__ import annotations
 
-import html
 import re
-from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from enum import StrEnum
-from itertools import combinations
-from urllib.parse import quote
+from collections.abc import Iterator
 
-from anonymizers import phones, tokens
-from anonymizers.identity import PARTICLES, Identifiers, Name, words
-from anonymizers.normalize import WORD, Normalized, fold, normalize
+from anonymizers.text import phones, tokens
+from anonymizers.text.identity import Identifiers, words
+from anonymizers.text.matches import (
+    Kind,
+    Match,
+    Part,
+    Replace,
+    encoded_like,
+    inside,
+    merged,
+    redacted,
+)
+from anonymizers.text.normalize import Normalized, fold, normalize
+from anonymizers.text.patterns import (
+    ADDRESS_GAP,
+    COMMA_GAP,
+    DIGIT,
+    DISTINCT_HANDLE,
+    EMAIL,
+    HANDLE,
+    MIN_HANDLE,
+    NAME_GAP,
+    RUN,
+    TITLE_GAP,
+    TOKEN,
+    grams,
+    obfuscation,
+)
+from anonymizers.text.phrases import Form, Phrase, keys, phrases_of
 
-REDACTED = "[redacted]"
-
-_MAX_FORM_WORDS = 6
+# Short texts (addresses, subjects) recur across a tenant's rows: redacted once each.
+_MEMO_CHARS = 200
+_MEMO_ENTRIES = 20_000
 # Titles before a family name: "Ms. Doe", "Dr Doe", "Frau Šimić".
 TITLES = frozenset(
     "mr mrs ms miss mx dr prof sir dame madam mme mlle herr frau sr sra srta dott dra".split()
 )
-_EMAIL = re.compile(
-    r"(?<![\w.+-])(?P<local>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})"
-)
-_HANDLE = re.compile(r"(?<![\w@.-])@?[\w][\w-]*(?:\.[\w-]+)*")
-_TOKEN = WORD
-# Between the words of a name: "Jane Doe", "Jane_Doe", "jane.doe", "Jane+Doe", "Jane-Doe".
-_NAME_GAP = re.compile(r"[\s_.+\-]{1,3}")
-# Between a family name and a given name written the other way round: "Doe, Jane",
-# and a vCard's structured name or a semicolon-separated row: "N:Doe;Jane;;;".
-_COMMA_GAP = re.compile(r"\s{0,2}[,;]\s{0,2}")
-# Between a title and the name: "Ms. Doe", "Dr Doe".
-_TITLE_GAP = re.compile(r"\.?\s{1,2}")
-# Between the words of an address: "9 Elm St, Springfield".
-_ADDRESS_GAP = re.compile(r"[\s,.#/\-]{1,4}")
-# Short texts (addresses, subjects) recur across a tenant's rows: redacted once each.
-_MEMO_CHARS = 200
-_MEMO_ENTRIES = 20_000
-_MIN_HANDLE = 3
-# A handle matched without its "@" as well must be unlike a plain word.
-_DISTINCT_HANDLE = re.compile(r"^(?=.*[\d_.\-])|^.{8,}$")
-_DIGIT = re.compile("[0-9]")
-_AT = r"\s*(?:@|\[at\]|\(at\)|\{at\}|\s+at\s+)\s*"
-_DOT = r"(?:\.|\s*\[dot\]\s*|\s*\(dot\)\s*|\s*\{dot\}\s*|\s+dot\s+)"
-
-
-class Kind(StrEnum):
-    NAME = "name"
-    EMAIL = "email"
-    PHONE = "phone"
-    HANDLE = "handle"
-    ADDRESS = "address"
-
-
-class Role(StrEnum):
-    GIVEN = "given"
-    FAMILY = "family"
-
-
-@dataclass(frozen=True)
-class Part:
-    """A word of a name match: its original span, and the subject's part it is."""
-
-    start: int
-    end: int
-    role: Role
-    canonical: str  # the subject's folded word
-
-
-@dataclass(frozen=True)
-class Match:
-    """An identifier found in a text: its original span and what it is."""
-
-    start: int
-    end: int
-    kind: Kind
-    text: str  # the original characters, as written
-    canonical: str  # the identifier it is: folded email, E.164, handle, address, name
-    parts: tuple[Part, ...] = ()  # names: the words, each faked on its own
-    encoded: bool = False  # written percent-encoded (in a URL): replaced the same way
-
-
-Replace = Callable[[Match], str]
-
-
-def _redacted(_match: Match) -> str:
-    return REDACTED
-
-
-class _Form(StrEnum):
-    FULL = "full"  # the full name as stored
-    PAIR = "pair"  # given and family names, in any order and subset
-    FAMILY = "family"  # a family name alone
-    GIVEN = "given"  # a given name alone: the subject's own rows only
-    ADDRESS = "address"
-
-
-@dataclass(frozen=True)
-class _Phrase:
-    words: tuple[str, ...]
-    form: _Form
-    roles: tuple[Role, ...] = ()
-    comma: int = -1  # the gap (after word i) that may be a comma: "Doe, Jane"
-    own_only: bool = False  # an address someone else has too
-    written: str = ""  # an address as stored: its fake is the stored row's
 
 
 class Redactor:
@@ -159,18 +95,17 @@ class Redactor:
         for h in ids.handles:
             folded = fold(h.strip())
             bare = folded.lstrip("@")
-            if len(bare) < _MIN_HANDLE:
+            if len(bare) < MIN_HANDLE:
                 continue
-            if folded.startswith("@") or not _DISTINCT_HANDLE.search(bare):
+            if folded.startswith("@") or not DISTINCT_HANDLE.search(bare):
                 self._handles.add("@" + bare)
-            if _DISTINCT_HANDLE.search(bare) or not folded.startswith("@"):
+            if DISTINCT_HANDLE.search(bare) or not folded.startswith("@"):
                 self._handles.add(bare)
         # Phrases by their words; the first words alone, to skip most words fast.
         self._plain_handles = {h for h in self._handles if not h.startswith("@")}
-        self._phrases: dict[tuple[str, ...], list[_Phrase]] = {}
-        self._first_words: set[str] = set()
-        self._longest = 0
-        self._build_phrases()
+        self._phrases = phrases_of(ids, everyone=everyone)
+        self._first_words = {words[0] for words in self._phrases}
+        self._longest = max(map(len, self._phrases), default=0)
         self._subject_words = {w for n in ids.names for w in n.all_words()}
         self._namesakes = [frozenset(n) for n in ids.namesakes]
         self._memo: dict[tuple[Replace, bool, str], str] = {}
@@ -180,62 +115,11 @@ class Redactor:
     def _obfuscated_emails(self) -> re.Pattern[str] | None:
         """The subject's emails written to fool a harvester: "jane at example dot com"."""
         # Dots of the local part may be spelled out too: "zoe dot simic at …".
-        forms = [_obfuscation(email) for email in sorted(self._emails)]
+        forms = [obfuscation(email) for email in sorted(self._emails)]
         if not forms:
             return None
         # Nor the start of a longer address: jane.doe@example.com.au is someone else's.
         return re.compile(rf"(?<![\w.+-])(?:{'|'.join(forms)})(?![\w-]|\.[\w-])")
-
-    def _add(self, phrase: _Phrase) -> None:
-        if not phrase.words or len(phrase.words) > _MAX_FORM_WORDS:
-            return
-        entries = self._phrases.setdefault(phrase.words, [])
-        if phrase not in entries:
-            entries.append(phrase)
-
-    def _ambiguous(self, form: Iterable[str]) -> bool:
-        """Another person of the tenant has every word of this form in their name."""
-        if self._everyone:
-            return False
-        wanted = set(form)
-        return any(wanted <= other for other in self._namesakes)
-
-    def _build_phrases(self) -> None:
-        self._namesakes = [frozenset(n) for n in self._ids.namesakes]
-        for name in self._ids.names:
-            self._name_phrases(name)
-        shared = {fold(a) for a in self._ids.shared_addresses}
-        for address in self._ids.addresses:
-            key = tuple(_TOKEN.findall(fold(address)))
-            if len(key) >= 2:
-                own_only = fold(address) in shared
-                self._add(_Phrase(key, _Form.ADDRESS, own_only=own_only, written=address))
-        order = list(_Form)
-        for entries in self._phrases.values():
-            entries.sort(key=lambda p: order.index(p.form))  # the full name first
-        self._first_words = {words[0] for words in self._phrases}
-        self._longest = max(map(len, self._phrases), default=0)
-
-    def _name_phrases(self, name: Name) -> None:
-        given, family = name.given_words, name.family_words
-        if given and family:
-            roles = (Role.GIVEN,) * len(given) + (Role.FAMILY,) * len(family)
-            self._add(_Phrase(given + family, _Form.FULL, roles))
-        surnames = [f for f in _subsequences(family) if set(f) - PARTICLES]
-        for g in _subsequences(given) if family else ():
-            for f in surnames:
-                if len(g) + len(f) > _MAX_FORM_WORDS or self._ambiguous(g + f):
-                    continue
-                roles = (Role.GIVEN,) * len(g) + (Role.FAMILY,) * len(f)
-                self._add(_Phrase(g + f, _Form.PAIR, roles))
-                reverse = (Role.FAMILY,) * len(f) + (Role.GIVEN,) * len(g)
-                self._add(_Phrase(f + g, _Form.PAIR, reverse, comma=len(f) - 1))
-        for f in surnames:
-            if not self._ambiguous(f):
-                self._add(_Phrase(f, _Form.FAMILY, (Role.FAMILY,) * len(f)))
-        for word in given:
-            if word not in PARTICLES:
-                self._add(_Phrase((word,), _Form.GIVEN, (Role.GIVEN,)))
 
     # --- asking -------------------------------------------------------------------
 
@@ -259,7 +143,7 @@ class Redactor:
         found: list[tuple[int, int, Kind, str, tuple[Part, ...]]] = []
         opaque: list[tuple[int, int]] = []  # emails and phone numbers: no names inside
         if "@" in folded or (self._email_words is not None and "at" in folded):
-            for m in _EMAIL.finditer(folded):
+            for m in EMAIL.finditer(folded):
                 opaque.append(m.span())
                 email = self._email(m)
                 if email is not None:
@@ -274,9 +158,9 @@ class Redactor:
                 found.append((start, end, Kind.PHONE, e164, ()))
         # Every word is handle-shaped: looked at one by one only where one can match.
         if ("@" in folded and (self._handles or self._everyone)) or (
-            self._plain_handles and not self._plain_handles.isdisjoint(_HANDLE.findall(folded))
+            self._plain_handles and not self._plain_handles.isdisjoint(HANDLE.findall(folded))
         ):
-            for m in _HANDLE.finditer(folded):
+            for m in HANDLE.finditer(folded):
                 value = m.group()
                 if value in self._handles or (self._everyone and value.startswith("@")):
                     found.append((m.start(), m.end(), Kind.HANDLE, value, ()))
@@ -308,12 +192,12 @@ class Redactor:
     def _obfuscated(self, m: re.Match[str]) -> str:
         """The subject's email an obfuscated one spells (the canonical, for fakes)."""
         for email in self._emails:
-            if re.fullmatch(_obfuscation(email), m.group()):
+            if re.fullmatch(obfuscation(email), m.group()):
                 return email
         return m.group()
 
     def _find_phones(self, folded: str) -> Iterator[tuple[int, int, str]]:
-        if not _DIGIT.search(folded):
+        if not DIGIT.search(folded):
             return
         if self._everyone:
             # Every number goes: no need to read one. Its digits key its fake, as the
@@ -338,12 +222,12 @@ class Redactor:
     ) -> Iterator[tuple[int, int, Kind, str, tuple[Part, ...]]]:
         folded = n.text
         first_words = self._first_words
-        if first_words.isdisjoint(_TOKEN.findall(folded)) and "'s" not in folded:
+        if first_words.isdisjoint(TOKEN.findall(folded)) and "'s" not in folded:
             return  # most texts name no one: a set lookup a word, in C
-        toks = list(_TOKEN.finditer(folded))
+        toks = list(TOKEN.finditer(folded))
         if opaque:
-            starts, ends = _merged(opaque)
-            toks = [m for m in toks if not _inside(m.start(), starts, ends)]
+            starts, ends = merged(opaque)
+            toks = [m for m in toks if not inside(m.start(), starts, ends)]
         keys = [m.group() for m in toks]
         # A possessive ("Doe's") is the name and an "'s".
         if "'s" in folded:
@@ -372,7 +256,7 @@ class Redactor:
             end = toks[i].start() + len(keys[i]) if size == 1 else toks[i + size - 1].end()
             if size > 1 and keys[i + size - 1] != toks[i + size - 1].group():
                 end = toks[i + size - 1].start() + len(keys[i + size - 1])
-            if hit.form is _Form.ADDRESS:
+            if hit.form is Form.ADDRESS:
                 yield start, end, Kind.ADDRESS, hit.written, ()
             else:
                 parts = []
@@ -389,7 +273,7 @@ class Redactor:
         toks: list[re.Match[str]],
         keys: list[str],
         i: int,
-        phrase: _Phrase,
+        phrase: Phrase,
         *,
         own: bool,
     ) -> bool:
@@ -400,16 +284,16 @@ class Redactor:
         # The words must be one run: only gaps of their kind between them.
         for j in range(i, last):
             gap = folded[toks[j].end() : toks[j + 1].start()]
-            if phrase.form is _Form.ADDRESS:
-                if not _ADDRESS_GAP.fullmatch(gap):
+            if phrase.form is Form.ADDRESS:
+                if not ADDRESS_GAP.fullmatch(gap):
                     return False
             elif not (
-                _NAME_GAP.fullmatch(gap) or (j - i == phrase.comma and _COMMA_GAP.fullmatch(gap))
+                NAME_GAP.fullmatch(gap) or (j - i == phrase.comma and COMMA_GAP.fullmatch(gap))
             ):
                 return False
-        if phrase.form is _Form.ADDRESS:
+        if phrase.form is Form.ADDRESS:
             return own or not phrase.own_only
-        if phrase.form is _Form.GIVEN and not own:
+        if phrase.form is Form.GIVEN and not own:
             return False
         before = folded[toks[i - 1].end() : toks[i].start()] if i > 0 else None
         after = folded[toks[last].end() : toks[last + 1].start()] if last + 1 < len(toks) else None
@@ -420,29 +304,29 @@ class Redactor:
         # Nor into a namesake's: "Zoë Šimić Horvat" when someone is called that, or
         # "Abbott, Ann" when the subject is Ann Baker and Ann Abbott is someone else.
         for j, side in ((i - 1, before), (last + 1, after)):
-            if side is not None and (_NAME_GAP.fullmatch(side) or _COMMA_GAP.fullmatch(side)):
+            if side is not None and (NAME_GAP.fullmatch(side) or COMMA_GAP.fullmatch(side)):
                 if any(matched | {keys[j]} <= other for other in self._namesakes):
                     return False
-        if phrase.form in (_Form.FULL, _Form.PAIR):
+        if phrase.form in (Form.FULL, Form.PAIR):
             return True
-        titled = i > 0 and keys[i - 1] in TITLES and _TITLE_GAP.fullmatch(before or "")
+        titled = i > 0 and keys[i - 1] in TITLES and TITLE_GAP.fullmatch(before or "")
         if not titled and not n.source(toks[i].start()).isupper():
             return False  # standalone names are capitalized: "Baker", not "baker"
         # A standalone given name is not the first of someone else's full name
         # ("Zoë Novak"), a family name not the last ("Ivan Šimić").
         # Written the other way round, nor the last of "Novak, Zoë", nor the first of
         # "Šimić, Ivan".
-        if phrase.form is _Form.GIVEN and after is not None and _NAME_GAP.fullmatch(after):
+        if phrase.form is Form.GIVEN and after is not None and NAME_GAP.fullmatch(after):
             word = last + 1
             if self._foreign_name_word(n, toks, keys, word):
                 return False
-        if phrase.form is _Form.GIVEN and before is not None and _COMMA_GAP.fullmatch(before):
+        if phrase.form is Form.GIVEN and before is not None and COMMA_GAP.fullmatch(before):
             if self._foreign_name_word(n, toks, keys, i - 1):
                 return False
-        if phrase.form is _Form.FAMILY and not titled and before is not None:
-            if _NAME_GAP.fullmatch(before) and self._foreign_name_word(n, toks, keys, i - 1):
+        if phrase.form is Form.FAMILY and not titled and before is not None:
+            if NAME_GAP.fullmatch(before) and self._foreign_name_word(n, toks, keys, i - 1):
                 return False
-        if phrase.form is _Form.FAMILY and not titled and after and _COMMA_GAP.fullmatch(after):
+        if phrase.form is Form.FAMILY and not titled and after and COMMA_GAP.fullmatch(after):
             if self._foreign_name_word(n, toks, keys, last + 1):
                 return False
         return True
@@ -464,7 +348,7 @@ class Redactor:
         None when rows must be scanned."""
         if self._everyone:
             return None
-        phrases = [w for entries in self._phrases.values() for p in entries for w in _keys(p)]
+        phrases = [w for entries in self._phrases.values() for p in entries for w in keys(p)]
         return tokens.tsqueries(
             names=sorted({tuple(sorted(set(words))) for words in phrases}),
             emails=sorted(self._emails),
@@ -478,21 +362,21 @@ class Redactor:
         if self._everyone:
             return None
         groups = [
-            tuple(run for w in words for run in _RUN.findall(w))
+            tuple(run for w in words for run in RUN.findall(w))
             for entries in self._phrases.values()
             for p in entries
-            for words in _keys(p)
+            for words in keys(p)
         ]
         for email in self._emails:
-            runs = _RUN.findall(email)
+            runs = RUN.findall(email)
             groups.append(tuple(runs[:-1]))  # the last run may go on in the text
-        groups += [tuple(_RUN.findall(h)) for h in self._handles]
-        groups += [tuple(_grams(n)) for n in self._nationals]
+        groups += [tuple(RUN.findall(h)) for h in self._handles]
+        groups += [tuple(grams(n)) for n in self._nationals]
         return [g for g in dict.fromkeys(groups) if g] if all(groups) else None
 
     # --- replacing ----------------------------------------------------------------
 
-    def redact(self, text: str, replace: Replace = _redacted, *, own: bool = False) -> str:
+    def redact(self, text: str, replace: Replace = redacted, *, own: bool = False) -> str:
         """Replace every identifier; everything between them stays as it was."""
         if not text or self.is_empty():
             return text
@@ -511,73 +395,10 @@ class Redactor:
         pos = 0
         for m in self.find(text, own=own):
             out.append(text[pos : m.start])
-            out.append(_encoded_like(m, replace(m)))
+            out.append(encoded_like(m, replace(m)))
             pos = m.end
         out.append(text[pos:])
         return "".join(out)
-
-
-def _obfuscation(email: str) -> str:
-    """A regex of an email written to fool a harvester: "jane at example dot com"."""
-    local, _, domain = email.partition("@")
-    parts = [_DOT.join(re.escape(p) for p in part.split(".")) for part in (local, domain)]
-    return parts[0] + _AT + parts[1]
-
-
-def _keys(phrase: _Phrase) -> Iterator[tuple[str, ...]]:
-    """What the index is asked for a phrase found outside the subject's own rows: all
-    its words (a full name, a given and a family name: as selective as a name gets),
-    a family name alone (only a form when no one else in the tenant has it), the
-    address's words. A given name alone is only looked for in the subject's rows."""
-    if phrase.form is _Form.ADDRESS:
-        if not phrase.own_only:
-            yield phrase.words
-        return
-    if phrase.form is _Form.GIVEN:
-        return
-    yield phrase.words
-
-
-# The tokens of folded text: runs of letters and digits (filetokens.py).
-_RUN = re.compile(r"[^\W_]+")
-_PHONE_GRAM = 7
-
-
-def _grams(number: str) -> list[str]:
-    return [number[i : i + _PHONE_GRAM] for i in range(len(number) - _PHONE_GRAM + 1)]
-
-
-def _subsequences(items: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Every non-empty subsequence, in order."""
-    return [c for k in range(1, len(items) + 1) for c in combinations(items, k)]
-
-
-def _merged(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
-    """Overlapping spans merged, as sorted starts and their ends (for _inside)."""
-    starts: list[int] = []
-    ends: list[int] = []
-    for s, e in sorted(spans):
-        if ends and s <= ends[-1]:
-            ends[-1] = max(ends[-1], e)
-        else:
-            starts.append(s)
-            ends.append(e)
-    return starts, ends
-
-
-def _inside(at: int, starts: list[int], ends: list[int]) -> bool:
-    i = bisect_right(starts, at) - 1
-    return i >= 0 and at < ends[i]
-
-
-def _encoded_like(match: Match, replacement: str) -> str:
-    """The replacement written the way the original was: percent-encoded in a URL,
-    as HTML where the original held entities."""
-    if match.encoded:
-        return quote(replacement, safe="")
-    if "&" in match.text and ";" in match.text:
-        return html.escape(replacement, quote=False)
-    return replacement
 
 
 def name_words(text: str) -> tuple[str, ...]:

@@ -5,24 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from anonymizers.base import (
+from anonymizers.api import (
     Action,
     Batch,
     BatchResult,
     Category,
     Column,
     Connection,
+    Identifiers,
+    Rendered,
     Scope,
+    TextColumns,
     Tools,
     counted_batch,
+    load_queries,
+    redact_batch,
+    rendered,
 )
-from anonymizers.devices import generalize_user_agent, truncate_ip
-from anonymizers.identity import Identifiers
-from anonymizers.mentions import TextColumns, redact_batch
-from anonymizers.queries import load_queries
-from anonymizers.records import Rendered, rendered
+from anonymizers.text.devices import generalize_user_agent, truncate_ip
 
-_SQL = load_queries("anonymizers.sql", "activity.sql")
+_SQL = load_queries("anonymizers.builtin.sql", "activity.sql")
 _PAGES = TextColumns("usage_events", text=("page",), indexed=True)
 
 

@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from anonymizers.base import Batch, BatchResult, Connection, Tools
-from anonymizers.bulk import update_rows
+from anonymizers.base import Batch, BatchResult, Tools
+from db.bulk import update_rows
+from db.connection import Connection
 
 # Which rows a redaction looks at: the subject's own, everyone else's, or all.
 Rows = Literal["owned", "others", "all"]
@@ -90,7 +91,7 @@ class TextColumns:
         )
 
     def sql_types(self) -> tuple[tuple[str, str], ...]:
-        """(column, SQL type) of every column, for anonymizers.bulk."""
+        """(column, SQL type) of every column, for db.bulk."""
         return (
             *((c, "text") for c in self.text),
             *((c, "text[]") for c in self.arrays),
