@@ -14,9 +14,9 @@ from anonymizers.base import (
     BlobReader,
     Category,
     Column,
+    Operation,
     Scope,
     Tools,
-    advance,
     counted_batch,
 )
 from anonymizers.records import Rendered, file_path, record, rendered, rendered_files
@@ -40,6 +40,7 @@ __all__ = [
     "Identifiers",
     "Match",
     "Name",
+    "Operation",
     "Registry",
     "Rendered",
     "Role",
@@ -47,7 +48,6 @@ __all__ = [
     "Scope",
     "TextColumns",
     "Tools",
-    "advance",
     "counted_batch",
     "file_path",
     "load_queries",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from anonymizers.records import Rendered
 from anonymizers.text.fakes import Fakes
@@ -17,6 +17,10 @@ from anonymizers.text.phones import parse as parse_phone
 from anonymizers.text.redaction import Redactor
 from anonymizers.text.replacements import fake_replacer
 from db.connection import Connection
+
+# What a batch does: the subject's identifiers replaced in others' free text
+# (`redact_mentions`), or the subject's own rows erased or anonymized.
+Operation = Literal["mentions", "erase", "anonymize"]
 
 
 class Category(StrEnum):
@@ -100,24 +104,25 @@ class Scope:
 class Batch:
     """The next slice of a job's step for one data type.
 
-    A data type may have several parts (tables); `part` says which one, and
-    `after` the last row id done in it. At most `limit` rows per batch.
+    An operation on a data type may have several parts (tables, or kinds of rows),
+    named by `Anonymizer.parts`; `part` says which one, and `after` the last row id
+    done in it. At most `limit` rows per batch.
     """
 
     scope: Scope
-    part: int
+    part: str
     after: int
     limit: int
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What one batch did, and where the next one starts."""
+    """What one batch did, and where the next one starts: after `checkpoint` in the
+    same part, or (`finished`) in the next part (steps.py moves on)."""
 
     processed: int
-    part: int
     checkpoint: int
-    finished: bool
+    finished: bool  # the batch's part is done
     # Blobs whose rows this batch removed: deleted once the batch commits.
     blob_keys: tuple[str, ...] = field(default=())
     # New contents for blobs this batch anonymized: written once the batch commits.
@@ -181,19 +186,6 @@ class BlobReader(Protocol):
     async def __call__(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
 
-def advance(result: BatchResult, part: int, parts: int) -> BatchResult:
-    """Hand a finished part over to the next one; the last part finishes the step."""
-    if not result.finished:
-        return result
-    last = part + 1 >= parts
-    return replace(
-        result,
-        part=part if last else part + 1,
-        checkpoint=result.checkpoint if last else 0,
-        finished=last,
-    )
-
-
 class Anonymizer(Protocol):
     """Owns the tables of one data type and carries out the rights on them.
 
@@ -215,6 +207,19 @@ class Anonymizer(Protocol):
     @property
     def columns(self) -> tuple[Column, ...]:
         """The data map of the tables this anonymizer owns."""
+        ...
+
+    @property
+    def honours_period(self) -> bool:
+        """Whether `Scope.records_after`/`records_before` bound its rows (retention
+        asks only such data types to anonymize what is older than a cutoff)."""
+        ...
+
+    def parts(self, operation: Operation, scope: Scope) -> tuple[str, ...]:
+        """The operation's parts, in order, by name (at least one). A job stores the
+        name of the part it is in, and the parts it finished: parts may be added or
+        reordered in a deploy while jobs are running; renaming one needs a migration
+        of the stored names (an unknown name fails the job, never skips rows)."""
         ...
 
     async def identifiers(self, conn: Connection, scope: Scope) -> Identifiers:
@@ -254,6 +259,4 @@ async def counted_batch(
     row = await conn.fetchrow(sql, *args, batch.after, batch.limit)
     assert row is not None  # an aggregate always answers one row
     processed, last = int(row[0]), int(row[1])
-    return BatchResult(
-        processed=processed, part=batch.part, checkpoint=last, finished=processed < batch.limit
-    )
+    return BatchResult(processed=processed, checkpoint=last, finished=processed < batch.limit)

@@ -428,7 +428,7 @@ def _iso(value: datetime | None) -> str | None:
 def _check_period(anonymizers: list[Anonymizer]) -> None:
     """A period may only go to data types that honour it, or a job would do too much."""
     for a in anonymizers:
-        if not getattr(a, "honours_period", False):
+        if not a.honours_period:
             raise FailedPrecondition(
                 f"data type {a.data_type!r} cannot be limited to a period of time"
             )

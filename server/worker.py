@@ -21,8 +21,10 @@ from enum import Enum
 
 import asyncpg
 
-from anonymizers.base import Batch, BatchResult, Tools
+from anonymizers import steps
+from anonymizers.base import BatchResult, Operation, Tools
 from anonymizers.registry import Registry
+from anonymizers.steps import Position
 from anonymizers.text.fakes import Fakes
 from anonymizers.text.identity import Identifiers
 from anonymizers.text.phones import DEFAULT_REGION
@@ -100,9 +102,9 @@ class WorkerConfig:
     default_region: str = DEFAULT_REGION
 
 
-def _ended_a_part(task: asyncpg.Record, result: BatchResult) -> bool:
-    """The batch finished its step, or the part of the step it was in."""
-    return result.finished or result.part != task["part"]
+def _ended_a_part(task: asyncpg.Record, part: str, result: BatchResult) -> bool:
+    """The batch finished the part of the step it was in (or the step)."""
+    return result.finished
 
 
 def worker_name(index: int) -> str:
@@ -247,7 +249,7 @@ class Worker:
         fails is rolled back alone and runs as the next batch, where a failure
         counts as usual."""
         started = time.perf_counter()
-        done: list[tuple[asyncpg.Record, BatchResult]] = []
+        done: list[tuple[asyncpg.Record, str, BatchResult]] = []
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 job = await conn.fetchrow(Q["lock_leased_job"], job_id, self.name, self._lease)
@@ -263,26 +265,26 @@ class Worker:
                     await self._catch_up_blobs()
                     await self._finish(conn, job_id, job, JobState.SUCCEEDED)
                     return Outcome.DONE
-                done.append((task, await self._step(conn, job_id, job, task)))
+                done.append((task, *await self._step(conn, job_id, job, task)))
                 while _ended_a_part(*done[-1]) and len(done) < _MAX_STEPS_PER_BATCH:
-                    if sum(r.processed for _, r in done) >= self._config.batch_size:
+                    if sum(r.processed for _, _, r in done) >= self._config.batch_size:
                         break
                     task = await conn.fetchrow(Q["next_task"], job_id)
                     if task is None:
                         break  # the job ends in its own transaction, after this one's blobs
                     try:
                         async with conn.transaction():  # a savepoint
-                            result = await self._step(conn, job_id, job, task)
+                            part, result = await self._step(conn, job_id, job, task)
                     except Exception as exc:  # runs again as the next batch, counted there
                         log.info(
                             "step deferred",
                             extra={"job_id": str(job_id), "error": _safe_error(exc)},
                         )
                         break
-                    done.append((task, result))
+                    done.append((task, part, result))
                 await conn.execute(Q["reset_attempts"], job_id)
                 kind = job["kind"]
-                for i, (task, result) in enumerate(done):
+                for i, (task, part, result) in enumerate(done):
                     entry = AuditEntry(
                         tenant_id=job["tenant_id"],
                         actor=self.name,
@@ -293,7 +295,7 @@ class Worker:
                         details={
                             "batch": task["batches"] + 1,
                             "processed": result.processed,
-                            "part": result.part,
+                            "part": part,
                             "checkpoint": result.checkpoint,
                             "finished": result.finished,
                             **(
@@ -328,7 +330,7 @@ class Worker:
                 return Outcome.LOST
         tenant_id = job["tenant_id"]
         elapsed = (time.perf_counter() - started) / len(done)
-        for task, result in done:
+        for task, _, result in done:
             labels = {"kind": kind, "data_type": task["data_type"]}
             metrics.BATCHES.labels(**labels).inc()
             metrics.ROWS.labels(**labels).inc(result.processed)
@@ -340,8 +342,8 @@ class Worker:
         # while the next batch runs (a blob store's time is mostly the disk's or
         # the network's). A crash or a failure leaves the outbox rows, which
         # _drain_blobs clears before the job can end.
-        rewrites = [w for _, r in done for w in r.blob_rewrites]
-        deletions = [k for _, r in done for k in r.blob_keys]
+        rewrites = [w for _, _, r in done for w in r.blob_rewrites]
+        deletions = [k for _, _, r in done for k in r.blob_keys]
         if rewrites or deletions:
             await self._queue_blob_work(job_id, tenant_id, rewrites, deletions)
         return Outcome.MORE
@@ -398,17 +400,18 @@ class Worker:
 
     async def _step(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
-    ) -> BatchResult:
+    ) -> tuple[str, BatchResult]:
         """One batch of one task: the data change, its checkpoint and its blob outbox rows."""
-        result = await self._apply(conn, job_id, job, task)
+        part, result, at = await self._apply(conn, job_id, job, task)
         await conn.execute(
             Q["advance_task"],
             job_id,
             task["position"],
-            result.part,
-            result.checkpoint,
+            at.part,
+            at.checkpoint,
             result.processed,
-            result.finished,
+            at.finished,
+            list(at.parts_done),
         )
         tenant_id = job["tenant_id"]
         # A key the store would refuse (another tenant's, or leaving the blob
@@ -435,24 +438,30 @@ class Worker:
                 [task["data_type"]] * len(ids),
                 list(reasons),
             )
-        return result
+        return part, result
 
     async def _apply(
         self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record, task: asyncpg.Record
-    ) -> BatchResult:
+    ) -> tuple[str, BatchResult, Position]:
         anonymizer = self._registry.get(task["data_type"])
         limit = self._config.batch_size
         if job["whole_tenant"] and job["kind"] == JobKind.ERASE.value:
             # Plain deletes of every row: a batch's fixed cost (lease, checkpoint,
             # audit entry) is worth spreading over more of them.
             limit *= _WHOLE_TENANT_ERASE_BATCHES
-        batch = Batch(scope_of(job), part=task["part"], after=task["checkpoint"], limit=limit)
+        at = Position(task["part"], task["checkpoint"], tuple(task["parts_done"]))
+        operation: Operation = (
+            "mentions"
+            if task["step"] == STEP_MENTIONS
+            else "anonymize"
+            if job["kind"] == JobKind.ANONYMIZE.value
+            else "erase"
+        )
         tools = await self._tools(conn, job_id, job)
-        if task["step"] == STEP_MENTIONS:
-            return await anonymizer.redact_mentions(conn, batch, tools)
-        if job["kind"] == JobKind.ANONYMIZE.value:
-            return await anonymizer.anonymize(conn, batch, tools)
-        return await anonymizer.erase(conn, batch, tools)
+        batch, result, after = await steps.run_batch(
+            anonymizer, operation, conn, scope_of(job), at, limit, tools
+        )
+        return batch.part, result, after
 
     async def _tools(self, conn: Connection, job_id: uuid.UUID, job: asyncpg.Record) -> Tools:
         """The job's tools, built once per job: a tenant's identifiers can be many."""

@@ -14,10 +14,10 @@ from anonymizers.api import (
     Connection,
     Identifiers,
     Name,
+    Operation,
     Rendered,
     Scope,
     Tools,
-    advance,
     counted_batch,
     load_queries,
     rendered,
@@ -27,7 +27,14 @@ from anonymizers.text.phones import CANDIDATE
 from anonymizers.text.replacements import fake_full_name
 
 _SQL = load_queries("anonymizers.builtin.sql", "accounts.sql")
-_PARTS = 4  # credentials, billing contacts, sessions, users: references first
+# Erase and anonymize: rows that reference a user first, the users last.
+_PARTS = ("credentials", "billing_contacts", "sessions", "users")
+# Erasing a part that is not `users`: one statement each.
+_ERASE = {
+    "credentials": "destroy_credentials",
+    "billing_contacts": "erase_billing",
+    "sessions": "erase_sessions",
+}
 
 
 class AccountsAnonymizer:
@@ -35,6 +42,7 @@ class AccountsAnonymizer:
 
     data_type = "accounts"
     stage = 95  # last: contacts, notes, messages and files reference users
+    honours_period = False
     columns = (
         Column(
             "tenants",
@@ -112,22 +120,23 @@ class AccountsAnonymizer:
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return _SQL["count"], scope.by_user()
 
+    def parts(self, operation: Operation, scope: Scope) -> tuple[str, ...]:
+        # Account tables hold no free text about other people: nothing to redact.
+        return ("nothing",) if operation == "mentions" else _PARTS
+
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        # Account tables hold no free text about other people.
-        return BatchResult(processed=0, part=0, checkpoint=batch.after, finished=True)
+        return BatchResult(processed=0, checkpoint=batch.after, finished=True)
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         args = batch.scope.by_user()
-        if batch.part < 3:
-            sql = _SQL[("destroy_credentials", "erase_billing", "erase_sessions")[batch.part]]
-            return advance(await counted_batch(conn, sql, args, batch), batch.part, _PARTS)
+        if batch.part in _ERASE:
+            return await counted_batch(conn, _SQL[_ERASE[batch.part]], args, batch)
         users = await conn.fetch(_SQL["lock_users"], *args, batch.after, batch.limit)
         ids = [u["id"] for u in users]
         if ids:  # a statement of five updates and a delete: not for no users
             await conn.fetchval(_SQL["erase_users"], batch.scope.tenant_id, ids)
         return BatchResult(
             processed=len(users),
-            part=batch.part,
             checkpoint=ids[-1] if ids else batch.after,
             finished=len(users) < batch.limit,
             blob_keys=tuple(u["profile_picture"] for u in users if u["profile_picture"]),
@@ -135,10 +144,9 @@ class AccountsAnonymizer:
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         args, f = batch.scope.by_user(), tools.fakes
-        if batch.part == 0:
-            result = await counted_batch(conn, _SQL["destroy_credentials"], args, batch)
-            return advance(result, 0, _PARTS)
-        if batch.part == 1:
+        if batch.part == "credentials":
+            return await counted_batch(conn, _SQL["destroy_credentials"], args, batch)
+        if batch.part == "billing_contacts":
             rows = await conn.fetch(_SQL["lock_billing"], *args, batch.after, batch.limit)
             await conn.execute(
                 _SQL["anonymize_billing"],
@@ -149,7 +157,7 @@ class AccountsAnonymizer:
                 [tools.fake_phone(r["phone"]) if r["phone"] else None for r in rows],
                 [f.address(r["address"]) if r["address"] else None for r in rows],
             )
-        elif batch.part == 2:
+        elif batch.part == "sessions":
             rows = await conn.fetch(_SQL["lock_sessions"], *args, batch.after, batch.limit)
             await conn.execute(
                 _SQL["anonymize_sessions"],
@@ -169,16 +177,14 @@ class AccountsAnonymizer:
                 [f.email(r["email"]) for r in rows],
                 [fake_full_name(f, r["display_name"]) if r["display_name"] else None for r in rows],
             )
-        result = BatchResult(
+        return BatchResult(
             processed=len(rows),
-            part=batch.part,
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
             blob_keys=tuple(
-                r["profile_picture"] for r in rows if batch.part == 3 and r["profile_picture"]
+                r["profile_picture"] for r in rows if batch.part == "users" and r["profile_picture"]
             ),
         )
-        return advance(result, batch.part, _PARTS)
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
         for kind, query in (

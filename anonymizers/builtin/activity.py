@@ -13,6 +13,7 @@ from anonymizers.api import (
     Column,
     Connection,
     Identifiers,
+    Operation,
     Rendered,
     Scope,
     TextColumns,
@@ -59,6 +60,9 @@ class ActivityAnonymizer:
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return _SQL["count"], scope.by_user_in_period()
 
+    def parts(self, operation: Operation, scope: Scope) -> tuple[str, ...]:
+        return ("usage_events",)
+
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # A page address can carry an email (/contacts?email=…).
         return await redact_batch(conn, _PAGES, batch, tools, rows="others")
@@ -88,7 +92,6 @@ class ActivityAnonymizer:
         )
         return BatchResult(
             processed=len(rows),
-            part=0,
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
         )

@@ -15,13 +15,13 @@ from anonymizers.api import (
     Connection,
     Identifiers,
     Name,
+    Operation,
     Rendered,
     Role,
     Rows,
     Scope,
     TextColumns,
     Tools,
-    advance,
     counted_batch,
     load_queries,
     redact_batch,
@@ -38,8 +38,20 @@ _DEALS = TextColumns("deals", text=("title", "description"), owner="contact_id",
 _CONTACTS = TextColumns(
     "contacts", text=("address", "company"), json=("custom_fields",), indexed=True
 )
+# The mentions step's parts: notes about the subject are deleted by erase; their
+# deals stay (unlinked), so theirs are redacted whole here, everyone else's where
+# they name the subject.
+_MENTIONS: dict[str, tuple[TextColumns, Rows]] = {
+    "others_notes": (_NOTES, "others"),
+    "others_deals": (_DEALS, "others"),
+    "own_deals": (_DEALS, "owned"),
+    "others_contacts": (_CONTACTS, "others"),
+}
 # A whole tenant's erasure: notes, then deals, then contacts (references first).
-_TENANT_ERASE_PARTS = ("erase_tenant_notes", "erase_tenant_deals", "contacts")
+_TENANT_ERASE = {"notes": "erase_tenant_notes", "deals": "erase_tenant_deals"}
+# Anonymize: the contacts' own columns, then the free text of their notes and deals
+# (for a whole tenant, of every note and deal).
+_ANONYMIZE_TEXT = {"notes": _NOTES, "deals": _DEALS}
 
 
 class ContactsAnonymizer:
@@ -47,6 +59,7 @@ class ContactsAnonymizer:
 
     data_type = "contacts"
     stage = 90  # after messages and files, which reference contacts
+    honours_period = False
     columns = (
         Column("contacts", "first_name", Category.PERSON_NAME, Action.DELETE_ROW, Action.FAKE),
         Column("contacts", "last_name", Category.PERSON_NAME, Action.DELETE_ROW, Action.FAKE),
@@ -87,48 +100,39 @@ class ContactsAnonymizer:
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return _SQL["count"], scope.by_contact()
 
+    def parts(self, operation: Operation, scope: Scope) -> tuple[str, ...]:
+        if operation == "mentions":
+            return tuple(_MENTIONS)
+        if operation == "anonymize":
+            return ("contacts", *_ANONYMIZE_TEXT)
+        return (*_TENANT_ERASE, "contacts") if scope.whole_tenant else ("contacts",)
+
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        # Notes about the subject are deleted by erase; their deals stay (unlinked), so
-        # theirs are redacted whole here, everyone else's where they name the subject.
-        parts: tuple[tuple[TextColumns, Rows], ...] = (
-            (_NOTES, "others"),
-            (_DEALS, "others"),
-            (_DEALS, "owned"),
-            (_CONTACTS, "others"),
-        )
-        columns, rows = parts[batch.part]
+        columns, rows = _MENTIONS[batch.part]
         owners = batch.scope.contact_ids
-        result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
-        return advance(result, batch.part, len(parts))
+        return await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         tenant, whole, ids = batch.scope.by_contact()
-        parts = _TENANT_ERASE_PARTS if whole else ("contacts",)
-        name = parts[batch.part]
-        if name != "contacts":
-            result = await counted_batch(conn, _SQL[name], (tenant,), batch)
-            return advance(result, batch.part, len(parts))
+        if batch.part in _TENANT_ERASE:
+            return await counted_batch(conn, _SQL[_TENANT_ERASE[batch.part]], (tenant,), batch)
         rows = await conn.fetch(_SQL["lock_contacts"], tenant, whole, ids, batch.after, batch.limit)
         if not rows:
-            return BatchResult(processed=0, part=batch.part, checkpoint=batch.after, finished=True)
+            return BatchResult(processed=0, checkpoint=batch.after, finished=True)
         batch_ids = [r["id"] for r in rows]
         processed = await conn.fetchval(_SQL["erase_contacts"], tenant, batch_ids)
         return BatchResult(
             processed=int(processed),
-            part=batch.part,
             checkpoint=batch_ids[-1],
             finished=len(rows) < batch.limit,
         )
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        # Part 0: the contacts' own columns; parts 1-2: the free text of their notes
-        # and deals (for a whole tenant, of every note and deal).
         owners = batch.scope.contact_ids
         rows: Rows = "all" if batch.scope.whole_tenant else "owned"
-        if batch.part in (1, 2):
-            columns = _NOTES if batch.part == 1 else _DEALS
-            result = await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
-            return advance(result, batch.part, 3)
+        if batch.part in _ANONYMIZE_TEXT:
+            columns = _ANONYMIZE_TEXT[batch.part]
+            return await redact_batch(conn, columns, batch, tools, rows=rows, owners=owners)
         found = await conn.fetch(
             _SQL["contacts_to_anonymize"], *batch.scope.by_contact(), batch.after, batch.limit
         )
@@ -144,13 +148,11 @@ class ContactsAnonymizer:
             [tools.fake_phone(r["phone"]) if r["phone"] else None for r in found],
             [f.address(r["address"]) if r["address"] else None for r in found],
         )
-        result = BatchResult(
+        return BatchResult(
             processed=len(found),
-            part=0,
             checkpoint=found[-1]["id"] if found else batch.after,
             finished=len(found) < batch.limit,
         )
-        return advance(result, 0, 3)
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:
         for kind in ("contacts", "notes", "deals"):

@@ -24,11 +24,11 @@ from anonymizers.api import (
     Connection,
     Identifiers,
     Match,
+    Operation,
     Rendered,
     Scope,
     TextColumns,
     Tools,
-    advance,
     load_queries,
     redact_batch,
     rendered_files,
@@ -41,7 +41,7 @@ _SQL = load_queries("anonymizers.builtin.sql", "files.sql")
 _NAMES = TextColumns("files", text=("name",), owner="contact_id", indexed=True)
 # The mentions step's parts: the token index brought up to date, other people's
 # files' contents, other people's file names.
-_PARTS = 3
+_MENTIONS = ("token_index", "contents", "names")
 _STILL_NAMED = "still names the subject after its text was rewritten (an encoded part)"
 
 
@@ -125,6 +125,7 @@ class FilesAnonymizer:
 
     data_type = "files"
     stage = 10  # first: file rows reference messages and contacts
+    honours_period = False
     columns = (
         Column("files", "name", Category.FILE_NAME, Action.DELETE_ROW, Action.REDACT),
         Column(
@@ -159,22 +160,23 @@ class FilesAnonymizer:
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return _SQL["count"], _args(scope)
 
+    def parts(self, operation: Operation, scope: Scope) -> tuple[str, ...]:
+        return _MENTIONS if operation == "mentions" else ("files",)
+
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        if batch.part == 0:
-            result = await self._index(conn, batch, tools)
-        elif batch.part == 1:
-            result = await self._contents(conn, batch, tools)
-        else:
-            # Other people's files whose names mention the subject are renamed.
-            result = await redact_batch(
-                conn, _NAMES, batch, tools, rows="others", owners=batch.scope.contact_ids
-            )
-        return advance(result, batch.part, _PARTS)
+        if batch.part == "token_index":
+            return await self._index(conn, batch, tools)
+        if batch.part == "contents":
+            return await self._contents(conn, batch, tools)
+        # Other people's files whose names mention the subject are renamed.
+        return await redact_batch(
+            conn, _NAMES, batch, tools, rows="others", owners=batch.scope.contact_ids
+        )
 
     async def _index(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         """Read the tokens of the tenant's files queued for it: new, or changed since."""
         tenant = batch.scope.tenant_id
-        finished = BatchResult(processed=0, part=batch.part, checkpoint=0, finished=True)
+        finished = BatchResult(processed=0, checkpoint=0, finished=True)
         if not await conn.fetchval(_SQL["index_queued"], tenant):
             return finished  # nothing queued, or another job's index work committed
         await conn.execute(_SQL["index_lock"], tenant)
@@ -193,7 +195,6 @@ class FilesAnonymizer:
         # No mention: bookkeeping. Done when the queue is.
         return BatchResult(
             processed=0,
-            part=batch.part,
             checkpoint=0,
             finished=len(rows) < batch.limit,
             missing_files=_missing(present, contents),
@@ -241,7 +242,6 @@ class FilesAnonymizer:
             await _save_tokens(conn, scope.tenant_id, tools, changed)
         return BatchResult(
             processed=len(changed) + len(reviews),
-            part=batch.part,
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
             blob_rewrites=tuple(rewrites),
@@ -253,7 +253,6 @@ class FilesAnonymizer:
         rows = await conn.fetch(_SQL["erase_batch"], *_args(batch.scope), batch.after, batch.limit)
         return BatchResult(
             processed=len(rows),
-            part=0,
             checkpoint=max((r["id"] for r in rows), default=batch.after),
             finished=len(rows) < batch.limit,
             blob_keys=tuple(r["blob_key"] for r in rows),
@@ -299,7 +298,6 @@ class FilesAnonymizer:
         await _save_tokens(conn, batch.scope.tenant_id, tools, indexed)
         return BatchResult(
             processed=len(rows),
-            part=0,
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
             blob_rewrites=tuple(rewrites),

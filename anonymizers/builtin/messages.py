@@ -13,6 +13,7 @@ from anonymizers.api import (
     Column,
     Connection,
     Identifiers,
+    Operation,
     Rendered,
     Rows,
     Scope,
@@ -41,6 +42,7 @@ class MessagesAnonymizer:
 
     data_type = "messages"
     stage = 20  # after files (attachments reference messages), before contacts
+    honours_period = False
     columns = (
         Column("messages", "sender", Category.HANDLE, Action.DELETE_ROW, Action.FAKE),
         Column("messages", "recipients", Category.HANDLE, Action.DELETE_ROW, Action.FAKE),
@@ -95,6 +97,9 @@ class MessagesAnonymizer:
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return _SQL["count"], scope.by_contact()
 
+    def parts(self, operation: Operation, scope: Scope) -> tuple[str, ...]:
+        return ("messages",)
+
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         # The subject's own messages are deleted by erase; the rest may cc or quote them.
         return await redact_batch(
@@ -109,7 +114,6 @@ class MessagesAnonymizer:
         processed = int(row["processed"])
         return BatchResult(
             processed=processed,
-            part=0,
             checkpoint=int(row["checkpoint"]),
             finished=processed < batch.limit,
         )

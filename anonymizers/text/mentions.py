@@ -138,7 +138,6 @@ async def redact_batch(
     return BatchResult(
         # Own rows count as done when looked at; others when they changed.
         processed=len(found) if rows == "owned" else changed,
-        part=batch.part,
         checkpoint=found[-1]["id"] if found else batch.after,
         finished=len(found) < batch.limit,
     )

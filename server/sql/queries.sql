@@ -225,7 +225,7 @@ RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, whole_tenant, ca
           records_after, records_before, file_ids;
 
 -- name: next_task
-SELECT position, data_type, step, part, checkpoint, done, batches FROM privacy_job_tasks
+SELECT position, data_type, step, part, parts_done, checkpoint, done, batches FROM privacy_job_tasks
 WHERE job_id = $1 AND NOT finished
 ORDER BY position
 LIMIT 1
@@ -233,7 +233,8 @@ FOR UPDATE;
 
 -- name: advance_task
 UPDATE privacy_job_tasks
-SET part = $3, checkpoint = $4, done = done + $5, batches = batches + 1, finished = $6
+SET part = $3, checkpoint = $4, done = done + $5, batches = batches + 1, finished = $6,
+    parts_done = $7
 WHERE job_id = $1 AND position = $2;
 
 -- name: reset_attempts

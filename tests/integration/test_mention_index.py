@@ -427,7 +427,7 @@ async def test_a_mentions_step_finds_the_same_rows_with_and_without_the_index(
             await db.execute("SELECT privacy_enter_tenant($1)", tenant)  # as a worker does
             after, processed = 0, 0
             while True:
-                batch = Batch(Scope(tenant, contact_ids=(jane.id,)), 0, after, 7)
+                batch = Batch(Scope(tenant, contact_ids=(jane.id,)), "others", after, 7)
                 result = await redact_batch(db, columns, batch, tools, rows="others")
                 processed += result.processed
                 after = result.checkpoint

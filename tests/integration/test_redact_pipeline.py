@@ -45,7 +45,7 @@ async def _notes(db: asyncpg.Connection) -> str:
 async def _redact_all(db: asyncpg.Connection, tenant: str) -> tuple[int, list[str]]:
     async with db.transaction():
         await db.execute("SELECT privacy_enter_tenant($1)", tenant)
-        batch = Batch(Scope(tenant, contact_ids=(999,)), 0, 0, 100)
+        batch = Batch(Scope(tenant, contact_ids=(999,)), "others_notes", 0, 100)
         result = await redact_batch(db, _NOTES, batch, _tools(), rows="others")
         bodies = [r["body"] for r in await db.fetch("SELECT body FROM notes ORDER BY id")]
         raise _Rollback(result.processed, bodies)
@@ -97,7 +97,7 @@ async def test_a_part_that_fails_to_write_fails_the_batch_and_changes_nothing(
     with pytest.raises(asyncpg.RaiseError):
         async with db.transaction():
             await db.execute("SELECT privacy_enter_tenant($1)", tenant)
-            batch = Batch(Scope(tenant, contact_ids=(999,)), 0, 0, 100)
+            batch = Batch(Scope(tenant, contact_ids=(999,)), "others_notes", 0, 100)
             await redact_batch(db, _NOTES, batch, _tools(), rows="others")
     # The connection is usable and the transaction left nothing behind.
     assert [r["body"] for r in await db.fetch("SELECT body FROM notes ORDER BY id")] == before

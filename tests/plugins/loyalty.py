@@ -17,6 +17,7 @@ from anonymizers.api import (
     Column,
     Connection,
     Identifiers,
+    Operation,
     Scope,
     Tools,
     counted_batch,
@@ -42,6 +43,7 @@ _WHERE = "tenant_id = $1 AND ($2 OR contact_id = ANY($3))"
 class LoyaltyCardsAnonymizer:
     data_type = "loyalty_cards"
     stage = 15  # before contacts, which the cards reference
+    honours_period = False
     columns = (
         Column(
             "loyalty_cards", "card_number", Category.SECRET, Action.DELETE_ROW, Action.PSEUDONYMIZE
@@ -60,8 +62,11 @@ class LoyaltyCardsAnonymizer:
     def count_query(self, scope: Scope) -> tuple[str, tuple[Any, ...]]:
         return f"SELECT count(*) FROM loyalty_cards WHERE {_WHERE}", scope.by_contact()
 
+    def parts(self, operation: Operation, scope: Scope) -> tuple[str, ...]:
+        return ("loyalty_cards",)
+
     async def redact_mentions(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
-        return BatchResult(processed=0, part=0, checkpoint=batch.after, finished=True)
+        return BatchResult(processed=0, checkpoint=batch.after, finished=True)
 
     async def erase(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
         sql = (
@@ -89,7 +94,6 @@ class LoyaltyCardsAnonymizer:
             )
         return BatchResult(
             processed=len(rows),
-            part=0,
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
         )
