@@ -23,7 +23,7 @@ identifier per tenant, the same in the subject's own rows, in mentions and in fi
 ## What identifies a subject
 
 Gathered when a job is accepted and again when a scheduled job starts
-(anonymizers/identity.py), from the subject's own rows:
+(anonymizers/text/identity.py), from the subject's own rows:
 
 - **names**, structured: given names and family names (`first_name`/`last_name`;
   a user's or billing contact's `name` is split at its last word, particles such as
@@ -46,7 +46,7 @@ else has too. A whole tenant's job needs neither: everyone in it is the subject.
 
 ## How text is read (one normalizer for search and redaction)
 
-Every text is read as a reader sees it (anonymizers/normalize.py), and the same
+Every text is read as a reader sees it (anonymizers/text/normalize.py), and the same
 fold is applied to the subject's identifiers:
 
 - decoded: HTML entities (named, `&#NN;`, `&#xHH;`), percent-encoding (runs of

@@ -343,7 +343,7 @@ class Redactor:
     # --- the index ----------------------------------------------------------------
 
     def sql_tsqueries(self) -> list[str] | None:
-        """tsqueries for the mention index (anonymizers/tokens.py), one of which matches
+        """tsqueries for the mention index (anonymizers/text/tokens.py), one of which matches
         every row whose text this redactor may change outside the subject's own rows;
         None when rows must be scanned."""
         if self._everyone:
