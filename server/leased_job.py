@@ -1,0 +1,77 @@
+"""A leased job and its next task, typed once from the rows a batch locks."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from anonymizers.base import Scope
+from server.job_model import STEP_MENTIONS, JobKind, scope_of
+
+
+@dataclass(frozen=True)
+class LeasedJob:
+    """A job this worker holds, as lock_leased_job read it at the start of a batch."""
+
+    id: uuid.UUID
+    tenant_id: str
+    kind: JobKind
+    subject_hash: str
+    scope: Scope
+    cancel_requested: bool
+
+    @classmethod
+    def of(cls, job_id: uuid.UUID, row: asyncpg.Record) -> LeasedJob:
+        return cls(
+            id=job_id,
+            tenant_id=row["tenant_id"],
+            kind=JobKind(row["kind"]),
+            subject_hash=row["subject_hash"],
+            scope=scope_of(row),
+            cancel_requested=row["cancel_requested"],
+        )
+
+    @property
+    def whole_tenant(self) -> bool:
+        return self.scope.whole_tenant
+
+    @property
+    def anonymizes(self) -> bool:
+        return self.kind is JobKind.ANONYMIZE
+
+    @property
+    def erases_whole_tenant(self) -> bool:
+        return self.whole_tenant and self.kind is JobKind.ERASE
+
+    @property
+    def limited_to_a_period(self) -> bool:
+        return self.scope.records_after is not None or self.scope.records_before is not None
+
+
+@dataclass(frozen=True)
+class LeasedTask:
+    """A job's next unfinished (data type, step), as next_task read it, locked."""
+
+    position: int
+    data_type: str
+    step: str
+    part: int  # the step's part (table) the next batch is in
+    checkpoint: int  # the last row id done in that part
+    batches: int  # batches done so far
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> LeasedTask:
+        return cls(
+            position=row["position"],
+            data_type=row["data_type"],
+            step=row["step"],
+            part=row["part"],
+            checkpoint=row["checkpoint"],
+            batches=row["batches"],
+        )
+
+    @property
+    def mentions(self) -> bool:
+        return self.step == STEP_MENTIONS
