@@ -30,7 +30,8 @@ from server.ratelimit import RateLimit
 from server.retention import RetentionPolicy
 from server.service import PrivacyService
 from server.tls import server_credentials
-from server.worker import RetryPolicy, Worker, WorkerConfig, worker_name
+from server.worker import Worker, worker_name
+from server.worker_config import RetryPolicy, WorkerConfig
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server import export
 from server.holds import LegalHold
-from server.jobs import Job, JobKind, JobState
+from server.job_model import Job, JobKind, JobState
 
 STATE_TO_PROTO = {
     JobState.SCHEDULED: pb.JOB_STATE_SCHEDULED,

@@ -143,7 +143,7 @@ async def wait_durable(conn: Connection) -> None:
     """Return once every commit this connection made is flushed to disk (and sent to
     synchronous standbys, as the database's synchronous_commit says).
 
-    For transactions that set synchronous_commit off for themselves (jobs.submit's
+    For transactions that set synchronous_commit off for themselves (submission.submit's
     first statement does): a statement that takes a transaction id commits with
     the session's synchronous_commit, and its commit flushes the WAL up to its own
     record, so up to every commit before it. While one backend waits for an fsync,

@@ -21,12 +21,12 @@ import asyncpg
 
 from anonymizers.registry import Registry
 from db.connection import Connection
-from server import audit, jobs
+from server import audit, submission
 from server.audit import AuditEntry
 from server.config import DEFAULT_NOTE_RETENTION, DEFAULT_PHONE_REGION
 from server.errors import NotFound
 from server.events import wait_first
-from server.jobs import RETENTION_PRIORITY, Job, JobKind, JobRequest, ReasonCode
+from server.job_model import RETENTION_PRIORITY, Job, JobKind, JobRequest, ReasonCode
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject, SubjectKind
@@ -156,7 +156,7 @@ async def _activity(
     async with conn.transaction():
         job = None
         if await conn.fetchval(Q["activity_in_period"], tenant_id, covered_until, cutoff):
-            job = await jobs.submit(
+            job = await submission.submit(
                 conn,
                 registry,
                 JobRequest(
@@ -195,7 +195,7 @@ async def _closed_accounts(
     submitted = []
     for user in await conn.fetch(Q["closed_accounts_due"], tenant_id, days):
         submitted.append(
-            await jobs.submit(
+            await submission.submit(
                 conn,
                 registry,
                 JobRequest(

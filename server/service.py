@@ -23,8 +23,11 @@ from server import (
     convert,
     export,
     holds,
+    job_model,
+    job_plan,
     jobs,
     metrics,
+    submission,
     validation,
 )
 from server.blobs import BlobStore
@@ -34,7 +37,7 @@ from server.credentials import Caller, Scope
 from server.database import bounded_connection
 from server.errors import NotFound, RateLimited
 from server.events import JobEvents, wait_first
-from server.jobs import JobKind
+from server.job_model import JobKind
 from server.keyring import Keyring
 from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
 from server.subjects import SubjectKind
@@ -108,7 +111,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
             auth.require(Scope.ERASE_TENANT)
         self._limit(caller, job_request.tenant_id, kind.value)
         async with self._connection() as conn:
-            job = await jobs.submit(
+            job = await submission.submit(
                 conn,
                 self._registry,
                 job_request,
@@ -133,7 +136,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         auth.require_tenant(caller, query.tenant_id)
         self._limit(caller, query.tenant_id, "export")
         async with self._connection() as conn:
-            region = await jobs.tenant_region(conn, query.tenant_id, self._default_region)
+            region = await job_plan.tenant_region(conn, query.tenant_id, self._default_region)
         subject = query.subject.in_region(region)
         packer = convert.ExportPacker(EXPORT_BATCH_PARTS, EXPORT_BATCH_BYTES)
         # Closed, not dropped, when the caller goes away: the export audits its end
@@ -165,7 +168,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         job_id = validation.job_id(request.job_id)
         async with self._connection() as conn:
             await self._job_tenant(conn, caller, job_id)
-            return job_to_proto(await jobs.get(conn, job_id))
+            return job_to_proto(await job_model.get(conn, job_id))
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
         tenant = validation.tenant_id(request.tenant_id)
@@ -197,7 +200,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
             while True:
                 changed.clear()
                 async with self._connection() as conn:
-                    job = await jobs.get(conn, job_id)
+                    job = await job_model.get(conn, job_id)
                 message = job_to_proto(job)
                 if message != last:
                     yield message
@@ -218,7 +221,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         hold = validation.hold_request(request)
         auth.require_tenant(caller, hold.tenant_id)
         async with self._connection() as conn:
-            region = await jobs.tenant_region(conn, hold.tenant_id, self._default_region)
+            region = await job_plan.tenant_region(conn, hold.tenant_id, self._default_region)
             held = await holds.set_hold(
                 conn,
                 hold.tenant_id,

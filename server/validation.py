@@ -14,7 +14,7 @@ from anonymizers.text.phones import digits
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
 from server.errors import InvalidArgument
-from server.jobs import JobKind, JobRequest, JobState, ReasonCode
+from server.job_model import JobKind, JobRequest, JobState, ReasonCode
 from server.subjects import Subject, SubjectKind
 
 MAX_TENANT_ID = 64

@@ -72,7 +72,7 @@ async def test_every_tenant_data_table_has_row_level_security(db: asyncpg.Connec
 
 
 async def test_enter_tenant_is_what_the_service_paths_call(db: asyncpg.Connection) -> None:
-    # jobs.submit, worker batches and export call this first in their transaction.
+    # submission.submit, worker batches and export call this first in their transaction.
     async with db.transaction():
         await enter_tenant(db, "acme")
         row = await db.fetchrow("SELECT current_user, current_setting('privacy.tenant_id')")

@@ -1,4 +1,4 @@
-"""jobs.submit answers with the job as it was stored, without reading it back."""
+"""submission.submit answers with the job as it was stored, without reading it back."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from anonymizers.registry import default_registry
-from server import holds, jobs
-from server.jobs import JobKind, JobRequest, JobState, ReasonCode
+from server import holds, job_model, submission
+from server.job_model import JobKind, JobRequest, JobState, ReasonCode
 from server.keyring import Keyring
 from server.subjects import Subject, SubjectKind
 from tests import factories
@@ -69,10 +69,10 @@ async def test_the_answer_is_what_get_reads_back(
         extra["data_types"] = ("messages", "contacts")
         extra["idempotency_key"] = "k-1"
     request = _request(tenant, value, subject_kind, **extra)
-    answer = await jobs.submit(
+    answer = await submission.submit(
         db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
     )
-    stored = await jobs.get(db, answer.id)
+    stored = await job_model.get(db, answer.id)
     assert answer == stored
     expected = {
         "pending": JobState.PENDING,
@@ -85,12 +85,12 @@ async def test_the_answer_is_what_get_reads_back(
     }[case]
     assert answer.state is expected
     if case == "child":
-        assert answer.priority == jobs.CHILD_PRIORITY
+        assert answer.priority == job_model.CHILD_PRIORITY
     if case == "held":
         assert answer.hold_ids
     # A retry with the same key answers with the same job.
     if request.idempotency_key:
-        again = await jobs.submit(
+        again = await submission.submit(
             db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
         )
         assert again == stored
@@ -104,16 +104,16 @@ async def test_the_first_submission_of_a_tenant_makes_its_key_once(
     jane = await factories.contact(db, tenant, "Jane", "Doe")
     registry = default_registry()
     request = _request(tenant, jane.email, SubjectKind.EMAIL, dry_run=True)
-    first = await jobs.submit(
+    first = await submission.submit(
         db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
     )
-    second = await jobs.submit(
+    second = await submission.submit(
         db, registry, request, deadline=DEADLINE, default_region="US", keyring=keyring
     )
     assert first.subject_hash == second.subject_hash
     assert await db.fetchval("SELECT count(*) FROM privacy_tenant_keys") == 1
     with pytest.raises(Exception, match="no tenant"):
-        await jobs.submit(
+        await submission.submit(
             db,
             registry,
             _request("nobody", jane.email, SubjectKind.EMAIL),
@@ -134,7 +134,7 @@ async def test_the_commit_without_flush_stays_inside_the_submission(
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe")
     before = await db.fetchval("SHOW synchronous_commit")
-    job = await jobs.submit(
+    job = await submission.submit(
         db,
         default_registry(),
         _request(tenant, jane.email, SubjectKind.EMAIL),
@@ -155,7 +155,7 @@ async def test_inside_a_callers_transaction_the_commit_stays_durable(
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe")
     async with db.transaction():
-        await jobs.submit(
+        await submission.submit(
             db,
             default_registry(),
             _request(tenant, jane.email, SubjectKind.EMAIL),

@@ -19,10 +19,10 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from db.connection import Connection
 from server.app import App
+from server.batch_runner import Outcome
 from server.blobs import LocalBlobStore
 from server.config import Settings
 from server.queries import Q
-from server.worker import Outcome
 from tests import factories
 
 

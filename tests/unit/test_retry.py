@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from server.worker import RetryPolicy
+from server.worker_config import RetryPolicy
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:

@@ -16,7 +16,7 @@ from anonymizers.text.devices import generalize_user_agent
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server import validation
 from server.errors import InvalidArgument
-from server.jobs import JobKind
+from server.job_model import JobKind
 
 REGISTRY = default_registry()
 EMAIL = pb.Subject(email="jane@example.com")
