@@ -28,9 +28,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench import measure
+from demo.seeding import seed_tenant
 from server.blobs import LocalBlobStore
 from server.database import migrate, resolve_url
-from server.seed import seed_tenant
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 # What --only takes: the steps of _run(), by the first word of their key.

@@ -586,7 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tenant":
         return int(_server().tenant_region(args.tenant, args.set))
     if args.command == "seed":
-        return int(_server().seed(args.tenant, contacts=args.contacts, seed=args.seed))
+        seeder = importlib.import_module("demo.command")  # demo data: not the server's
+        return int(seeder.seed(args.tenant, contacts=args.contacts, seed=args.seed))
     console = Console()
     run = {
         "erase": _submit,

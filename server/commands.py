@@ -1,4 +1,4 @@
-"""What `privacyctl serve|worker|seed` run: the one entry into server/ from clients/."""
+"""What `privacyctl serve|worker|…` run: the one entry into server/ from clients/."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server import app, logs
-from server.blobs import LocalBlobStore
 from server.config import ConfigError, Settings
 from server.database import connect_and_migrate, resolve_url
 from server.errors import PrivacyError
@@ -92,40 +91,6 @@ def _loop_factory(env: Mapping[str, str]) -> Callable[[], asyncio.AbstractEventL
     import uvloop
 
     return uvloop.new_event_loop
-
-
-def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
-    """Create a demo tenant and print what it holds."""
-    from server.seed import seed_tenant
-
-    settings = _settings()
-    if settings is None:
-        return EXIT_CONFIG
-
-    async def go() -> None:
-        async with _migrated(settings) as conn:
-            summary = await seed_tenant(
-                conn, LocalBlobStore(settings.blob_dir), tenant_id, contacts=contacts, seed=seed
-            )
-            # Demo data, made up by faker: safe to show, and it saves a look-up.
-            sample = await conn.fetchval(
-                "SELECT email FROM contacts WHERE tenant_id = $1 ORDER BY id LIMIT 1", tenant_id
-            )
-        print(
-            f"seeded tenant {summary.tenant_id!r}: {summary.contacts} contacts, "
-            f"{summary.messages} messages, {summary.notes} notes, {summary.deals} deals, "
-            f"{summary.files} files, {summary.users} users, {summary.sessions} sessions, "
-            f"{summary.usage_events} usage events"
-        )
-        if sample:
-            print(f"try: privacyctl erase --tenant {tenant_id} --email {sample} --wait")
-
-    try:
-        asyncio.run(go())
-    except PrivacyError as error:
-        print(f"privacyctl seed: {error.message}", flush=True)
-        return EXIT_FAILED
-    return EXIT_OK
 
 
 def credentials(

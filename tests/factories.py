@@ -1,12 +1,14 @@
-"""Small, explicit rows for tests that need a few of them (the seed makes many)."""
+"""Small, explicit rows for tests that need a few of them (the seed makes many),
+written by the demo data's one writer (demo.writer)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import asyncpg
 
+from demo.rows import ContactRow, FileRow, MessageRow, Plan
+from demo.writer import insert_tenant, write
 from server.blobs import BlobStore
 
 
@@ -24,7 +26,7 @@ class Person:
 
 
 async def tenant(conn: asyncpg.Connection, tenant_id: str = "acme") -> str:
-    await conn.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)", tenant_id)
+    await insert_tenant(conn, tenant_id, tenant_id)
     return tenant_id
 
 
@@ -40,37 +42,27 @@ async def contact(
     files: int = 0,
 ) -> Person:
     email = f"{first}.{last}@example.com".lower()
-    cid = await conn.fetchval(
-        "INSERT INTO contacts (tenant_id, first_name, last_name, email, phone) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        tenant_id,
-        first,
-        last,
-        email,
-        phone,
+    plan = Plan(
+        contacts=[ContactRow(first_name=first, last_name=last, email=email, phone=phone)],
+        messages=[
+            MessageRow(
+                channel="email",
+                contact=0,
+                direction="inbound",
+                sender=email,
+                body=f"Message {i} from {first} {last}",
+            )
+            for i in range(messages)
+        ],
+        files=[
+            FileRow(
+                contact=0,
+                name=f"{first}_{last}_{i}.txt",
+                content_type="text/plain",
+                data=f"{first} {last} <{email}> file {i}".encode(),
+            )
+            for i in range(files)
+        ],
     )
-    for i in range(messages):
-        await conn.execute(
-            "INSERT INTO messages (tenant_id, channel, contact_id, direction, sender, body) "
-            "VALUES ($1, 'email', $2, 'inbound', $3, $4)",
-            tenant_id,
-            cid,
-            email,
-            f"Message {i} from {first} {last}",
-        )
-    for i in range(files):
-        assert blobs is not None
-        data = f"{first} {last} <{email}> file {i}".encode()
-        key = blobs.new_key(tenant_id)
-        blobs.put(tenant_id, key, data)
-        await conn.execute(
-            "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, sha256, "
-            "blob_key) VALUES ($1, $2, $3, 'text/plain', $4, $5, $6)",
-            tenant_id,
-            cid,
-            f"{first}_{last}_{i}.txt",
-            len(data),
-            hashlib.sha256(data).hexdigest(),
-            key,
-        )
-    return Person(cid, first, last, email, phone)
+    written = await write(conn, blobs, tenant_id, plan)
+    return Person(written.contacts[0], first, last, email, phone)

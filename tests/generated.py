@@ -16,11 +16,27 @@ import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 from urllib.parse import quote
 
 import asyncpg
 from hypothesis import strategies as st
 
+from demo.rows import (
+    BillingRow,
+    ContactRow,
+    CredentialRow,
+    DealRow,
+    EventRow,
+    FileRow,
+    MessageRow,
+    NoteRow,
+    Plan,
+    SessionRow,
+    UserRow,
+)
+from demo.writer import insert_tenant, write
 from server.blobs import BlobStore
 from tests.documents import pdf
 
@@ -256,71 +272,50 @@ def _address(p: Person, channel: str, *, theirs: bool) -> str:
     return p.handle if channel == "telegram" else p.visitor
 
 
-async def insert(
-    conn: asyncpg.Connection, blobs: BlobStore, tenant: str, spec: TenantSpec
-) -> dict[str, list[int]]:
-    """Write the tenant; return the ids it made, by table."""
-    ids: dict[str, list[int]] = {"contacts": [], "users": []}
-    await conn.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)", tenant)
-    for s in spec.staff:
-        uid = await conn.fetchval(
-            "INSERT INTO users (tenant_id, email, name, display_name, password_hash) "
-            "VALUES ($1, $2, $3, $4, 'argon2$x') RETURNING id",
-            tenant,
-            s.email,
-            s.full_name,
-            s.first,
+def plan_of(spec: TenantSpec, device: str) -> Plan:
+    """The tenant's rows; `device` names its staff's devices (device-<device>-<n>)."""
+    plan = Plan()
+    for i, s in enumerate(spec.staff):
+        plan.users.append(
+            UserRow(email=s.email, name=s.full_name, display_name=s.first, password_hash="argon2$x")
         )
-        ids["users"].append(uid)
-        await conn.execute(
-            "INSERT INTO sessions (tenant_id, user_id, token_hash, ip, user_agent, device_id, "
-            "expires_at) VALUES ($1, $2, 'h', '203.0.113.77', "
-            "'Mozilla/5.0 (Windows NT 10.0) Chrome/120.0', $3, now() + interval '1 day')",
-            tenant,
-            uid,
-            f"device-{uid}",
+        dev = f"device-{device}-{i}"
+        plan.sessions.append(
+            SessionRow(
+                user=i,
+                token_hash="h",
+                ip="203.0.113.77",
+                user_agent="Mozilla/5.0 (Windows NT 10.0) Chrome/120.0",
+                device_id=dev,
+                expires_in=timedelta(days=1),
+            )
         )
-        await conn.execute(
-            "INSERT INTO usage_events (tenant_id, user_id, event, page, ip, user_agent, "
-            "device_id) VALUES ($1, $2, 'view', $3, '2001:db8:1:2::7', 'Mozilla/5.0 (Macintosh)',"
-            " $4)",
-            tenant,
-            uid,
-            f"/users/{s.email}",
-            f"device-{uid}",
+        plan.events.append(
+            EventRow(
+                i, "view", f"/users/{s.email}", "2001:db8:1:2::7", "Mozilla/5.0 (Macintosh)", dev
+            )
         )
-        await conn.execute(
-            "INSERT INTO billing_contacts (tenant_id, user_id, name, email, phone, address) "
-            "VALUES ($1, $2, $3, $4, $5, '1 Main St, Springfield')",
-            tenant,
-            uid,
-            s.full_name,
-            s.email,
-            s.phone,
+        plan.billing.append(
+            BillingRow(i, s.full_name, s.email, s.phone, address="1 Main St, Springfield")
         )
-        await conn.execute(
-            "INSERT INTO channel_credentials (tenant_id, user_id, channel, account, secret) "
-            "VALUES ($1, $2, 'gmail', $3, 'ya29.secret')",
-            tenant,
-            uid,
-            s.email,
-        )
+        plan.credentials.append(CredentialRow(i, "gmail", s.email, "ya29.secret"))
     agent = spec.staff[0]
     for p in spec.people:
-        cid = await conn.fetchval(
-            "INSERT INTO contacts (tenant_id, first_name, last_name, email, phone, address, "
-            "company, birthday, custom_fields, owner_user_id) VALUES ($1, $2, $3, $4, $5, "
-            "'9 Elm St, Shelbyville', $6, '1990-05-17', $7, $8) RETURNING id",
-            tenant,
-            p.first,
-            p.last,
-            p.email,
-            p.phone,
-            p.company,
-            json.dumps({"telegram": p.handle, "tier": "gold", "email2": p.email2}),
-            ids["users"][0],
+        plan.contacts.append(
+            ContactRow(
+                first_name=p.first,
+                last_name=p.last,
+                email=p.email,
+                phone=p.phone,
+                address="9 Elm St, Shelbyville",
+                company=p.company,
+                birthday=date(1990, 5, 17),
+                custom_fields=json.dumps(
+                    {"telegram": p.handle, "tier": "gold", "email2": p.email2}
+                ),
+                owner=0,
+            )
         )
-        ids["contacts"].append(cid)
     people = spec.people
     for m in spec.messages:
         p = people[m.owner]
@@ -330,87 +325,66 @@ async def insert(
         body = f"Hello, this is about {p.company} for {p.full_name}."
         if m.mentions is not None and m.mentions != m.owner:
             body += f" {people[m.mentions].full_name} ({people[m.mentions].email}) agreed."
-        cc = [people[m.cc].email] if m.channel == "email" and m.cc not in (None, m.owner) else []
-        await conn.execute(
-            "INSERT INTO messages (tenant_id, channel, contact_id, user_id, direction, "
-            "thread_id, sender, recipients, cc, subject, body) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            tenant,
-            m.channel,
-            ids["contacts"][m.owner],
-            ids["users"][0],
-            "inbound" if m.inbound else "outbound",
-            f"thread-{m.thread}",
-            sender,
-            [recipient],
-            cc,
-            f"Re: {p.company} renewal" if m.channel == "email" else None,
-            body,
+        cc = (people[m.cc].email,) if m.channel == "email" and m.cc not in (None, m.owner) else ()
+        plan.messages.append(
+            MessageRow(
+                channel=m.channel,
+                contact=m.owner,
+                direction="inbound" if m.inbound else "outbound",
+                sender=sender,
+                body=body,
+                user=0,
+                thread_id=f"thread-{m.thread}",
+                recipients=(recipient,),
+                cc=cc,
+                subject=f"Re: {p.company} renewal" if m.channel == "email" else None,
+            )
         )
     for n in spec.notes:
         body = f"Called {people[n.owner].full_name} on {people[n.owner].phone}."
         if n.mentions is not None and n.mentions != n.owner:
             body += f" Ask {people[n.mentions].full_name} too, {people[n.mentions].phone}."
-        await conn.execute(
-            "INSERT INTO notes (tenant_id, contact_id, author_user_id, body) "
-            "VALUES ($1, $2, $3, $4)",
-            tenant,
-            ids["contacts"][n.owner],
-            ids["users"][0],
-            body,
-        )
+        plan.notes.append(NoteRow(contact=n.owner, body=body, author=0))
     for owner in spec.deals:
-        await conn.execute(
-            "INSERT INTO deals (tenant_id, contact_id, title, description, amount) "
-            "VALUES ($1, $2, $3, $4, 1200)",
-            tenant,
-            ids["contacts"][owner],
-            f"{people[owner].company} expansion",
-            f"Champion: {people[owner].full_name}, {people[owner].email}",
+        plan.deals.append(
+            DealRow(
+                contact=owner,
+                title=f"{people[owner].company} expansion",
+                description=f"Champion: {people[owner].full_name}, {people[owner].email}",
+                amount=Decimal(1200),
+            )
         )
     everyone = spec.people + spec.staff
-    ids["spellings"] = []
-    for sp in spec.spellings:
+    for sp in spec.spellings:  # after the notes above: Written.notes ends with these
         text, _ = spelled(sp, everyone[sp.about])
-        ids["spellings"].append(
-            await conn.fetchval(
-                "INSERT INTO notes (tenant_id, contact_id, body) VALUES ($1, $2, $3) RETURNING id",
-                tenant,
-                ids["contacts"][sp.owner],
-                text,
-            )
-        )
-    ids["documents"] = []
-    for doc in spec.documents:
+        plan.notes.append(NoteRow(contact=sp.owner, body=text))
+    for doc in spec.documents:  # before the contracts: Written.files starts with these
         name, kind, data = document(doc, everyone[doc.about])
-        key = blobs.new_key(tenant)
-        blobs.put(tenant, key, data)
-        ids["documents"].append(
-            await conn.fetchval(
-                "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, "
-                "sha256, blob_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                tenant,
-                ids["contacts"][doc.owner],
-                name,
-                kind,
-                len(data),
-                hashlib.sha256(data).hexdigest(),
-                key,
-            )
-        )
+        plan.files.append(FileRow(contact=doc.owner, name=name, content_type=kind, data=data))
     for owner in spec.files:
         p = people[owner]
         data = f"Contract between {p.company} and {p.full_name} <{p.email}>\n".encode()
-        key = blobs.new_key(tenant)
-        blobs.put(tenant, key, data)
-        await conn.execute(
-            "INSERT INTO files (tenant_id, contact_id, name, content_type, size_bytes, sha256, "
-            "blob_key) VALUES ($1, $2, $3, 'text/plain', $4, $5, $6)",
-            tenant,
-            ids["contacts"][owner],
-            f"{p.first}_{p.last}_contract.txt",
-            len(data),
-            hashlib.sha256(data).hexdigest(),
-            key,
+        plan.files.append(
+            FileRow(
+                contact=owner,
+                name=f"{p.first}_{p.last}_contract.txt",
+                content_type="text/plain",
+                data=data,
+            )
         )
-    return ids
+    return plan
+
+
+async def insert(
+    conn: asyncpg.Connection, blobs: BlobStore, tenant: str, spec: TenantSpec
+) -> dict[str, list[int]]:
+    """Write the tenant; return the ids it made, by table."""
+    await insert_tenant(conn, tenant, tenant)
+    written = await write(conn, blobs, tenant, plan_of(spec, tenant))
+    spellings = len(spec.spellings)
+    return {
+        "contacts": written.contacts,
+        "users": written.users,
+        "spellings": written.notes[len(written.notes) - spellings :],
+        "documents": written.files[: len(spec.documents)],
+    }

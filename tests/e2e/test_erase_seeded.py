@@ -12,8 +12,8 @@ import asyncpg
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
+from demo.seeding import seed_tenant
 from server.blobs import LocalBlobStore
-from server.seed import seed_tenant
 from tests.e2e import processes
 from tests.worlds import pg_dump
 

@@ -18,9 +18,9 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
 from clients.export_files import files_done_of, records_of, write_ndjson, write_zip
+from demo.seeding import seed_tenant
 from server.app import App
 from server.blobs import LocalBlobStore
-from server.seed import seed_tenant
 
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "export-manifest.schema.json").read_text()

@@ -10,8 +10,8 @@ import pytest
 
 from anonymizers import records
 from anonymizers.records import NEVER_EXPORTED, Rendered, rendered
+from demo.seeding import seed_tenant
 from server.blobs import LocalBlobStore
-from server.seed import seed_tenant
 
 # Every exported table, every column: the values of each type the export meets.
 _QUERIES = {
