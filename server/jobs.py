@@ -26,7 +26,7 @@ from server.errors import AlreadyExists, FailedPrecondition, NotFound
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
-from server.tenancy import enter_tenant
+from server.tenancy import enter_tenant, no_such_tenant
 
 # Lower runs first. Children's data first (policy section 10), then single
 # subjects, then whole tenants, then periodic retention.
@@ -254,7 +254,7 @@ async def _submit(
     )
     assert context is not None
     if not context["tenant_exists"]:
-        raise NotFound(f"no tenant with tenant_id {request.tenant_id!r}")
+        raise no_such_tenant(request.tenant_id)
     if context["key"] is None and context["wrapped"] is None:
         # created by a concurrent first use meanwhile
         key = await tenant_keys.tenant_key(conn, request.tenant_id, keyring)
@@ -270,14 +270,10 @@ async def _submit(
         if existing is not None:
             return existing
     resolved = await subjects.resolve(conn, request.tenant_id, subject, region)
-    scope = Scope(
-        tenant_id=request.tenant_id,
-        contact_ids=resolved.contact_ids,
-        user_ids=resolved.user_ids,
-        whole_tenant=resolved.whole_tenant,
+    scope = resolved.scope(
+        request.tenant_id,
         records_after=request.records_after,
         records_before=request.records_before,
-        file_ids=resolved.file_ids,
     )
     anonymizers = [
         a for a in registry.ordered() if not request.data_types or a.data_type in request.data_types
