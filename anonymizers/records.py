@@ -18,7 +18,7 @@ _JSON_COLUMNS = frozenset({"custom_fields"})
 _UNSAFE_PATH = re.compile(r"[^\w.\-]+")
 PREFETCH = 1000
 # Rendered records come in blocks of about this many bytes (gRPC's cost is per
-# message too: 1 MiB blocks took both ends 30% less CPU than 256 KiB here).
+# message too: larger blocks take both ends less CPU; docs/performance.md).
 BLOCK_BYTES = 1024 * 1024
 # COPY chunks read ahead of the records' reader.
 _COPY_AHEAD = 16

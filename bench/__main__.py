@@ -87,8 +87,9 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         plan = {tenant: n for tenant, n in plan.items() if tenant in wanted}
     seeded: dict[str, int] = {}
     # A bulk load builds its GIN indexes once at the end, not row by row (the
-    # mention indexes of migration 0006 cost ~4x the seeding otherwise). Every
-    # figure is measured with them in place, as the service runs.
+    # mention indexes of migration 0006 cost several times the seeding otherwise;
+    # docs/performance.md). Every figure is measured with them in place, as the
+    # service runs.
     indexes = await conn.fetch(
         "SELECT indexname, indexdef FROM pg_indexes "
         "WHERE schemaname = 'public' AND indexname LIKE '%\\_mentions\\_idx'"

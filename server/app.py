@@ -143,10 +143,7 @@ class App:
 
     def _start_retention(self, pool: asyncpg.Pool, every: timedelta) -> None:
         """Processes with workers run the retention rules; a lock lets one at a time."""
-        defaults = RetentionPolicy(
-            activity_months=self.settings.retention_activity_months,
-            closed_account_days=self.settings.retention_closed_account_days,
-        )
+        defaults = RetentionPolicy.defaults_of(self.settings)
         rules = retention.run_forever(
             pool,
             self.registry,

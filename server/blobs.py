@@ -196,8 +196,8 @@ class LocalBlobStore:
             return os.path.exists(self._linked(tenant_id, key, entry))
         return os.path.exists(entry)
 
-    # One after another: threads made deleting ~7x slower here (4.6 against 32 µs a
-    # file), as they contend for the directory and the GIL.
+    # One after another: threads made deleting several times slower, as they contend
+    # for the directory and the GIL (docs/performance.md, "Measurements behind the code").
     def get_many(self, tenant_id: str, keys: Sequence[str]) -> list[bytes | None]:
         found: list[bytes | None] = []
         for key in keys:
@@ -255,8 +255,8 @@ def _unlink_quietly(path: str) -> None:
 def _read_to_end(fd: int) -> bytes:
     """The rest of a file, read until a read returns nothing: two system calls for a
     small blob where FileIO.readall() makes four (it asks for the size and the
-    position first): 7.0 to 7.8 against 10.2 to 11.4 µs a blob here. A short read
-    is not taken for the end: a signal may cut one short."""
+    position first; docs/performance.md has the timings). A short read is not taken
+    for the end: a signal may cut one short."""
     parts: list[bytes] = []
     while chunk := os.read(fd, _READ_BYTES):
         parts.append(chunk)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,12 +58,12 @@ def worker() -> int:
 
 
 def _run(*, grpc_server: bool) -> int:
-    logs.setup(os.environ.get("PRIVACY_LOG_LEVEL", "INFO"))
     settings = _settings()
     if settings is None:
         return EXIT_CONFIG
+    logs.setup(settings.log_level)
     try:
-        loop_factory = _loop_factory(os.environ)
+        loop_factory = _loop_factory(settings)
     except ConfigError as error:
         print(f"privacyctl: {error}", flush=True)
         return EXIT_CONFIG
@@ -80,10 +79,10 @@ def _run(*, grpc_server: bool) -> int:
     return EXIT_OK
 
 
-def _loop_factory(env: Mapping[str, str]) -> Callable[[], asyncio.AbstractEventLoop] | None:
+def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop (docs/performance.md: submissions), unless
     PRIVACY_EVENT_LOOP=asyncio asks for the standard one; None: the standard one."""
-    choice = env.get("PRIVACY_EVENT_LOOP", "uvloop")
+    choice = settings.event_loop
     if choice == "asyncio":
         return None
     if choice != "uvloop":
@@ -237,9 +236,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
     settings = _settings()
     if settings is None:
         return EXIT_CONFIG
-    defaults = rules.RetentionPolicy(
-        settings.retention_activity_months, settings.retention_closed_account_days
-    )
+    defaults = rules.RetentionPolicy.defaults_of(settings)
 
     def show(p: rules.RetentionPolicy) -> str:
         activity_rule = f"{p.activity_months} months" if p.activity_months else "off"
@@ -277,7 +274,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
                         _rule(activity, current.activity_months),
                         _rule(closed, current.closed_account_days),
                     ),
-                    actor=f"privacyctl:{os.environ.get('USER', 'unknown')}",
+                    actor=_operator(settings),
                 )
             print(f"retention of {tenant_id!r}: {show(current)}")
             return EXIT_OK
@@ -304,8 +301,7 @@ def tenant_region(tenant_id: str, region: str | None) -> int:
     async def go() -> int:
         async with _migrated(settings) as conn:
             if region is not None:
-                actor = f"privacyctl:{os.environ.get('USER', 'unknown')}"
-                await tenant_settings.set_phone_region(conn, tenant_id, region, actor)
+                await tenant_settings.set_phone_region(conn, tenant_id, region, _operator(settings))
             current, own = await tenant_settings.phone_region(
                 conn, tenant_id, settings.default_phone_region
             )
@@ -318,6 +314,11 @@ def tenant_region(tenant_id: str, region: str | None) -> int:
     except PrivacyError as error:
         print(f"privacyctl tenant: {error.message}", flush=True)
         return EXIT_FAILED
+
+
+def _operator(settings: Settings) -> str:
+    """The audit log's actor for what privacyctl changes: the operator's login."""
+    return f"privacyctl:{settings.os_user}"
 
 
 def _rule(given: str | None, current: int | None) -> int | None:

@@ -49,6 +49,9 @@ DEFAULT_NOTE_RETENTION = timedelta(days=90)
 # from a chain is detected once a checkpoint has vouched for it, so this bounds how
 # recent an entry can be and still be cut unseen.
 DEFAULT_AUDIT_CHECKPOINT_INTERVAL = timedelta(minutes=15)
+DEFAULT_LOG_LEVEL = "INFO"
+# `privacyctl serve` and `worker` run on uvloop (docs/performance.md: submissions).
+DEFAULT_EVENT_LOOP = "uvloop"
 
 
 class ConfigError(ValueError):
@@ -99,6 +102,12 @@ class Settings:
     audit_checkpoint_interval: timedelta | None = DEFAULT_AUDIT_CHECKPOINT_INTERVAL
     audit_checkpoint_path: Path | None = None  # None: <data_dir>/audit-checkpoints.jsonl
     audit_signing_key_path: Path | None = None  # None: <data_dir>/audit-signing.key
+    log_level: str = DEFAULT_LOG_LEVEL
+    # "uvloop" or "asyncio"; checked by the commands that make the loop, so a bad
+    # value stops `serve` and `worker` only.
+    event_loop: str = DEFAULT_EVENT_LOOP
+    # Who runs privacyctl (USER): its changes are audited as "privacyctl:<os_user>".
+    os_user: str = "unknown"
 
     @property
     def dev_token_file(self) -> Path:
@@ -189,6 +198,9 @@ class Settings:
             ),
             audit_checkpoint_path=_path(env, "PRIVACY_AUDIT_CHECKPOINT_FILE"),
             audit_signing_key_path=_path(env, "PRIVACY_AUDIT_SIGNING_KEY"),
+            log_level=env.get("PRIVACY_LOG_LEVEL", DEFAULT_LOG_LEVEL),
+            event_loop=env.get("PRIVACY_EVENT_LOOP", DEFAULT_EVENT_LOOP),
+            os_user=env.get("USER", "unknown"),
             **_tls(env),
         )
 

@@ -28,18 +28,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from anonymizers.base import Scope
 from anonymizers.records import BLOCK_BYTES, NEVER_EXPORTED, Rendered, file_path
 from anonymizers.registry import Registry
 from db.connection import Connection
 from server import audit, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.blobs import BlobKeyRefused, BlobMissing, BlobStore
-from server.errors import DataLoss, NotFound, PrivacyError, StorageUnavailable
+from server.errors import DataLoss, PrivacyError, StorageUnavailable
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
-from server.tenancy import enter_tenant
+from server.tenancy import enter_tenant, require_tenant
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +196,7 @@ async def _start(
     NotFound writes nothing."""
     async with conn.transaction():
         await enter_tenant(conn, tenant_id)
-        if not await conn.fetchval(Q["tenant_exists"], tenant_id):
-            raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        await require_tenant(conn, tenant_id)
         await subjects.resolve(conn, tenant_id, subject, region)
         key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
         entry = AuditEntry(
@@ -264,15 +262,9 @@ async def _snapshot(
     """The export's items, from one REPEATABLE READ, read-only snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await enter_tenant(conn, tenant_id)
-        if not await conn.fetchval(Q["tenant_exists"], tenant_id):
-            raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        await require_tenant(conn, tenant_id)
         resolved = await subjects.resolve(conn, tenant_id, subject, region)
-        scope = Scope(
-            tenant_id=tenant_id,
-            contact_ids=resolved.contact_ids,
-            user_ids=resolved.user_ids,
-            whole_tenant=resolved.whole_tenant,
-        )
+        scope = resolved.scope(tenant_id)
         manifest = Manifest(snapshot_at=await conn.fetchval("SELECT now()"))
         # Only the files' ids are kept while the records go out (8 bytes a file,
         # not its path and key: a tenant has hundreds of thousands of files).

@@ -21,7 +21,7 @@ from server.errors import FailedPrecondition, NotFound
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
-from server.tenancy import enter_tenant
+from server.tenancy import enter_tenant, require_tenant
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,7 @@ async def set_hold(
     where phone numbers are read (the subject's too)."""
     async with conn.transaction():
         await enter_tenant(conn, tenant_id)
-        if not await conn.fetchval(Q["tenant_exists"], tenant_id):
-            raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        await require_tenant(conn, tenant_id)
         subject = subject.in_region(region)
         key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
         subject_hash = subjects.subject_hash(key, subject)

@@ -23,13 +23,13 @@ from anonymizers.registry import Registry
 from db.connection import Connection
 from server import audit, submission
 from server.audit import AuditEntry
-from server.config import DEFAULT_NOTE_RETENTION, DEFAULT_PHONE_REGION
-from server.errors import NotFound
+from server.config import DEFAULT_NOTE_RETENTION, DEFAULT_PHONE_REGION, Settings
 from server.events import wait_first
 from server.job_model import RETENTION_PRIORITY, Job, JobKind, JobRequest, ReasonCode
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject, SubjectKind
+from server.tenancy import require_tenant
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +43,20 @@ class RetentionPolicy:
     activity_months: int | None  # anonymize usage events older than this; None: off
     closed_account_days: int | None  # erase accounts closed this long ago; None: off
 
+    @classmethod
+    def defaults_of(cls, settings: Settings) -> RetentionPolicy:
+        """The service-wide rules, for tenants without their own (PRIVACY_RETENTION_*)."""
+        return cls(settings.retention_activity_months, settings.retention_closed_account_days)
 
-DEFAULT_POLICY = RetentionPolicy(activity_months=13, closed_account_days=7)
+
+DEFAULT_POLICY = RetentionPolicy.defaults_of(Settings())
 
 
 async def policy(
     conn: Connection, tenant_id: str, defaults: RetentionPolicy = DEFAULT_POLICY
 ) -> RetentionPolicy:
     """The tenant's rules: its own, or the defaults when it has none."""
-    if not await conn.fetchval(Q["tenant_exists"], tenant_id):
-        raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+    await require_tenant(conn, tenant_id)
     row = await conn.fetchrow(Q["retention_policy"], tenant_id)
     if row is None:
         return defaults
@@ -64,8 +68,7 @@ async def set_policy(
 ) -> RetentionPolicy:
     """Give a tenant its own rules; audited."""
     async with conn.transaction():
-        if not await conn.fetchval(Q["tenant_exists"], tenant_id):
-            raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        await require_tenant(conn, tenant_id)
         await conn.execute(
             Q["set_retention_policy"], tenant_id, rules.activity_months, rules.closed_account_days
         )

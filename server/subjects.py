@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
+from anonymizers.base import Scope
 from anonymizers.text import phones
 from db.connection import Connection
 from server.errors import InvalidArgument, NotFound
@@ -56,6 +58,24 @@ class Resolved:
     user_ids: tuple[int, ...] = ()
     whole_tenant: bool = False
     file_ids: tuple[int, ...] = ()
+
+    def scope(
+        self,
+        tenant_id: str,
+        *,
+        records_after: datetime | None = None,
+        records_before: datetime | None = None,
+    ) -> Scope:
+        """The scope these rows make in `tenant_id` (within a period, when given)."""
+        return Scope(
+            tenant_id=tenant_id,
+            contact_ids=self.contact_ids,
+            user_ids=self.user_ids,
+            whole_tenant=self.whole_tenant,
+            records_after=records_after,
+            records_before=records_before,
+            file_ids=self.file_ids,
+        )
 
 
 def subject_hash(key: bytes, subject: Subject) -> str:

@@ -19,7 +19,7 @@ from db.connection import Connection
 from server import audit, subjects, tenant_keys
 from server.audit import AuditEntry
 from server.database import wait_durable
-from server.errors import FailedPrecondition, NotFound
+from server.errors import FailedPrecondition
 from server.idempotency import fingerprinted, idempotent_job
 from server.job_model import (
     CHILD_PRIORITY,
@@ -38,7 +38,7 @@ from server.job_plan import subject_identifiers
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Resolved
-from server.tenancy import enter_tenant
+from server.tenancy import enter_tenant, no_such_tenant
 
 
 async def submit(
@@ -171,7 +171,11 @@ async def _submit(
         if existing is not None:
             return existing
     resolved = await subjects.resolve(conn, request.tenant_id, subject, tenant.region)
-    scope = _scope(request, resolved)
+    scope = resolved.scope(
+        request.tenant_id,
+        records_after=request.records_after,
+        records_before=request.records_before,
+    )
     plan = await _plan(conn, registry, request, resolved, scope)
     found = await conn.fetchrow(
         Q["holds_and_child"],
@@ -251,25 +255,13 @@ async def _tenant(
     )
     assert context is not None
     if not context["tenant_exists"]:
-        raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        raise no_such_tenant(tenant_id)
     if context["key"] is None and context["wrapped"] is None:
         # created by a concurrent first use meanwhile
         key = await tenant_keys.tenant_key(conn, tenant_id, keyring)
     else:
         key = tenant_keys.unwrap(keyring, tenant_id, context)
     return _Tenant(key=key, now=context["now"], region=context["phone_region"] or default_region)
-
-
-def _scope(request: JobRequest, resolved: Resolved) -> Scope:
-    return Scope(
-        tenant_id=request.tenant_id,
-        contact_ids=resolved.contact_ids,
-        user_ids=resolved.user_ids,
-        whole_tenant=resolved.whole_tenant,
-        records_after=request.records_after,
-        records_before=request.records_before,
-        file_ids=resolved.file_ids,
-    )
 
 
 async def _plan(

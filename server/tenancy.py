@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.connection import Connection
+from server.errors import NotFound
 from server.queries import Q
 
 
@@ -11,3 +12,14 @@ async def enter_tenant(conn: Connection, tenant_id: str) -> None:
     row-level security hides every other tenant even from a query that forgets its
     tenant filter. Both end with the transaction. Call it first in the transaction."""
     await conn.execute(Q["enter_tenant"], tenant_id)
+
+
+def no_such_tenant(tenant_id: str) -> NotFound:
+    """The error for a tenant that does not exist."""
+    return NotFound(f"no tenant with tenant_id {tenant_id!r}")
+
+
+async def require_tenant(conn: Connection, tenant_id: str) -> None:
+    """NotFound unless the tenant exists."""
+    if not await conn.fetchval(Q["tenant_exists"], tenant_id):
+        raise no_such_tenant(tenant_id)

@@ -7,8 +7,9 @@ from anonymizers.text.phones import is_region
 from db.connection import Connection
 from server import audit
 from server.audit import AuditEntry
-from server.errors import InvalidArgument, NotFound
+from server.errors import InvalidArgument
 from server.queries import Q
+from server.tenancy import require_tenant
 
 
 async def phone_region(conn: Connection, tenant_id: str, default: str) -> tuple[str, bool]:
@@ -26,8 +27,7 @@ async def set_phone_region(conn: Connection, tenant_id: str, region: str, actor:
     if not is_region(region):
         raise InvalidArgument("region", "is not a region code such as US, GB or DE")
     async with conn.transaction():
-        if not await conn.fetchval(Q["tenant_exists"], tenant_id):
-            raise NotFound(f"no tenant with tenant_id {tenant_id!r}")
+        await require_tenant(conn, tenant_id)
         await conn.execute(Q["set_phone_region"], tenant_id, region)
         await audit.append(
             conn,

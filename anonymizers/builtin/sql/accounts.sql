@@ -2,7 +2,8 @@
 -- sessions. $1 tenant_id, $2 whole tenant?, $3 user ids.
 -- A batch's rows are changed by `id = ANY(ARRAY(SELECT id FROM batch))`, index probe
 -- by probe: joined with the batch instead, the planner hashed all the tenant's rows
--- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
+-- of the table for every batch once there were many (docs/performance.md,
+-- "Measurements behind the code").
 
 -- name: users
 SELECT name, email, display_name FROM users WHERE tenant_id = $1 AND ($2 OR id = ANY($3));

@@ -3,7 +3,8 @@
 -- the events happened in (NULL: unbounded; set by retention).
 -- A batch's rows are changed by `id = ANY(ARRAY(SELECT id FROM batch))`, index probe
 -- by probe: joined with the batch instead, the planner hashed all the tenant's rows
--- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
+-- of the table for every batch once there were many (docs/performance.md,
+-- "Measurements behind the code").
 
 -- name: count
 SELECT count(*) FROM usage_events

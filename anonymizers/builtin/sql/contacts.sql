@@ -2,7 +2,8 @@
 -- Throughout: $1 tenant_id, $2 whole tenant?, $3 the subject's contact ids.
 -- A batch's rows are changed by `id = ANY(ARRAY(SELECT id FROM batch))`, index probe
 -- by probe: joined with the batch instead, the planner hashed all the tenant's rows
--- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
+-- of the table for every batch once there were many (docs/performance.md,
+-- "Measurements behind the code").
 
 -- name: identifiers
 SELECT first_name, last_name, email, phone, address, custom_fields FROM contacts

@@ -3,12 +3,13 @@
 -- own erasure).
 -- A batch's rows are changed by `id = ANY(ARRAY(SELECT id FROM batch))`, index probe
 -- by probe: joined with the batch instead, the planner hashed all the tenant's rows
--- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
+-- of the table for every batch once there were many (docs/performance.md,
+-- "Measurements behind the code").
 -- A subject's files: attached to one of its contacts or to one of their messages,
 -- or a user's own uploads (attached to no contact and no message). Found by
 -- privacy_subject_files() (migration 0007), index by index: written as one OR
 -- here, that condition could use no index, and every single subject's job read
--- all the tenant's files (100 ms a query at 146,000 files).
+-- all the tenant's files (docs/performance.md).
 
 -- name: count
 SELECT count(*) FROM files f

@@ -1,7 +1,8 @@
 -- Messages on every channel. $1 tenant_id, $2 whole tenant?, $3 contact ids.
 -- A batch's rows are changed by `id = ANY(ARRAY(SELECT id FROM batch))`, index probe
 -- by probe: joined with the batch instead, the planner hashed all the tenant's rows
--- of the table for every batch once there were many (150,000 notes: 92 ms a batch).
+-- of the table for every batch once there were many (docs/performance.md,
+-- "Measurements behind the code").
 
 -- name: addresses
 -- The subject's own channel addresses, as their messages hold them: the sender of

@@ -1,15 +1,18 @@
-"""privacyctl: run, seed and drive the AtomiCRM privacy service."""
+"""privacyctl: run, seed and drive the AtomiCRM privacy service.
+
+The console sits above both halves of the house: the commands that run the server
+(serve, worker, seed, credentials, audit, retention, tenant) call `server.commands`,
+the others speak the gRPC contract through `clients/`. Neither half imports this.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import grpc
@@ -31,11 +34,6 @@ _KINDS = {"erase": pb.JOB_KIND_ERASE, "anonymize": pb.JOB_KIND_ANONYMIZE}
 REASON_CODES = {
     name.removeprefix("REASON_CODE_").lower(): value for name, value in pb.ReasonCode.items()
 }
-
-
-def _server() -> ModuleType:
-    """The one way into server/: imported only by the commands that run it."""
-    return importlib.import_module("server.commands")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -553,41 +551,51 @@ async def _hold(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _run_server_command(args: argparse.Namespace) -> int:
+    """The commands that run the server or work on its database directly. server/ is
+    imported here only, so a client command starts without loading it."""
+    from server import commands
+
     if args.command == "serve":
-        return int(_server().serve())
+        return commands.serve()
     if args.command == "worker":
-        return int(_server().worker())
+        return commands.worker()
     if args.command == "credentials":
-        return int(
-            _server().credentials(
-                args.credentials_command,
-                getattr(args, "name", None),
-                getattr(args, "scopes", None) or (),
-                getattr(args, "tenants", None) or (),
-            )
+        return commands.credentials(
+            args.credentials_command,
+            getattr(args, "name", None),
+            getattr(args, "scopes", None) or (),
+            getattr(args, "tenants", None) or (),
         )
     if args.command == "audit":
         if args.audit_command == "checkpoint":
-            return int(_server().audit_checkpoint(args.tenant))
+            return commands.audit_checkpoint(args.tenant)
         if args.audit_command == "public-key":
-            return int(_server().audit_public_key())
-        return int(_server().audit_verify(args.tenant, args.checkpoints, args.public_key))
+            return commands.audit_public_key()
+        return commands.audit_verify(args.tenant, args.checkpoints, args.public_key)
     if args.command == "retention":
-        return int(
-            _server().retention(
-                args.retention_command,
-                getattr(args, "tenant", None),
-                getattr(args, "activity_months", None),
-                getattr(args, "closed_account_days", None),
-            )
+        return commands.retention(
+            args.retention_command,
+            getattr(args, "tenant", None),
+            getattr(args, "activity_months", None),
+            getattr(args, "closed_account_days", None),
         )
     if args.command == "tenant":
-        return int(_server().tenant_region(args.tenant, args.set))
-    if args.command == "seed":
-        seeder = importlib.import_module("demo.command")  # demo data: not the server's
-        return int(seeder.seed(args.tenant, contacts=args.contacts, seed=args.seed))
+        return commands.tenant_region(args.tenant, args.set)
+    from demo import command as demo  # demo tenants: not the service's, loaded only here
+
+    return demo.seed(args.tenant, contacts=args.contacts, seed=args.seed)
+
+
+_SERVER_COMMANDS = frozenset(
+    {"serve", "worker", "credentials", "audit", "retention", "tenant", "seed"}
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command in _SERVER_COMMANDS:
+        return _run_server_command(args)
     console = Console()
     run = {
         "erase": _submit,
