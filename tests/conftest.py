@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -25,12 +24,7 @@ from server.config import Settings
 from server.database import embedded_url, migrate
 from server.keyring import Keyring
 from server.tenant_keys import open_keyring
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL, pointing at another database."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+from tests.helpers.database import with_database
 
 
 @pytest.fixture(scope="session")

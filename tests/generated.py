@@ -22,7 +22,7 @@ import asyncpg
 from hypothesis import strategies as st
 
 from server.blobs import BlobStore
-from tests.documents import pdf
+from tests.helpers.documents import pdf
 
 FIRST = ("Ann", "Ben", "Cleo", "Zoë")  # few, so people share them
 LAST = ("Abbott", "Baker", "Castillo", "Šimić", "Eriksen", "Fontaine", "Øster", "Haddad")

@@ -16,7 +16,7 @@ from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import open_channel
 from server.app import App
 from server.config import Settings
-from tests.dbproxy import DatabaseProxy
+from tests.helpers.dbproxy import DatabaseProxy
 
 # Hang guards only: each is far above the configured database timeout.
 HANG_GUARD = 30

@@ -29,7 +29,7 @@ from server.app import App
 from server.config import Settings
 from server.database import migrate
 from tests import factories
-from tests.conftest import with_database
+from tests.helpers.database import with_database
 
 TABLES = ("contacts", "messages", "notes", "files")
 

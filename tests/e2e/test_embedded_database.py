@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from tests.e2e import processes
+from tests.helpers import processes
 
 
 def _postmaster_pid(pgdata: Path) -> int:

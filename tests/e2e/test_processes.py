@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
 from tests import factories
-from tests.e2e import processes
+from tests.helpers import processes
 
 
 async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(

@@ -23,7 +23,7 @@ from server.app import App
 from server.audit import AuditEntry
 from server.config import Settings
 from tests import factories
-from tests.e2e import processes
+from tests.helpers import processes
 
 
 async def test_the_rpc_reports_an_intact_chain_then_names_the_tampered_entry(

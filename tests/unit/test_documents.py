@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from anonymizers import documents
 from anonymizers.documents import FileFormat, decode_text, file_format, text_views
-from tests.documents import CONTENT_TYPES, W, docx, pdf, zipped
+from tests.helpers.documents import CONTENT_TYPES, W, docx, pdf, zipped
 
 NAME = "Zoë Šimić"
 EMAIL = "zoe.simic@example.com"
