@@ -7,7 +7,7 @@ PROTO  := protos/atomicrm/privacy/v1/privacy.proto
 STUBS  := gen/atomicrm/privacy/v1/privacy_pb2.py
 EDITABLE := $(VENV)/.editable-installed
 
-.PHONY: run test lint proto clean setup check-alerts promtool bench bench-quick
+.PHONY: run test test-unit lint proto clean setup check-alerts promtool bench bench-quick
 
 setup: $(EDITABLE)
 
@@ -37,6 +37,10 @@ run: $(EDITABLE)
 
 test: $(EDITABLE) check-alerts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast tier alone: tests/unit, no database, no server.
+test-unit: $(EDITABLE)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # Alert rules, checked and unit-tested with the real Prometheus toolchain.
 check-alerts: promtool

@@ -1,4 +1,4 @@
-"""Fixtures over a real PostgreSQL and a real gRPC server on loopback.
+"""Fixtures over a real PostgreSQL, its workers, and a real gRPC server on loopback.
 
 A template database is migrated once per session; each test gets its own
 database made from it (CREATE DATABASE … TEMPLATE) and dropped after.
@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -25,12 +24,8 @@ from server.config import Settings
 from server.database import embedded_url, migrate
 from server.keyring import Keyring
 from server.tenant_keys import open_keyring
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL, pointing at another database."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+from tests.helpers.database import with_database
+from tests.helpers.workers import JobRunner, job_runner
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +112,17 @@ def settings(db_url: str, blob_dir: Path, tmp_path: Path) -> Settings:
 async def keyring(db: asyncpg.Connection, settings: Settings) -> Keyring:
     """The keyring a server with `settings` uses on the test's database."""
     return await open_keyring(db, settings.keyring_file)
+
+
+@pytest.fixture
+async def worker(
+    settings: Settings, keyring: Keyring, blobs: LocalBlobStore
+) -> AsyncIterator[JobRunner]:
+    """Jobs over the test database without App or gRPC: `worker.submit` (submission.submit),
+    then `worker.lease` / `worker.run_batch`, or `worker.run(job_id)` with worker loops;
+    `worker.configured(...)` for other settings, registry or blob store."""
+    async with job_runner(settings, keyring, blobs) as runner:
+        yield runner
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from demo.rows import (
 )
 from demo.writer import insert_tenant, write
 from server.blobs import BlobStore
-from tests.documents import pdf
+from tests.helpers.documents import pdf
 
 FIRST = ("Ann", "Ben", "Cleo", "Zoë")  # few, so people share them
 LAST = ("Abbott", "Baker", "Castillo", "Šimić", "Eriksen", "Fontaine", "Øster", "Haddad")

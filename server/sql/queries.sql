@@ -151,9 +151,6 @@ SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j
             AS hold_ids
 FROM privacy_jobs j WHERE id = $1;
 
--- name: holds_covering
-SELECT privacy_holds_covering($1, $2, $3, $4);
-
 -- name: holds_and_child
 -- The holds covering a new job's subject, and whether one of its contacts'
 -- birthdays says under 16 (policy section 10): one round trip.

@@ -5,10 +5,8 @@ tenant's directory is read, written or deleted."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import time
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -27,10 +25,12 @@ from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings
 from tests import factories
+from tests.helpers.waiting import eventually
 
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "export-manifest.schema.json").read_text()
 )
+
 # Long enough for any of these jobs on a busy machine; a job that loops (re-leased
 # forever, never FAILED) runs into it.
 SETTLED_WITHIN = 60.0
@@ -53,13 +53,13 @@ async def quick_client(quick: App) -> AsyncIterator[PrivacyClient]:
 
 async def _settled(client: PrivacyClient, job_id: str) -> pb.Job:
     """The job once it is SUCCEEDED, FAILED or CANCELLED; fails past the deadline."""
-    deadline = time.monotonic() + SETTLED_WITHIN
-    while True:
+
+    async def ended() -> pb.Job | None:
         job = await client.get_job(job_id)
-        if job.state in (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED):
-            return job
-        assert time.monotonic() < deadline, f"job still {pb.JobState.Name(job.state)}"
-        await asyncio.sleep(0.1)
+        ends = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
+        return job if job.state in ends else None
+
+    return await eventually(ended, timeout=SETTLED_WITHIN, what=f"job {job_id} ending")
 
 
 async def _file(db: asyncpg.Connection, tenant: str, contact_id: int, key: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 from clients.client import PrivacyClient, PrivacyClientError
 from server.app import App
 from server.config import Settings
-from tests.e2e import processes
+from tests.helpers import processes
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ from server.app import App
 from server.config import Settings
 from server.database import migrate
 from tests import factories
-from tests.conftest import with_database
+from tests.helpers.database import with_database
+from tests.helpers.waiting import fetched_until
 
 TABLES = ("contacts", "messages", "notes", "files")
 
@@ -134,12 +135,14 @@ async def test_a_postgresql_restart_mid_job_changes_nothing_in_the_outcome(
         await app.start()
         try:
             job_id = await _anonymize_jane(app)
-            while not await restarted.fetchval(
+            await fetched_until(
+                restarted,
                 "SELECT done > 10 FROM privacy_job_tasks "
                 "WHERE job_id = $1 AND data_type = 'messages' AND step = 'apply'",
                 job_id,
-            ):
-                await asyncio.sleep(0.01)
+                until=bool,
+                timeout=60,
+            )
             await asyncio.to_thread(_restart, own_server)
             # The restart cut this test's connections too.
             restarted = await asyncpg.connect(with_database(admin_url, "restarted"))

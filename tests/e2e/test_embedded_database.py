@@ -8,7 +8,8 @@ import os
 import signal
 from pathlib import Path
 
-from tests.e2e import processes
+from tests.helpers import processes
+from tests.helpers.waiting import eventually
 
 
 def _postmaster_pid(pgdata: Path) -> int:
@@ -59,10 +60,10 @@ async def test_a_server_killed_with_sigkill_hands_the_embedded_database_to_the_n
         assert await asyncio.wait_for(second.wait(), 30) == 0
 
         # The last user stopped cleanly: the database must stop with it.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while _running(postmaster) and loop.time() < deadline:
-            await asyncio.sleep(0.1)
+        async def stopped() -> bool:
+            return not _running(postmaster)
+
+        await eventually(stopped, timeout=30, what="the embedded PostgreSQL stopping")
         assert not _running(postmaster), "the embedded PostgreSQL is still running"
         assert not (pgdata / "postmaster.pid").exists()
     finally:

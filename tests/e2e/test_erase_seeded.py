@@ -14,8 +14,8 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from demo.seeding import seed_tenant
 from server.blobs import LocalBlobStore
-from tests.e2e import processes
-from tests.worlds import pg_dump
+from tests.helpers import processes
+from tests.helpers.worlds import pg_dump
 
 TABLES = (
     "contacts",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import zipfile
@@ -21,6 +20,7 @@ from clients.export_files import files_done_of, records_of, write_ndjson, write_
 from demo.seeding import seed_tenant
 from server.app import App
 from server.blobs import LocalBlobStore
+from tests.helpers.waiting import eventually
 
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "export-manifest.schema.json").read_text()
@@ -220,21 +220,25 @@ async def test_a_cancelled_export_leaves_no_open_transaction(
         break  # the caller goes away after one record
     await stream.aclose()  # type: ignore[attr-defined]  # an async generator
     name = db_url.rsplit("/", 1)[-1].split("?")[0]
-    for _ in range(100):
-        open_ = await db.fetchval(
+
+    async def open_and_active() -> tuple[int, int]:
+        open_: int = await db.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
             "AND state LIKE 'idle in transaction%'",
             name,
         )
-        active = await db.fetchval(
+        active: int = await db.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state = 'active' "
             "AND pid <> pg_backend_pid() AND query LIKE '%FROM messages%'",
             name,
         )
-        if open_ == 0 and active == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert (open_, active) == (0, 0)
+        return open_, active
+
+    async def all_closed() -> bool:
+        return await open_and_active() == (0, 0)
+
+    await eventually(all_closed, timeout=10, what="no transaction of the export left")
+    assert await open_and_active() == (0, 0)
     assert (
         await db.fetchval(
             "SELECT count(*) FROM privacy_audit_log WHERE action = 'export.completed'"

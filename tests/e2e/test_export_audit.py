@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings
 from tests import factories
+from tests.helpers.waiting import eventually
 
 # How long the server may take to write the entry of an export its caller left.
 AUDITED_WITHIN = 30.0
@@ -29,17 +29,21 @@ AUDITED_WITHIN = 30.0
 async def _export_entries(db: asyncpg.Connection, *, ended: bool = True) -> list[dict[str, Any]]:
     """The export entries of the audit log, in order; with `ended`, waits (up to the
     deadline) until the last export has its end."""
-    deadline = time.monotonic() + AUDITED_WITHIN
-    while True:
+
+    async def read() -> list[dict[str, Any]]:
         rows = await db.fetch(
             "SELECT action, actor, subject_hash, details FROM privacy_audit_log "
             "WHERE action LIKE 'export.%' ORDER BY seq"
         )
-        entries = [{**dict(r), "details": json.loads(r["details"])} for r in rows]
-        if not ended or (entries and entries[-1]["action"] != "export.started"):
-            return entries
-        assert time.monotonic() < deadline, f"the export never ended in the log: {entries}"
-        await asyncio.sleep(0.05)
+        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+    async def read_ended() -> list[dict[str, Any]] | None:
+        entries = await read()
+        return entries if entries and entries[-1]["action"] != "export.started" else None
+
+    if not ended:
+        return await read()
+    return await eventually(read_ended, timeout=AUDITED_WITHIN, what="the export ending in the log")
 
 
 async def _jane(db: asyncpg.Connection, blobs: LocalBlobStore, messages: int) -> factories.Person:

@@ -18,8 +18,8 @@ from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings
 from tests import factories
+from tests.helpers.images import APP1_EXIF, JPEG
 from tests.plugins.loyalty import TABLE_SQL, LoyaltyCardsAnonymizer
-from tests.unit.test_metadata import APP1_EXIF, JPEG
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, open_channel, subject
 from server.app import App
 from tests import factories
+from tests.helpers.waiting import a_worker_cycled
 
 
 async def test_dry_run_counts_and_changes_nothing(
@@ -30,7 +31,7 @@ async def test_dry_run_counts_and_changes_nothing(
         "contacts": (1, 0),
         "accounts": (0, 0),
     }
-    await asyncio.sleep(0.5)  # give a (wrong) worker the chance to run it
+    await a_worker_cycled(2)  # a (wrong) worker had the chance to run it
     assert await db.fetchval("SELECT count(*) FROM messages") == 4
     assert (await client.get_job(job.id)).progress == job.progress
     actions = [r["action"] for r in await db.fetch("SELECT action FROM privacy_audit_log")]

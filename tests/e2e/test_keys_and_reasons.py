@@ -25,7 +25,7 @@ from server.config import ConfigError, Settings
 from server.keyring import Keyring
 from server.subjects import Subject, SubjectKind, subject_hash
 from tests import factories
-from tests.worlds import pg_dump
+from tests.helpers.worlds import pg_dump
 
 
 async def _stored_key(db: asyncpg.Connection, settings: Settings, tenant: str) -> bytes:

@@ -15,6 +15,7 @@ from server import metrics
 from server.app import App
 from server.config import Settings
 from tests import factories
+from tests.helpers.waiting import a_worker_cycled, eventually
 
 
 async def _actions(db: asyncpg.Connection) -> list[str]:
@@ -37,7 +38,7 @@ async def test_a_held_subject_survives_an_erase_until_released(
     assert list(held.legal_hold_ids) == [hold.id]
     # Someone not held is erased meanwhile; the held one is not touched.
     assert (await asyncio.wait_for(client.wait_job(free.id), 30)).state == (pb.JOB_STATE_SUCCEEDED)
-    await asyncio.sleep(0.5)
+    await a_worker_cycled(2)  # the client's server has two: one looked for work since
     assert (await client.get_job(held.id)).state == pb.JOB_STATE_HELD
     assert await db.fetchval("SELECT count(*) FROM messages WHERE contact_id = $1", jane.id) == 4
     assert [h.id for h in await client.list_legal_holds("acme")] == [hold.id]
@@ -66,17 +67,22 @@ async def test_a_hold_set_while_a_job_runs_stops_it_at_a_batch_boundary(
         "SELECT 'acme', 'First' || g, 'Last' || g, 'p' || g || '@acme.example' "
         "FROM generate_series(1, 600) g"
     )
-    app = App(replace(settings, batch_size=2))
+    # One worker: the one running the job is the one whose next turn shows it let go.
+    app = App(replace(settings, batch_size=2, workers=1))
     await app.start()
     try:
         async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             job = await client.erase("acme", subject(whole_tenant="acme"))
-            while await db.fetchval("SELECT count(*) FROM contacts") > 550:
-                await asyncio.sleep(0.01)
+
+            async def some_erased() -> bool:
+                left: int = await db.fetchval("SELECT count(*) FROM contacts")
+                return left <= 550
+
+            await eventually(some_erased, what="50 contacts erased")
             hold = await client.set_legal_hold("acme", subject(whole_tenant="acme"), "audit")
             assert (await client.get_job(job.id)).state == pb.JOB_STATE_HELD
             left = await db.fetchval("SELECT count(*) FROM contacts")
-            await asyncio.sleep(0.5)
+            await a_worker_cycled(1)  # its next batch was refused, and it went on
             assert await db.fetchval("SELECT count(*) FROM contacts") == left  # stopped
             assert left > 0
             await client.release_legal_hold(hold.id)

@@ -21,6 +21,7 @@ from clients.client import PrivacyClient, PrivacyClientError, subject
 from server.app import App
 from server.config import Settings
 from tests import factories
+from tests.helpers.waiting import eventually
 
 
 def scrape(port: int) -> str:
@@ -39,12 +40,12 @@ def value(text: str, name: str, **labels: str) -> float:
 
 async def settled(port: int, name: str, expected: float, **labels: str) -> str:
     """Scrape until the figure shows the expected value (the backlog refreshes often)."""
-    for _ in range(100):
+
+    async def shown() -> str | None:
         text = await asyncio.to_thread(scrape, port)
-        if value(text, name, **labels) == expected:
-            return text
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{name}{labels} never became {expected}: {value(text, name, **labels)}")
+        return text if value(text, name, **labels) == expected else None
+
+    return await eventually(shown, timeout=10, what=f"{name}{labels} becoming {expected}")
 
 
 @pytest.fixture

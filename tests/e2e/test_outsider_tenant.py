@@ -26,8 +26,8 @@ from anonymizers.text.normalize import fold
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from server.config import Settings
-from tests.documents import CONTENT_TYPES, W, pdf, zipped
-from tests.worlds import World, pg_dump
+from tests.helpers.documents import CONTENT_TYPES, W, pdf, zipped
+from tests.helpers.worlds import World, pg_dump
 
 TENANT, BYSTANDER = "outsider", "bystander"
 R = "[redacted]"

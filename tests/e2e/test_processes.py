@@ -14,7 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
 from tests import factories
-from tests.e2e import processes
+from tests.helpers import processes
+from tests.helpers.waiting import eventually, fetched_until
 
 
 async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
@@ -38,8 +39,7 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
         async with open_channel(f"127.0.0.1:{port}", token=processes.dev_token(env)) as channel:
             client = PrivacyClient(channel=channel)
             job = await client.erase("acme", subject(email=jane.email))
-            while await db.fetchval("SELECT count(*) FROM messages") > 290:
-                await asyncio.sleep(0.02)
+            await fetched_until(db, "SELECT count(*) FROM messages", until=lambda n: n <= 290)
             watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
             assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
             server.send_signal(signal.SIGTERM)
@@ -59,13 +59,12 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
 
     worker = await processes.start(["worker"], env, tmp_path / "worker.log")
     try:
-        for _ in range(600):
-            if await db.fetchval("SELECT state FROM privacy_jobs WHERE id = $1", job.id) in (
-                "succeeded",
-                "failed",
-            ):
-                break
-            await asyncio.sleep(0.05)
+        await fetched_until(
+            db,
+            "SELECT state FROM privacy_jobs WHERE id = $1",
+            job.id,
+            until=lambda state: state in ("succeeded", "failed"),
+        )
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(worker.wait(), 20) == 0
     finally:
@@ -107,8 +106,7 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_repeats_nothing(
         async with PrivacyClient(f"127.0.0.1:{port}", token=processes.dev_token(env)) as client:
             job = await client.erase("acme", subject(email=jane.email))
             doomed = await processes.start(["worker"], worker_env, tmp_path / "doomed.log")
-            while await db.fetchval("SELECT count(*) FROM messages") > 250:
-                await asyncio.sleep(0.01)
+            await fetched_until(db, "SELECT count(*) FROM messages", until=lambda n: n <= 250)
             doomed.kill()  # SIGKILL: no shutdown, a batch may be half done
             await doomed.wait()
             survivor = await processes.start(["worker"], worker_env, tmp_path / "next.log")
@@ -175,7 +173,11 @@ async def test_sigterm_during_traffic_loses_no_accepted_job(
 
             await asyncio.gather(*(submit(i) for i in range(10)))  # accepted before
             calls = [asyncio.create_task(submit(i)) for i in range(10, len(people))]
-            await asyncio.sleep(0.02)
+
+            async def later_calls_going_out() -> bool:
+                return len(accepted) > 10
+
+            await eventually(later_calls_going_out, what="a later call accepted")
             async with open_channel(f"127.0.0.1:{port}") as channel:
                 watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
                 assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING

@@ -17,6 +17,7 @@ from server.config import Settings
 from server.keyring import Keyring
 from server.retention import RetentionPolicy
 from tests import factories
+from tests.helpers.waiting import eventually
 
 DEADLINE = timedelta(days=30)
 
@@ -117,15 +118,31 @@ async def test_a_tenant_can_turn_a_rule_off_and_the_service_runs_rules_by_itself
     assert await retention.policy(db, "acme") == RetentionPolicy(None, 7)
     assert await retention.policy(db, "other") == retention.DEFAULT_POLICY
 
-    app = App(replace(settings, retention_interval=timedelta(milliseconds=200)))
+    # Notes are emptied as soon as their job ended: the sign that a run went by.
+    app = App(
+        replace(
+            settings, retention_interval=timedelta(milliseconds=200), note_retention=timedelta(0)
+        )
+    )
     await app.start()
     try:
-        for _ in range(300):
+
+        async def erased() -> bool:
             state = await db.fetchval("SELECT state FROM privacy_jobs WHERE kind = 'erase'")
-            if state == "succeeded":
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # several more runs: none may add a job
+            return bool(state == "succeeded")
+
+        await eventually(erased, timeout=15, what="the retention job succeeding")
+        # Several more runs: none may add a job. A run empties ended jobs' notes first,
+        # then applies the rules; one note emptied after another was emptied means the
+        # run that emptied the first had ended: three make two whole runs.
+        for _ in range(3):
+            await db.execute("UPDATE privacy_jobs SET note = 'a run goes by' WHERE kind = 'erase'")
+
+            async def note_emptied() -> bool:
+                note = await db.fetchval("SELECT note FROM privacy_jobs WHERE kind = 'erase'")
+                return bool(note == "")
+
+            await eventually(note_emptied, what="a retention run emptying the note")
     finally:
         await app.stop()
     jobs = await db.fetch("SELECT kind, state, requested_by FROM privacy_jobs")

@@ -16,8 +16,8 @@ from clients.client import PrivacyClient, PrivacyClientError, subject
 from server.app import App
 from server.blobs import LocalBlobStore
 from tests import factories
-from tests.documents import pdf
-from tests.e2e import processes
+from tests.helpers import processes
+from tests.helpers.documents import pdf
 
 
 async def test_files_for_review_are_shown_and_deleted_with_privacyctl(

@@ -14,6 +14,7 @@ from clients.client import PrivacyClient, PrivacyClientError, subject
 from server.app import App
 from server.config import Settings
 from tests import factories
+from tests.helpers.waiting import a_worker_cycled, eventually
 
 
 async def _started_order(db: asyncpg.Connection, job_ids: list[str]) -> list[str]:
@@ -56,7 +57,7 @@ async def test_a_scheduled_job_waits_and_cancelling_it_undoes_nothing(
     job = await client.erase("acme", subject(email=jane.email), not_before=later)
     assert job.state == pb.JOB_STATE_SCHEDULED
     assert abs(job.not_before.ToDatetime(tzinfo=UTC) - later) < timedelta(seconds=1)
-    await asyncio.sleep(1)  # five worker polls: nobody may take it before its time
+    await a_worker_cycled(2)  # the client's server's workers looked for work since
     assert (await client.get_job(job.id)).state == pb.JOB_STATE_SCHEDULED
     assert await db.fetchval("SELECT started_at FROM privacy_jobs WHERE id = $1", job.id) is None
 
@@ -198,8 +199,11 @@ async def test_single_subject_erasures_finish_while_a_tenant_wide_job_runs(
         async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
             bulk = await client.erase("bigco", subject(whole_tenant="bigco"))
             assert bulk.priority == 200
-            while (await client.get_job(bulk.id)).state != pb.JOB_STATE_RUNNING:
-                await asyncio.sleep(0.02)
+
+            async def bulk_running() -> bool:
+                return (await client.get_job(bulk.id)).state == pb.JOB_STATE_RUNNING
+
+            await eventually(bulk_running, what="the bulk job running")
             singles = [await client.erase("acme", subject(email=p.email)) for p in people]
             finished = [await asyncio.wait_for(client.wait_job(j.id), 60) for j in singles]
             bulk_then = await client.get_job(bulk.id)

@@ -12,7 +12,7 @@ import pytest
 from clients.client import PrivacyClient, PrivacyClientError
 from server.app import App
 from server.config import Settings
-from tests.certs import Certs, make_certs
+from tests.helpers.certs import Certs, make_certs
 
 # A hang guard: a refused handshake must end, not wait for a connection forever.
 CALL_TIMEOUT = 10

@@ -3,7 +3,6 @@ of its head."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import stat
 from collections.abc import AsyncIterator
@@ -23,7 +22,8 @@ from server.app import App
 from server.audit import AuditEntry
 from server.config import Settings
 from tests import factories
-from tests.e2e import processes
+from tests.helpers import processes
+from tests.helpers.waiting import eventually
 
 
 async def test_the_rpc_reports_an_intact_chain_then_names_the_tampered_entry(
@@ -88,14 +88,12 @@ async def checkpointing(settings: Settings) -> AsyncIterator[App]:
 async def _signed_head(app: App, tenant: str, seq: int) -> None:
     """Wait until the server has signed the tenant's head at `seq`."""
     path = app.settings.audit_checkpoint_file
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while loop.time() < deadline:
+
+    async def signed() -> bool:
         lines = path.read_text().splitlines() if path.exists() else []
-        if any((c["tenant_id"], c["seq"]) == (tenant, seq) for c in map(json.loads, lines)):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no checkpoint of {tenant} at entry {seq}")
+        return any((c["tenant_id"], c["seq"]) == (tenant, seq) for c in map(json.loads, lines))
+
+    await eventually(signed, what=f"a checkpoint of {tenant} at entry {seq}")
 
 
 async def test_the_rpc_names_a_cut_tail_the_servers_checkpoints_vouch_for(

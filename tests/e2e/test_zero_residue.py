@@ -34,7 +34,7 @@ from server import tenant_keys
 from server.config import Settings
 from server.keyring import Keyring
 from tests.generated import OTHER_LAST, Person, TenantSpec, insert, spelled, tenants
-from tests.worlds import World, pg_dump
+from tests.helpers.worlds import World, pg_dump
 
 TENANT, OTHER = "t1", "t2"
 # Tables and the columns compared; rows are matched by (tenant_id, id).

@@ -3,31 +3,22 @@ costing one each; every step still gets its own audit entry and progress."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import replace
-
 import asyncpg
 
-from atomicrm.privacy.v1 import privacy_pb2 as pb
-from clients.client import PrivacyClient, subject
-from server.app import App
-from server.config import Settings
+from server.job_model import JobState
+from server.subjects import SubjectKind
 from tests import factories
+from tests.helpers.workers import JobRunner
 
 
-async def test_empty_steps_share_a_transaction(db: asyncpg.Connection, settings: Settings) -> None:
+async def test_empty_steps_share_a_transaction(db: asyncpg.Connection, worker: JobRunner) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=2)
     await factories.contact(db, tenant, "Bob", "Stone", messages=2)
-    app = App(replace(settings, batch_size=100))
-    await app.start()
-    try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-            job = await client.erase(tenant, subject(email=jane.email))
-            done = await asyncio.wait_for(client.wait_job(job.id), 30)
-    finally:
-        await app.stop()
-    assert done.state == pb.JOB_STATE_SUCCEEDED
+    big = worker.configured(batch_size=100)
+    job = await big.erase(tenant, SubjectKind.EMAIL, jane.email)
+    [done] = await big.run(job.id, timeout=30)
+    assert done.state == JobState.SUCCEEDED
     rows = await db.fetch(
         "SELECT action, data_type, xmin::text AS tx, (details->>'batch')::int AS batch "
         "FROM privacy_audit_log WHERE job_id = $1 AND action IN ('erase.mentions', 'erase.apply') "

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 
 from server.database import migrate, shipped_migrations
-from tests.conftest import with_database
+from tests.helpers.database import with_database
 
 
 async def test_rerunning_migrations_applies_nothing(db: asyncpg.Connection) -> None:

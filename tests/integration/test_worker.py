@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,58 +12,38 @@ import pytest
 from anonymizers.base import Batch, BatchResult, Tools
 from anonymizers.builtin.messages import MessagesAnonymizer
 from anonymizers.registry import Registry, default_registry
-from atomicrm.privacy.v1 import privacy_pb2 as pb
-from clients.client import PrivacyClient, subject
 from db.connection import Connection
-from server.app import App
-from server.batch_runner import Outcome
+from server import job_model, jobs
 from server.blobs import LocalBlobStore
-from server.config import Settings
+from server.job_model import JobState
 from server.queries import Q
+from server.subjects import SubjectKind
 from tests import factories
+from tests.helpers.waiting import eventually
+from tests.helpers.workers import JobRunner, Outcome
 
-
-async def _app(settings: Settings, **kwargs: object) -> App:
-    app = App(settings, **kwargs)  # type: ignore[arg-type]
-    await app.start()
-    return app
-
-
-async def _wait_state(db: asyncpg.Connection, job_id: str, *states: str) -> str:
-    for _ in range(200):
-        state: str = await db.fetchval("SELECT state FROM privacy_jobs WHERE id = $1", job_id)
-        if state in states:
-            return state
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job never reached {states}; it is {state}")
+EMAIL = SubjectKind.EMAIL
 
 
 async def test_a_dead_workers_job_is_taken_again_once_its_lease_expires(
-    db: asyncpg.Connection, no_workers: Settings, settings: Settings
+    db: asyncpg.Connection, worker: JobRunner
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=5)
-    idle = await _app(no_workers)
-    try:
-        async with PrivacyClient(f"127.0.0.1:{idle.port}", token=idle.dev_token) as client:
-            job = await client.erase(tenant, subject(email=jane.email))
-    finally:
-        await idle.stop()
+    job = await worker.erase(tenant, EMAIL, jane.email)
     # A worker leased it, then died: its lease still runs for a moment.
     await db.execute(
         "UPDATE privacy_jobs SET state = 'running', lease_owner = 'gone:1:0', "
         "lease_expires_at = now() + interval '1 second' WHERE id = $1",
         job.id,
     )
-    app = await _app(settings)
-    try:
-        await asyncio.sleep(0.5)  # within the lease: nobody else may take it
-        assert await db.fetchval("SELECT lease_owner FROM privacy_jobs WHERE id = $1", job.id) == (
-            "gone:1:0"
-        )
-        assert await _wait_state(db, job.id, "succeeded") == "succeeded"
-    finally:
-        await app.stop()
+    # Within the lease nobody else may take it: a worker looking for work passes it by.
+    assert await worker.lease() is None
+    assert await db.fetchval("SELECT lease_owner FROM privacy_jobs WHERE id = $1", job.id) == (
+        "gone:1:0"
+    )
+    [done] = await worker.run(job.id)
+    assert done.state == JobState.SUCCEEDED
     assert await db.fetchval("SELECT count(*) FROM messages") == 0
 
 
@@ -79,25 +56,22 @@ class _FailingMessages(MessagesAnonymizer):
 
 
 async def test_a_failing_batch_writes_nothing_and_the_job_fails_after_retries(
-    db: asyncpg.Connection, settings: Settings
+    db: asyncpg.Connection, worker: JobRunner
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=4)
     registry = Registry()
     for anonymizer in default_registry().ordered():
         registry.register(_FailingMessages() if anonymizer.data_type == "messages" else anonymizer)
-    fast = replace(settings, max_attempts=3, retry_base=timedelta(milliseconds=50))
-    app = await _app(fast, registry=registry)
-    try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-            job = await client.wait_job((await client.erase(tenant, subject(email=jane.email))).id)
-    finally:
-        await app.stop()
-    assert job.state == pb.JOB_STATE_FAILED
-    assert job.error_message == (
+    fast = worker.configured(
+        registry=registry, max_attempts=3, retry_base=timedelta(milliseconds=50)
+    )
+    [job] = await fast.run((await fast.erase(tenant, EMAIL, jane.email)).id)
+    assert job.state == JobState.FAILED
+    assert job.error == (
         "gave up after 3 failed attempts; last error: SerializationError (SQLSTATE 40001)"
     )
-    assert "jane" not in job.error_message  # the driver's text never leaks
+    assert "jane" not in job.error  # the driver's text never leaks
     # Every attempt rolled back: the messages and the contact are all still there.
     assert await db.fetchval("SELECT count(*) FROM messages") == 4
     assert await db.fetchval("SELECT count(*) FROM contacts") == 1
@@ -114,44 +88,30 @@ async def test_a_failing_batch_writes_nothing_and_the_job_fails_after_retries(
 
 
 async def test_cancel_stops_at_the_next_batch_boundary(
-    db: asyncpg.Connection, settings: Settings
+    db: asyncpg.Connection, worker: JobRunner
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=10)
-    app = await _app(replace(settings, workers=0))
-    try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-            job = await client.erase(tenant, subject(email=jane.email))
-            worker = app.make_worker("test:0")
-            leased = await worker.lease_next()
-            assert str(leased) == job.id
-            # Run batches until the first one of messages (3 rows, batch_size=3) is done.
-            while await db.fetchval("SELECT count(*) FROM messages") == 10:
-                assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.MORE
-            running = await client.cancel_job(job.id)
-            assert running.state == pb.JOB_STATE_RUNNING  # cancel is a request until then
-            assert await worker.run_batch(uuid.UUID(job.id)) is Outcome.DONE
-            cancelled = await client.get_job(job.id)
-    finally:
-        await app.stop()
-    assert cancelled.state == pb.JOB_STATE_CANCELLED
-    assert "after 3 rows" in cancelled.error_message
+    job = await worker.erase(tenant, EMAIL, jane.email)
+    assert await worker.lease() == job.id
+    # Run batches until the first one of messages (3 rows, batch_size=3) is done.
+    while await db.fetchval("SELECT count(*) FROM messages") == 10:
+        assert await worker.run_batch(job.id) is Outcome.MORE
+    running = await jobs.cancel(db, job.id, "tester")
+    assert running.state == JobState.RUNNING  # cancel is a request until then
+    assert await worker.run_batch(job.id) is Outcome.DONE
+    cancelled = await job_model.get(db, job.id)
+    assert cancelled.state == JobState.CANCELLED
+    assert "after 3 rows" in cancelled.error
     assert await db.fetchval("SELECT count(*) FROM messages") == 7  # the rest untouched
 
 
-async def test_cancel_before_start_does_nothing(
-    db: asyncpg.Connection, no_workers: Settings
-) -> None:
+async def test_cancel_before_start_does_nothing(db: asyncpg.Connection, worker: JobRunner) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=2)
-    app = await _app(no_workers)
-    try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-            job = await client.erase(tenant, subject(email=jane.email))
-            cancelled = await client.cancel_job(job.id)
-    finally:
-        await app.stop()
-    assert cancelled.state == pb.JOB_STATE_CANCELLED
+    job = await worker.erase(tenant, EMAIL, jane.email)
+    cancelled = await jobs.cancel(db, job.id, "tester")
+    assert cancelled.state == JobState.CANCELLED
     assert await db.fetchval("SELECT count(*) FROM messages") == 2
 
 
@@ -170,19 +130,15 @@ class _FlakyBlobs(LocalBlobStore):
 
 
 async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
-    db: asyncpg.Connection, settings: Settings, blob_dir: Path
+    db: asyncpg.Connection, worker: JobRunner, blob_dir: Path
 ) -> None:
     tenant = await factories.tenant(db)
     blobs = _FlakyBlobs(blob_dir, failures=2)
     jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=4)
     assert len(list(blob_dir.rglob("*"))) == 5  # the tenant folder and 4 blobs
-    app = await _app(settings, blobs=blobs)
-    try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-            job = await client.wait_job((await client.erase(tenant, subject(email=jane.email))).id)
-    finally:
-        await app.stop()
-    assert job.state == pb.JOB_STATE_SUCCEEDED
+    flaky = worker.configured(blobs=blobs)
+    [job] = await flaky.run((await flaky.erase(tenant, EMAIL, jane.email)).id)
+    assert job.state == JobState.SUCCEEDED
     assert blobs.failures == 0
     assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
@@ -193,12 +149,12 @@ class _SlowDeletes(LocalBlobStore):
     """Deletes each blob only after a while, as a busy disk does."""
 
     def delete(self, tenant_id: str, key: str) -> bool:
-        time.sleep(0.01)
+        time.sleep(0.01)  # the disk's own slowness (in the store's thread), not a wait
         return super().delete(tenant_id, key)
 
 
 async def test_deletions_still_running_when_the_worker_lets_go_finish_before_the_job(
-    db: asyncpg.Connection, settings: Settings, blob_dir: Path
+    db: asyncpg.Connection, worker: JobRunner, blob_dir: Path
 ) -> None:
     # Time slices far shorter than the blob deletions: the worker gives the job
     # back while deletions run behind it, and the job still ends only with every
@@ -207,44 +163,36 @@ async def test_deletions_still_running_when_the_worker_lets_go_finish_before_the
     blobs = _SlowDeletes(blob_dir)
     for i in range(3):
         await factories.contact(db, tenant, "Jane", f"Doe{i}", blobs=blobs, files=8)
-    app = await _app(
-        replace(settings, workers=1, time_slice=timedelta(milliseconds=1)), blobs=blobs
-    )
-    try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-            accepted = await client.erase(tenant, subject(whole_tenant=tenant))
-            job = await client.wait_job(accepted.id)
-    finally:
-        await app.stop()
-    assert job.state == pb.JOB_STATE_SUCCEEDED
+    sliced = worker.configured(blobs=blobs, time_slice=timedelta(milliseconds=1))
+    accepted = await sliced.erase(tenant, SubjectKind.WHOLE_TENANT, tenant)
+    [job] = await sliced.run(accepted.id, workers=1)
+    assert job.state == JobState.SUCCEEDED
     assert await db.fetchval("SELECT slices FROM privacy_jobs WHERE id = $1", accepted.id) > 1
     assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
     assert await db.fetchval("SELECT count(*) FROM files") == 0
 
 
-async def test_a_stopped_server_releases_its_job_and_another_finishes_it_exactly_once(
-    db: asyncpg.Connection, settings: Settings
+async def test_a_stopped_worker_releases_its_job_and_another_finishes_it_exactly_once(
+    db: asyncpg.Connection, worker: JobRunner
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=40)
-    one_by_one = replace(settings, batch_size=1, workers=1)
-    first = await _app(one_by_one)
-    async with PrivacyClient(f"127.0.0.1:{first.port}", token=first.dev_token) as client:
-        job = await client.erase(tenant, subject(email=jane.email))
-    for _ in range(200):
-        if await db.fetchval("SELECT count(*) FROM messages") < 35:
-            break
-        await asyncio.sleep(0.02)
-    await first.stop()
+    one_by_one = worker.configured(batch_size=1)
+    job = await one_by_one.erase(tenant, EMAIL, jane.email)
+
+    async def some_batches_done() -> bool:
+        left: int = await db.fetchval("SELECT count(*) FROM messages")
+        return left < 35
+
+    async with one_by_one.running(workers=1):
+        await eventually(some_batches_done, what="five messages erased")
+    # Stopped: the worker finished its batch and let go of the job.
     row = await db.fetchrow("SELECT state, lease_owner FROM privacy_jobs WHERE id = $1", job.id)
     assert row is not None
     assert row["state"] == "running" and row["lease_owner"] is None  # released, not lost
-    second = await _app(one_by_one)
-    try:
-        assert await _wait_state(db, job.id, "succeeded", "failed") == "succeeded"
-    finally:
-        await second.stop()
+    [done] = await one_by_one.run(job.id, workers=1)
+    assert done.state == JobState.SUCCEEDED
     # Exactly once: the batches' counts add up to the rows, and the checkpoints only grow.
     batches = await db.fetch(
         "SELECT (details->>'processed')::int AS n, (details->>'checkpoint')::bigint AS cp "
@@ -259,18 +207,14 @@ async def test_a_stopped_server_releases_its_job_and_another_finishes_it_exactly
 
 @pytest.mark.parametrize("workers", [3])
 async def test_concurrent_workers_never_share_a_job(
-    db: asyncpg.Connection, settings: Settings, workers: int
+    db: asyncpg.Connection, worker: JobRunner, workers: int
 ) -> None:
     tenant = await factories.tenant(db)
     people = [await factories.contact(db, tenant, f"P{i}", "Doe", messages=6) for i in range(6)]
-    app = await _app(replace(settings, workers=workers, batch_size=2))
-    try:
-        async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:
-            jobs = [await client.erase(tenant, subject(email=p.email)) for p in people]
-            done = await asyncio.gather(*(client.wait_job(j.id) for j in jobs))
-    finally:
-        await app.stop()
-    assert {j.state for j in done} == {pb.JOB_STATE_SUCCEEDED}
+    pairs = worker.configured(batch_size=2)
+    accepted = [await pairs.erase(tenant, EMAIL, p.email) for p in people]
+    done = await pairs.run(*(j.id for j in accepted), workers=workers)
+    assert {j.state for j in done} == {JobState.SUCCEEDED}
     # Each job's batch numbers run 1, 2, 3… with no repeat: one worker at a time.
     rows = await db.fetch(
         "SELECT job_id, data_type || action AS data_type, (details->>'batch')::int AS b "
@@ -309,32 +253,24 @@ async def test_blob_work_behind_the_batches_skips_outbox_rows_a_job_end_is_drain
 
 
 async def test_a_queued_blob_key_the_store_refuses_fails_the_job_instead_of_looping(
-    db: asyncpg.Connection, settings: Settings
+    db: asyncpg.Connection, worker: JobRunner
 ) -> None:
     # A deletion in the outbox whose key leaves the blob directory (queued by an
     # older version, or written by hand): the job's end meets it. Each time counts as
     # an attempt and the job ends FAILED, not RUNNING and re-leased for ever.
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=1)
-    idle = await _app(replace(settings, workers=0))
-    try:
-        async with PrivacyClient(f"127.0.0.1:{idle.port}", token=idle.dev_token) as client:
-            job = await client.erase(tenant, subject(email=jane.email))
-    finally:
-        await idle.stop()
+    job = await worker.erase(tenant, EMAIL, jane.email)
     await db.execute(
         "INSERT INTO privacy_blob_deletions (tenant_id, blob_key, job_id) VALUES ($1, $2, $3)",
         tenant,
         f"{tenant}/../../elsewhere",
         job.id,
     )
-    fast = replace(settings, max_attempts=2, retry_base=timedelta(milliseconds=50))
-    app = await _app(fast)
-    try:
-        # A job that is only ever re-leased is still running when the wait ends.
-        assert await _wait_state(db, job.id, "failed") == "failed"
-    finally:
-        await app.stop()
+    fast = worker.configured(max_attempts=2, retry_base=timedelta(milliseconds=50))
+    # A job that is only ever re-leased is still running when the wait ends.
+    [ended] = await fast.run(job.id)
+    assert ended.state == JobState.FAILED
     error = await db.fetchval("SELECT error FROM privacy_jobs WHERE id = $1", job.id)
     assert error == (
         "gave up after 2 failed attempts; last error: "

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from anonymizers.text.documents import FileFormat, decode_text, file_format, office, text_views
-from tests.documents import CONTENT_TYPES, W, docx, pdf, zipped
+from tests.helpers.documents import CONTENT_TYPES, W, docx, pdf, zipped
 
 NAME = "Zoë Šimić"
 EMAIL = "zoe.simic@example.com"

@@ -11,7 +11,7 @@ from anonymizers.base import Tools
 from anonymizers.builtin.files import rewritten
 from anonymizers.text.fakes import Fakes
 from anonymizers.text.identity import Identifiers, Name
-from tests.documents import pdf
+from tests.helpers.documents import pdf
 
 _ANN = Identifiers(names=(Name("Ann", "Abbott"),), emails=("ann.abbott0@mail.example",))
 

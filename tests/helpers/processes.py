@@ -11,6 +11,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.helpers.waiting import eventually
+
 PRIVACYCTL = str(Path(sys.executable).parent / "privacyctl")
 
 
@@ -54,15 +56,15 @@ async def start(
 async def wait_serving(port: int, timeout: float = 30) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        for _ in range(int(timeout * 10)):
+
+        async def serving() -> bool:
             try:
                 answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
             except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"server on port {port} never served")
+                return False
+            return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+        await eventually(serving, timeout=timeout, what=f"the server on port {port} serving")
 
 
 async def run(args: list[str], environment: dict[str, str], timeout: float = 60) -> tuple[int, str]:

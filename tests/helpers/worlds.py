@@ -19,7 +19,7 @@ from clients.client import PrivacyClient
 from server.app import App
 from server.blobs import LocalBlobStore
 from server.config import Settings
-from tests.conftest import with_database
+from tests.helpers.database import with_database
 
 
 def pg_dump(url: str) -> str:
