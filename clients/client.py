@@ -261,7 +261,8 @@ class PrivacyClient:
         last: pb.Job | None = None
         async for job in self.watch_job(job_id):
             last = job
-        assert last is not None and last.state in TERMINAL_STATES
+        assert last is not None
+        assert last.state in TERMINAL_STATES
         return last
 
     async def cancel_job(self, job_id: str) -> pb.Job:

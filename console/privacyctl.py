@@ -463,7 +463,7 @@ async def _export(args: argparse.Namespace, console: Console) -> int:
             return EXIT_OK
         out = Path(args.out)
         if out.suffix == ".ndjson":
-            with out.open("w", encoding="utf-8") as f:
+            with await asyncio.to_thread(out.open, "w", encoding="utf-8") as f:
                 manifest = await write_ndjson(chunks, f)
         else:
             manifest = await write_zip(chunks, out, Console(stderr=True))

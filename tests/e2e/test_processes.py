@@ -49,7 +49,8 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
         if server.returncode is None:
             server.kill()
     row = await db.fetchrow("SELECT state, lease_owner FROM privacy_jobs WHERE id = $1", job.id)
-    assert row is not None and row["lease_owner"] is None  # released for the next worker
+    assert row is not None
+    assert row["lease_owner"] is None  # released for the next worker
     left = await db.fetchval("SELECT count(*) FROM messages")
     done = await db.fetchval(
         "SELECT coalesce(sum((details->>'processed')::int), 0) FROM privacy_audit_log "

@@ -341,7 +341,9 @@ async def test_anonymize_of_a_contact_keeps_every_record_with_consistent_fakes(
         f.phone(s.phone),
         row[4],
     )
-    assert row[4] != "9 Elm St, Shelbyville" and row[6] is None and row[7] == "{}"
+    assert row[4] != "9 Elm St, Shelbyville"
+    assert row[6] is None
+    assert row[7] == "{}"
     # The same identifier became the same fake in every table it appears in.
     fake_email = f.email(s.email)
     tables = {
@@ -389,7 +391,8 @@ async def test_anonymize_of_a_user_account_revokes_and_pseudonymizes(
     )  # tokens are destroyed, never kept
     sessions = [v for k, v in out.after["sessions"].items() if k[0] == TENANT]
     revoked = [v for v in sessions if v[3] is False]
-    assert len(revoked) == 1 and revoked[0][0] == "203.0.113.0"  # IPv4 /24
+    assert len(revoked) == 1
+    assert revoked[0][0] == "203.0.113.0"  # IPv4 /24
     assert revoked[0][1] == "Chrome on Windows"
 
 
