@@ -70,6 +70,7 @@ class BatchRunner:
         registry: Registry,
         blobs: BlobStore,
         outbox: BlobOutbox,
+        *,
         config: WorkerConfig,
     ) -> None:
         self._name = name  # the worker's: it holds the lease, and is the audit's actor
@@ -208,7 +209,7 @@ class BatchRunner:
             limit *= _WHOLE_TENANT_ERASE_BATCHES
         tools = await self._tools(conn, job)
         batch, result, at = await steps.run_batch(
-            anonymizer, task.operation(job), conn, job.scope, task.at, limit, tools
+            anonymizer, task.operation(job), conn, job.scope, task.at, limit=limit, tools=tools
         )
         await conn.execute(
             Q["advance_task"],
