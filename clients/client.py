@@ -184,7 +184,7 @@ class PrivacyClient:
         )
         return await _unary(self._stub.Erase(request))
 
-    async def anonymize(
+    async def anonymize(  # noqa: PLR0913 - one keyword per field of AnonymizeRequest
         self,
         tenant_id: str,
         subject: pb.Subject,

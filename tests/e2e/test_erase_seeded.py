@@ -131,15 +131,7 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
         kinds = [json.loads(line)["kind"] for line in lines]
         assert kinds.count("contacts") == 4  # 5 seeded, 1 erased
 
-        code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
-        assert code == 0, out
-        assert "audit log of 'demo': intact" in out, out
-        async with db.transaction():  # a superuser edits history behind the guard
-            await db.execute("SET LOCAL session_replication_role = replica")
-            await db.execute("UPDATE privacy_audit_log SET actor = 'x' WHERE seq = 2")
-        code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
-        assert code == 1, out
-        assert "BROKEN at entry 2: its contents were changed" in out, out
+        await _audit_verify_names_an_edited_entry(db, env)
 
         code, out = await processes.run(["erase", "--tenant", "demo", "--email", "nope"], env)
         assert code == 2
@@ -149,6 +141,19 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
         server.terminate()
         await server.wait()
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE email = $1", email) == 0
+
+
+async def _audit_verify_names_an_edited_entry(db: asyncpg.Connection, env: dict[str, str]) -> None:
+    """`audit verify` finds demo's log intact, then names the entry a superuser changed."""
+    code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
+    assert code == 0, out
+    assert "audit log of 'demo': intact" in out, out
+    async with db.transaction():  # a superuser edits history behind the guard
+        await db.execute("SET LOCAL session_replication_role = replica")
+        await db.execute("UPDATE privacy_audit_log SET actor = 'x' WHERE seq = 2")
+    code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
+    assert code == 1, out
+    assert "BROKEN at entry 2: its contents were changed" in out, out
 
 
 async def test_cli_holds_account_deletion_and_retention_against_a_served_process(
