@@ -47,21 +47,18 @@ def file_path(file_id: int, name: str | None) -> str:
 
 
 def _value(name: str, value: Any) -> Any:
-    if value is None:
-        return None
     if name in _JSON_COLUMNS and isinstance(value, str):
         return json.loads(value)  # asyncpg returns jsonb as text
     if isinstance(value, datetime):
         return _timestamp(value)
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)  # exact: money is not a float
-    if isinstance(value, IPv4Address | IPv6Address | IPv4Network | IPv6Network):
+    # Decimal as text: exact, money is not a float.
+    if isinstance(value, Decimal | IPv4Address | IPv6Address | IPv4Network | IPv6Network):
         return str(value)
     if isinstance(value, list):
         return [_value(name, v) for v in value]
-    return value
+    return value  # None, numbers, text and booleans as they are
 
 
 def _timestamp(value: datetime) -> str:

@@ -33,6 +33,7 @@ async def run_batch(
     conn: Connection,
     scope: Scope,
     at: Position,
+    *,
     limit: int,
     tools: Tools,
 ) -> tuple[Batch, BatchResult, Position]:

@@ -140,12 +140,13 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         # The bench measures throughput; the per-caller limits would only measure themselves.
         "PRIVACY_RATE_LIMIT_PER_MINUTE": "0",
     }
-    server = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "privacyctl"),
-        "serve",
-        env=env,
-        stderr=open(tmp / "serve.log", "wb"),
-    )
+    with await asyncio.to_thread((tmp / "serve.log").open, "wb") as serve_log:
+        server = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "privacyctl"),
+            "serve",
+            env=env,
+            stderr=serve_log,
+        )  # the server writes to its own copy of the handle
     results: dict[str, Any] = {"seeded_rows": seeded}
     # As many erasures in flight in both tenants, in each of two rounds (the small
     # one may have fewer contacts): latency with 100 in flight is not comparable to

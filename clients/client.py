@@ -184,7 +184,7 @@ class PrivacyClient:
         )
         return await _unary(self._stub.Erase(request))
 
-    async def anonymize(
+    async def anonymize(  # noqa: PLR0913 - one keyword per field of AnonymizeRequest
         self,
         tenant_id: str,
         subject: pb.Subject,
@@ -261,7 +261,8 @@ class PrivacyClient:
         last: pb.Job | None = None
         async for job in self.watch_job(job_id):
             last = job
-        assert last is not None and last.state in TERMINAL_STATES
+        assert last is not None
+        assert last.state in TERMINAL_STATES
         return last
 
     async def cancel_job(self, job_id: str) -> pb.Job:

@@ -42,7 +42,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Run, seed and drive the AtomiCRM privacy service (Erase, Anonymize, Export).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run_commands(sub)
+    _add_job_commands(sub)
+    _add_hold_commands(sub)
+    _add_database_commands(sub)
+    _add_audit_commands(sub)
+    _add_export_and_job_reading_commands(sub)
+    return parser
 
+
+def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """serve, worker and seed: the processes, and the demo data."""
     sub.add_parser(
         "serve",
         help="run the gRPC server with its workers",
@@ -70,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--contacts", type=int, default=100, help="number of contacts (100)")
     seed.add_argument("--seed", type=int, default=0, help="random seed (0)")
 
+
+def _add_job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """erase, anonymize and delete-account: the commands that submit jobs."""
     for name, verb in (("erase", "Erase"), ("anonymize", "Anonymize")):
         cmd = sub.add_parser(
             name,
@@ -137,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("--undo", action="store_true", help="the user changed their mind")
     delete.add_argument("--wait", action="store_true", help="follow the jobs to their end")
 
+
+def _add_hold_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """hold set, release and list."""
     hold = sub.add_parser(
         "hold",
         help="set, release or list legal holds",
@@ -158,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     hold_list.add_argument("--tenant", required=True)
     hold_list.add_argument("--all", action="store_true", help="released ones too")
 
+
+def _add_database_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """retention, tenant and credentials: settings kept in the database."""
     keep = sub.add_parser(
         "retention",
         help="show, set or run retention rules",
@@ -223,6 +242,9 @@ def _parser() -> argparse.ArgumentParser:
     revoke = creds_sub.add_parser("revoke", help="revoke a credential")
     revoke.add_argument("name")
 
+
+def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """audit verify, checkpoint and public-key."""
     audit = sub.add_parser(
         "audit", help="check the audit log", description="Work with the append-only audit log."
     )
@@ -266,6 +288,11 @@ def _parser() -> argparse.ArgumentParser:
         "beside it, with .pub added), for auditors who verify the checkpoints elsewhere.",
     )
 
+
+def _add_export_and_job_reading_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """export, jobs, watch and cancel."""
     exp = sub.add_parser(
         "export",
         help="export a subject's data (right of access, portability)",
@@ -303,7 +330,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_target(cancel)
     cancel.add_argument("job_id")
-    return parser
 
 
 def _when(text: str) -> datetime:
@@ -463,7 +489,7 @@ async def _export(args: argparse.Namespace, console: Console) -> int:
             return EXIT_OK
         out = Path(args.out)
         if out.suffix == ".ndjson":
-            with out.open("w", encoding="utf-8") as f:
+            with await asyncio.to_thread(out.open, "w", encoding="utf-8") as f:
                 manifest = await write_ndjson(chunks, f)
         else:
             manifest = await write_zip(chunks, out, Console(stderr=True))
@@ -560,6 +586,17 @@ def _run_server_command(args: argparse.Namespace) -> int:
         return commands.serve()
     if args.command == "worker":
         return commands.worker()
+    if args.command == "seed":
+        from demo import command as demo  # demo tenants: not the service's, loaded only here
+
+        return demo.seed(args.tenant, contacts=args.contacts, seed=args.seed)
+    return _run_database_command(args)
+
+
+def _run_database_command(args: argparse.Namespace) -> int:
+    """credentials, audit, retention and tenant: the commands on the database directly."""
+    from server import commands
+
     if args.command == "credentials":
         return commands.credentials(
             args.credentials_command,
@@ -580,11 +617,7 @@ def _run_server_command(args: argparse.Namespace) -> int:
             getattr(args, "activity_months", None),
             getattr(args, "closed_account_days", None),
         )
-    if args.command == "tenant":
-        return commands.tenant_region(args.tenant, args.set)
-    from demo import command as demo  # demo tenants: not the service's, loaded only here
-
-    return demo.seed(args.tenant, contacts=args.contacts, seed=args.seed)
+    return commands.tenant_region(args.tenant, args.set)
 
 
 _SERVER_COMMANDS = frozenset(

@@ -102,7 +102,18 @@ def add_messages(p: Planner, plan: Plan, c: Contact) -> None:
         thread = f"{channel}-{p.hex_digits(12)}"
         subject = rng.pick(EMAIL_SUBJECTS).format(**words) if channel == "email" else ""
         for n, age in enumerate(ages):
-            message = _message(p, channel, c, staff, words, inbound, thread, subject, n, age)
+            message = _message(
+                p,
+                channel,
+                c,
+                staff,
+                words,
+                inbound=inbound,
+                thread=thread,
+                thread_subject=subject,
+                n=n,
+                age=age,
+            )
             plan.messages.append(message)
             if channel == "email" and rng.random() < 0.15:
                 add_attachment(p, plan, c, len(plan.messages) - 1, age)
@@ -115,6 +126,7 @@ def _message(
     c: Contact,
     staff: Staff,
     words: dict[str, str],
+    *,
     inbound: bool,
     thread: str,
     thread_subject: str,

@@ -28,7 +28,7 @@ from server.interceptors import ErrorInterceptor, RequestInterceptor
 from server.keyring import Keyring
 from server.ratelimit import RateLimit
 from server.retention import RetentionPolicy
-from server.service import PrivacyService
+from server.service import AuditCheckpoints, PrivacyService
 from server.tls import server_credentials
 from server.worker import Worker, worker_name
 from server.worker_config import RetryPolicy, WorkerConfig
@@ -197,7 +197,7 @@ class App:
             default_region=self.settings.default_phone_region,
             keyring=self.keyring,
         )
-        return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
+        return Worker(name, self.pool, self.registry, self.blobs, self.events, config=config)
 
     async def _start_grpc(self, pool: asyncpg.Pool) -> None:
         authenticator = Authenticator(
@@ -217,14 +217,16 @@ class App:
             self.events,
             self.settings.deadline,
             self.blobs,
-            self.keyring,
+            keyring=self.keyring,
             acquire_timeout=self.settings.db_timeout,
             rate_limit=RateLimit(
                 self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
             ),
             default_region=self.settings.default_phone_region,
-            audit_checkpoints=checkpoints.CheckpointLog(self.settings.audit_checkpoint_file),
-            audit_signing_key=self.settings.audit_signing_key,
+            audit_checkpoints=AuditCheckpoints(
+                checkpoints.CheckpointLog(self.settings.audit_checkpoint_file),
+                self.settings.audit_signing_key,
+            ),
         )
         privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

@@ -70,6 +70,7 @@ class BatchRunner:
         registry: Registry,
         blobs: BlobStore,
         outbox: BlobOutbox,
+        *,
         config: WorkerConfig,
     ) -> None:
         self._name = name  # the worker's: it holds the lease, and is the audit's actor
@@ -111,32 +112,9 @@ class BatchRunner:
                     await self._finish(conn, job, JobState.SUCCEEDED)
                     return Outcome.DONE
                 done.append(await self._step(conn, job, task))
-                # A finished part is followed by the next one in the same transaction.
-                while done[-1].result.finished and len(done) < _MAX_STEPS_PER_BATCH:
-                    if sum(r.result.processed for r in done) >= self._config.batch_size:
-                        break
-                    task = await self._next_task(conn, job_id)
-                    if task is None:
-                        break  # the job ends in its own transaction, after this one's blobs
-                    try:
-                        async with conn.transaction():  # a savepoint
-                            ran = await self._step(conn, job, task)
-                    except Exception as exc:  # runs again as the next batch, counted there
-                        log.info(
-                            "step deferred",
-                            extra={"job_id": str(job_id), "error": safe_error(exc)},
-                        )
-                        break
-                    done.append(ran)
+                await self._more_steps(conn, job, done)
                 await conn.execute(Q["reset_attempts"], job_id)
-                for i, ran in enumerate(done):
-                    entry = self._audit_entry(job, ran)
-                    # Last, and the last one with the notification: the chain head is
-                    # locked from the first append to the commit.
-                    if i + 1 < len(done):
-                        await audit.append(conn, entry)
-                    else:
-                        await audit.append_and_notify(conn, entry, job_id)
+                await self._audit(conn, job, done)
         except Exception as exc:  # any failure: retried, and the job fails after N tries
             try:
                 return await self._record_failure(job_id, exc)
@@ -148,15 +126,7 @@ class BatchRunner:
                     extra={"job_id": str(job_id), "error": safe_error(again)},
                 )
                 return Outcome.LOST
-        elapsed = (time.perf_counter() - started) / len(done)
-        for ran in done:
-            result = ran.result
-            labels = {"kind": job.kind.value, "data_type": ran.task.data_type}
-            metrics.BATCHES.labels(**labels).inc()
-            metrics.ROWS.labels(**labels).inc(result.processed)
-            metrics.BATCH_SECONDS.labels(**labels).observe(elapsed)
-            if result.needs_review:
-                metrics.FILES_NEEDING_REVIEW.labels(**labels).inc(len(result.needs_review))
+        _observe(job, done, (time.perf_counter() - started) / len(done))
         metrics.heartbeat()
         # After the commit: the rows are gone or anonymized, so their blobs follow,
         # while the next batch runs (a blob store's time is mostly the disk's or
@@ -167,6 +137,32 @@ class BatchRunner:
         if rewrites or deletions:
             await self._outbox.queue(BlobWork(job_id, job.tenant_id, rewrites, deletions))
         return Outcome.MORE
+
+    async def _more_steps(self, conn: Connection, job: LeasedJob, done: list[_Ran]) -> None:
+        """A finished part is followed by the next one in the same transaction."""
+        while done[-1].result.finished and len(done) < _MAX_STEPS_PER_BATCH:
+            if sum(r.result.processed for r in done) >= self._config.batch_size:
+                break
+            task = await self._next_task(conn, job.id)
+            if task is None:
+                break  # the job ends in its own transaction, after this one's blobs
+            try:
+                async with conn.transaction():  # a savepoint
+                    ran = await self._step(conn, job, task)
+            except Exception as exc:  # runs again as the next batch, counted there
+                log.info("step deferred", extra={"job_id": str(job.id), "error": safe_error(exc)})
+                break
+            done.append(ran)
+
+    async def _audit(self, conn: Connection, job: LeasedJob, done: list[_Ran]) -> None:
+        for i, ran in enumerate(done):
+            entry = self._audit_entry(job, ran)
+            # Last, and the last one with the notification: the chain head is
+            # locked from the first append to the commit.
+            if i + 1 < len(done):
+                await audit.append(conn, entry)
+            else:
+                await audit.append_and_notify(conn, entry, job.id)
 
     async def _next_task(self, conn: Connection, job_id: uuid.UUID) -> LeasedTask | None:
         row = await conn.fetchrow(Q["next_task"], job_id)
@@ -208,7 +204,7 @@ class BatchRunner:
             limit *= _WHOLE_TENANT_ERASE_BATCHES
         tools = await self._tools(conn, job)
         batch, result, at = await steps.run_batch(
-            anonymizer, task.operation(job), conn, job.scope, task.at, limit, tools
+            anonymizer, task.operation(job), conn, job.scope, task.at, limit=limit, tools=tools
         )
         await conn.execute(
             Q["advance_task"],
@@ -341,3 +337,15 @@ class BatchRunner:
                 ),
             )
             return Outcome.DONE
+
+
+def _observe(job: LeasedJob, done: list[_Ran], seconds_each: float) -> None:
+    """The batches' metrics: each step's share of the transaction's time."""
+    for ran in done:
+        result = ran.result
+        labels = {"kind": job.kind.value, "data_type": ran.task.data_type}
+        metrics.BATCHES.labels(**labels).inc()
+        metrics.ROWS.labels(**labels).inc(result.processed)
+        metrics.BATCH_SECONDS.labels(**labels).observe(seconds_each)
+        if result.needs_review:
+            metrics.FILES_NEEDING_REVIEW.labels(**labels).inc(len(result.needs_review))

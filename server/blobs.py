@@ -23,6 +23,8 @@ _READ_BYTES = 64 * 1024
 _NOT_NAMES = frozenset({"", ".", ".."})
 _CREATE_TMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _ESCAPES = "escapes its tenant's directory"
+# A key is "<tenant>/<name>" at least: the tenant's directory, then a name in it.
+_MIN_KEY_PARTS = 2
 
 
 class BlobKeyRefused(ValueError):
@@ -221,7 +223,7 @@ def _checked_parts(tenant_id: str, key: str) -> None:
     if tenant_id in _NOT_NAMES or "/" in tenant_id or "\0" in tenant_id:
         raise BlobKeyRefused(tenant_id, key, "has a tenant that is no directory name")
     parts = key.split("/")
-    if len(parts) < 2 or any(p in _NOT_NAMES or "\0" in p for p in parts):
+    if len(parts) < _MIN_KEY_PARTS or any(p in _NOT_NAMES or "\0" in p for p in parts):
         raise BlobKeyRefused(tenant_id, key, _ESCAPES)
     if parts[0] != tenant_id:
         raise BlobKeyRefused(tenant_id, key, "is under another tenant's directory")

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 PURPOSE = "atomicrm-privacy audit checkpoint v1"
 # One process takes checkpoints at a time (any number may try).
 LOCK_KEY = 0x6175_6469_7463  # "auditc"
+# Rejected checkpoints a verdict describes one by one; any more are counted.
+_REJECTED_DESCRIBED = 5
 
 
 def signed_bytes(tenant_id: str, seq: int, head_hash: str, at: datetime) -> bytes:
@@ -419,9 +421,9 @@ async def verify(
     verdict = await audit.verify(conn, tenant_id, anchors)
     if not reading.rejected:
         return verdict
-    told = "; ".join(r.describe() for r in reading.rejected[:5])
-    if len(reading.rejected) > 5:
-        told += f"; and {len(reading.rejected) - 5} more"
+    told = "; ".join(r.describe() for r in reading.rejected[:_REJECTED_DESCRIBED])
+    if len(reading.rejected) > _REJECTED_DESCRIBED:
+        told += f"; and {len(reading.rejected) - _REJECTED_DESCRIBED} more"
     problem = f"{len(reading.rejected)} checkpoint(s) rejected: {told}"
     return replace(
         verdict,

@@ -23,6 +23,8 @@ TOKEN_PREFIX = "prv_"
 ALL_TENANTS = "*"
 DEV_CREDENTIAL = "dev"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._:-]{0,63}")
+# The longest tenant id a credential may be given for (a bound on what is stored).
+_MAX_TENANT_ID = 128
 
 
 class Scope(StrEnum):
@@ -95,7 +97,7 @@ async def create(
             "name", "use 1-64 lowercase letters, digits and . _ : - (a service's name)"
         )
     tenant_list = sorted(set(tenants))
-    if not tenant_list or any(not t or len(t) > 128 for t in tenant_list):
+    if not tenant_list or any(not t or len(t) > _MAX_TENANT_ID for t in tenant_list):
         raise InvalidArgument("tenants", f"give tenant ids, or {ALL_TENANTS!r} for every tenant")
     token = new_token()
     inserted = await conn.fetchval(

@@ -137,8 +137,8 @@ async def export(
     blobs: BlobStore,
     tenant_id: str,
     subject: Subject,
-    data_types: tuple[str, ...],
     *,
+    data_types: tuple[str, ...],
     region: str,
     actor: str,
     keyring: Keyring,
@@ -153,10 +153,20 @@ async def export(
     sent = _Sent()
     try:
         async with connect() as conn:
-            started = await _start(conn, tenant_id, subject, data_types, region, actor, keyring)
+            started = await _start(
+                conn, tenant_id, subject, data_types, region=region, actor=actor, keyring=keyring
+            )
             unended = started
             async with aclosing(
-                _snapshot(conn, registry, blobs, tenant_id, subject, data_types, region)
+                _snapshot(
+                    conn,
+                    registry,
+                    blobs,
+                    tenant_id,
+                    subject,
+                    data_types=data_types,
+                    region=region,
+                )
             ) as items:
                 async for item in items:
                     if isinstance(item, Manifest):
@@ -187,6 +197,7 @@ async def _start(
     tenant_id: str,
     subject: Subject,
     data_types: tuple[str, ...],
+    *,
     region: str,
     actor: str,
     keyring: Keyring,
@@ -256,6 +267,7 @@ async def _snapshot(
     blobs: BlobStore,
     tenant_id: str,
     subject: Subject,
+    *,
     data_types: tuple[str, ...],
     region: str,
 ) -> AsyncGenerator[Item, None]:

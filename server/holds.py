@@ -98,7 +98,7 @@ async def set_hold(
                 },
             ),
         )
-        await _job_entries(conn, tenant_id, held, actor, "job.held", hold.id)
+        await _job_entries(conn, tenant_id, held, actor=actor, action="job.held", hold_id=hold.id)
         return hold
 
 
@@ -128,7 +128,9 @@ async def release_hold(conn: Connection, hold_id: uuid.UUID, reason: str, actor:
                 details={"hold_id": str(hold.id), "reason": reason, "jobs_resumed": len(resumed)},
             ),
         )
-        await _job_entries(conn, hold.tenant_id, resumed, actor, "job.resumed", hold.id)
+        await _job_entries(
+            conn, hold.tenant_id, resumed, actor=actor, action="job.resumed", hold_id=hold.id
+        )
         return hold
 
 
@@ -136,6 +138,7 @@ async def _job_entries(
     conn: Connection,
     tenant_id: str,
     jobs: list[asyncpg.Record],
+    *,
     actor: str,
     action: str,
     hold_id: uuid.UUID,

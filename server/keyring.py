@@ -29,6 +29,8 @@ from server.config import ConfigError
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
 _HEADER = "atomicrm-privacy-keyring-v1"
+# A keyring file holds two words: the header, then the key (base64).
+_FILE_WORDS = 2
 
 
 class KeyringError(ConfigError):
@@ -106,7 +108,7 @@ class Keyring:
 
 def _parse(text: str, path: Path) -> bytes:
     lines = text.split()
-    if len(lines) != 2 or lines[0] != _HEADER:
+    if len(lines) != _FILE_WORDS or lines[0] != _HEADER:
         raise KeyringError(f"{path} is not a keyring file")
     try:
         key = base64.b64decode(lines[1], validate=True)

@@ -116,11 +116,11 @@ async def run(
                     conn,
                     registry,
                     t["tenant_id"],
-                    rules.activity_months,
-                    t["covered_until"],
-                    deadline,
-                    default_region,
-                    keyring,
+                    months=rules.activity_months,
+                    covered_until=t["covered_until"],
+                    deadline=deadline,
+                    default_region=default_region,
+                    keyring=keyring,
                 )
                 submitted.extend([job] if job else [])
             if rules.closed_account_days is not None:
@@ -129,10 +129,10 @@ async def run(
                         conn,
                         registry,
                         t["tenant_id"],
-                        rules.closed_account_days,
-                        deadline,
-                        default_region,
-                        keyring,
+                        days=rules.closed_account_days,
+                        deadline=deadline,
+                        default_region=default_region,
+                        keyring=keyring,
                     )
                 )
         if submitted:
@@ -146,6 +146,7 @@ async def _activity(
     conn: Connection,
     registry: Registry,
     tenant_id: str,
+    *,
     months: int,
     covered_until: datetime | None,
     deadline: timedelta,
@@ -189,6 +190,7 @@ async def _closed_accounts(
     conn: Connection,
     registry: Registry,
     tenant_id: str,
+    *,
     days: int,
     deadline: timedelta,
     default_region: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, aclosing
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,15 @@ WATCH_POLL = timedelta(seconds=1)
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+@dataclass(frozen=True)
+class AuditCheckpoints:
+    """What VerifyAuditLog checks the audit chain against: the checkpoint file and the
+    key that signs its checkpoints."""
+
+    log: checkpoints.CheckpointLog
+    signing_key: Path
+
+
 class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     def __init__(
         self,
@@ -60,19 +70,17 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         events: JobEvents,
         deadline: timedelta,
         blobs: BlobStore,
-        keyring: Keyring,
         *,
+        keyring: Keyring,
         acquire_timeout: timedelta = DEFAULT_DB_TIMEOUT,
         rate_limit: RateLimit = NO_RATE_LIMIT,
         default_region: str = DEFAULT_PHONE_REGION,
-        audit_checkpoints: checkpoints.CheckpointLog | None = None,
-        audit_signing_key: Path | None = None,
+        audit_checkpoints: AuditCheckpoints | None = None,
     ) -> None:
         self._default_region = default_region
         self._keyring = keyring
         # VerifyAuditLog checks the chain against these (none given: the chain alone).
         self._audit_checkpoints = audit_checkpoints
-        self._audit_signing_key = audit_signing_key
         self._pool = pool
         self._limiter = RateLimiter(rate_limit)
         self._acquire_timeout = acquire_timeout
@@ -148,7 +156,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
                 self._blobs,
                 query.tenant_id,
                 subject,
-                query.data_types,
+                data_types=query.data_types,
                 region=region,
                 actor=caller.name,
                 keyring=self._keyring,
@@ -261,11 +269,11 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         tenant = validation.tenant_id(request.tenant_id)
         auth.require_tenant(auth.current(), tenant)
         async with self._connection() as conn:
-            if self._audit_checkpoints is None or self._audit_signing_key is None:
+            if self._audit_checkpoints is None:
                 verdict = await audit.verify(conn, tenant)
             else:
                 verdict = await checkpoints.verify(
-                    conn, tenant, self._audit_checkpoints, self._audit_signing_key
+                    conn, tenant, self._audit_checkpoints.log, self._audit_checkpoints.signing_key
                 )
         missing_from, missing_to = verdict.missing or (0, 0)
         return pb.VerifyAuditLogResponse(

@@ -220,7 +220,14 @@ async def _submit(
         assert existing is not None
         return existing
     await _keep_identifiers_and_note(
-        conn, registry, request, resolved, scope, tenant.region, row.id, keyring
+        conn,
+        registry,
+        request,
+        resolved,
+        scope,
+        region=tenant.region,
+        job_id=row.id,
+        keyring=keyring,
     )
     entry = AuditEntry(
         tenant_id=request.tenant_id,
@@ -304,6 +311,7 @@ async def _keep_identifiers_and_note(
     request: JobRequest,
     resolved: Resolved,
     scope: Scope,
+    *,
     region: str,
     job_id: uuid.UUID,
     keyring: Keyring,

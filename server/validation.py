@@ -81,43 +81,15 @@ def subject(
             raise InvalidArgument(
                 "subject.file_id", "is only for Erase (deleting a file a job listed for review)"
             )
-        if request_subject.file_id <= 0:
-            raise InvalidArgument("subject.file_id", "must be a positive id")
-        return Subject(SubjectKind.FILE_ID, str(request_subject.file_id))
+        return _id_subject(SubjectKind.FILE_ID, "subject.file_id", request_subject.file_id)
     if which == "contact_id":
-        if request_subject.contact_id <= 0:
-            raise InvalidArgument("subject.contact_id", "must be a positive id")
-        return Subject(SubjectKind.CONTACT_ID, str(request_subject.contact_id))
+        return _id_subject(SubjectKind.CONTACT_ID, "subject.contact_id", request_subject.contact_id)
     if which == "email":
-        # Spaces around it are a copy-and-paste slip, trimmed; a control character
-        # anywhere (a final line break too) is refused.
-        email = request_subject.email.strip()
-        if (
-            _CONTROL.search(request_subject.email)
-            or len(email) > MAX_EMAIL
-            or not _EMAIL.fullmatch(email)
-        ):
-            raise InvalidArgument("subject.email", "is not an email address")
-        return Subject(SubjectKind.EMAIL, email.lower())
+        return _email_subject(request_subject.email)
     if which == "phone":
-        phone = request_subject.phone
-        number = digits(phone)
-        if (
-            not _PHONE.fullmatch(phone)
-            or _CONTROL.search(phone)
-            or not MIN_PHONE_DIGITS <= len(number) <= MAX_PHONE_DIGITS
-        ):
-            raise InvalidArgument(
-                "subject.phone",
-                f"is not a phone number ({MIN_PHONE_DIGITS}-{MAX_PHONE_DIGITS} digits, "
-                "with optional +, spaces, dashes, dots or parentheses)",
-            )
-        # Read in the tenant's region (Subject.in_region) once the tenant is known.
-        return Subject(SubjectKind.PHONE, phone.strip())
+        return _phone_subject(request_subject.phone)
     if which == "user_id":
-        if request_subject.user_id <= 0:
-            raise InvalidArgument("subject.user_id", "must be a positive id")
-        return Subject(SubjectKind.USER_ID, str(request_subject.user_id))
+        return _id_subject(SubjectKind.USER_ID, "subject.user_id", request_subject.user_id)
     # A whole tenant: the caller repeats the tenant id, a guard against a wrong one.
     if request_subject.whole_tenant.confirm_tenant_id != tenant:
         raise InvalidArgument(
@@ -125,6 +97,37 @@ def subject(
             "must repeat tenant_id to act on the whole tenant",
         )
     return Subject(SubjectKind.WHOLE_TENANT, tenant)
+
+
+def _id_subject(kind: SubjectKind, field: str, value: int) -> Subject:
+    if value <= 0:
+        raise InvalidArgument(field, "must be a positive id")
+    return Subject(kind, str(value))
+
+
+def _email_subject(value: str) -> Subject:
+    # Spaces around it are a copy-and-paste slip, trimmed; a control character
+    # anywhere (a final line break too) is refused.
+    email = value.strip()
+    if _CONTROL.search(value) or len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
+        raise InvalidArgument("subject.email", "is not an email address")
+    return Subject(SubjectKind.EMAIL, email.lower())
+
+
+def _phone_subject(phone: str) -> Subject:
+    number = digits(phone)
+    if (
+        not _PHONE.fullmatch(phone)
+        or _CONTROL.search(phone)
+        or not MIN_PHONE_DIGITS <= len(number) <= MAX_PHONE_DIGITS
+    ):
+        raise InvalidArgument(
+            "subject.phone",
+            f"is not a phone number ({MIN_PHONE_DIGITS}-{MAX_PHONE_DIGITS} digits, "
+            "with optional +, spaces, dashes, dots or parentheses)",
+        )
+    # Read in the tenant's region (Subject.in_region) once the tenant is known.
+    return Subject(SubjectKind.PHONE, phone.strip())
 
 
 def job_request(

@@ -46,6 +46,7 @@ class Worker:
         registry: Registry,
         blobs: BlobStore,
         events: JobEvents,
+        *,
         config: WorkerConfig,
     ) -> None:
         self.name = name
@@ -56,7 +57,7 @@ class Worker:
         self._lease = config.lease
         # Blob work of committed batches, running while the next batches do.
         self._outbox = BlobOutbox(pool, blobs)
-        self._batches = BatchRunner(name, pool, registry, blobs, self._outbox, config)
+        self._batches = BatchRunner(name, pool, registry, blobs, self._outbox, config=config)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until stop is set; an in-flight batch always finishes first."""

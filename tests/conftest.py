@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -138,6 +138,6 @@ async def client(app: App) -> AsyncIterator[PrivacyClient]:
 
 
 @pytest.fixture
-def no_workers(settings: Settings) -> Iterator[Settings]:
+def no_workers(settings: Settings) -> Settings:
     """Settings for a server that accepts jobs but runs none of them."""
-    yield replace(settings, workers=0)
+    return replace(settings, workers=0)

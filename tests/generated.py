@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -97,20 +98,19 @@ class Spelling:
     look_alike: bool = False
 
 
+_ENCODINGS: dict[str, Callable[[str], str]] = {
+    "nfd": lambda text: unicodedata.normalize("NFD", text),
+    "html": lambda text: "".join(c if c.isascii() and c != "'" else f"&#{ord(c)};" for c in text),
+    "percent": lambda text: quote(text, safe=""),
+    "json": lambda text: json.dumps(text)[1:-1],
+    "typographic": lambda text: text.replace("'", "\u2019").replace("-", "\u2013"),
+    "ascii": ascii_of,
+}
+
+
 def _encode(text: str, encoding: str) -> str:
-    if encoding == "nfd":
-        return unicodedata.normalize("NFD", text)
-    if encoding == "html":
-        return "".join(c if c.isascii() and c != "'" else f"&#{ord(c)};" for c in text)
-    if encoding == "percent":
-        return quote(text, safe="")
-    if encoding == "json":
-        return json.dumps(text)[1:-1]
-    if encoding == "typographic":
-        return text.replace("'", "\u2019").replace("-", "\u2013")
-    if encoding == "ascii":
-        return ascii_of(text)
-    return text
+    encode = _ENCODINGS.get(encoding)
+    return text if encode is None else encode(text)
 
 
 def spelled(s: Spelling, p: Person) -> tuple[str, str]:

@@ -14,6 +14,9 @@ from db.queries import load_queries
 
 _SQL = load_queries("anonymizers.text", "context.sql")
 
+# An address is looked for from this many words up: one word alone is too common.
+_MIN_ADDRESS_WORDS = 2
+
 
 async def phone_region(conn: Connection, tenant_id: str, default: str) -> str:
     """The region a tenant's phone numbers without a country code are read in."""
@@ -72,7 +75,7 @@ async def _shared_addresses(conn: Connection, scope: Scope, ids: Identifiers) ->
     shared = []
     for address in ids.addresses:
         key = _address_key(address)
-        if len(key) < 2:
+        if len(key) < _MIN_ADDRESS_WORDS:
             continue
         query = tokens.name_clause(key)
         others: list[str] = []

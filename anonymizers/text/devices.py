@@ -31,7 +31,7 @@ def truncate_ip(
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
 ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """Keep the network, drop the host: IPv4 /24, IPv6 /48."""
-    prefix = _IPV4_PREFIX if ip.version == 4 else _IPV6_PREFIX
+    prefix = _IPV4_PREFIX if isinstance(ip, ipaddress.IPv4Address) else _IPV6_PREFIX
     return ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address
 
 

@@ -27,6 +27,12 @@ _LAST_LC = tuple(n.lower() for n in _LAST)
 _STREET_SUFFIXES: tuple[str, ...] = tuple(dict.fromkeys(_Address.street_suffixes))
 _CITY_PREFIXES: tuple[str, ...] = tuple(dict.fromkeys(_Address.city_prefixes))
 _CITY_SUFFIXES: tuple[str, ...] = tuple(dict.fromkeys(_Address.city_suffixes))
+# The four shapes of faker's en_US city_formats, by number: the first two begin with a
+# prefix ("North"); the last is named after a last name, the others after a first
+# name; the second has no suffix ("-ville").
+_CITY_FORMS_WITH_PREFIX = 2
+_CITY_FORM_OF_A_LAST_NAME = 3
+_CITY_FORM_WITHOUT_SUFFIX = 1
 # ZIP ranges per state so a fake address's ZIP agrees with its state.
 _STATES: tuple[tuple[str, int, int], ...] = tuple(
     (s, *_Address.states_postcode[s]) for s in _Address.states_abbr
@@ -136,9 +142,9 @@ class Fakes:
         abbr, zip_low, zip_high = _STATES[state]
         zip5 = zip_low + n % (zip_high - zip_low + 1)
         # The four shapes of faker's en_US city_formats.
-        prefix = f"{_CITY_PREFIXES[city_prefix]} " if city_form < 2 else ""
-        name = _LAST[city_last] if city_form == 3 else _FIRST[city_first]
-        suffix = "" if city_form == 1 else _CITY_SUFFIXES[city_suffix]
+        prefix = f"{_CITY_PREFIXES[city_prefix]} " if city_form < _CITY_FORMS_WITH_PREFIX else ""
+        name = _LAST[city_last] if city_form == _CITY_FORM_OF_A_LAST_NAME else _FIRST[city_first]
+        suffix = "" if city_form == _CITY_FORM_WITHOUT_SUFFIX else _CITY_SUFFIXES[city_suffix]
         city = f"{prefix}{name}{suffix}"
         street_name = f"{_LAST[street]} {_STREET_SUFFIXES[street_suffix]}"
         return f"{low + number} {street_name}, {city}, {abbr} {zip5:05d}"

@@ -40,6 +40,11 @@ _PHONE_KEYS = frozenset(
     "phone telephone mobile cell cellphone tel fax whatsapp sms viber landline".split()
 )
 _KEY_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# A name of fewer words has no family name to tell from its given names.
+_MIN_NAME_WORDS = 2
+# The fewest digits a number written with separators ("(207) 946-0958") needs to be
+# taken for a phone number.
+_MIN_PHONE_DIGITS = 10
 _HANDLE_VALUE = re.compile(r"@?[\w][\w.-]{2,63}")
 
 
@@ -72,7 +77,7 @@ class Name:
             family, _, given = text.partition(",")
             return cls.of(given, family)
         parts = text.split()
-        if len(parts) < 2:
+        if len(parts) < _MIN_NAME_WORDS:
             return cls.of(text, None)
         first = len(parts) - 1
         while first > 1 and fold(parts[first - 1]) in PARTICLES:
@@ -188,7 +193,7 @@ def harvest_json(doc: Any) -> Harvest:
         # A bare run of digits could be any id: a number only under a phone-like key,
         # or written as one ("+44 20 7946 0958", "(207) 946-0958").
         written_as_number = numbers.CANDIDATE.fullmatch(stripped) and (
-            stripped.startswith("+") or (count >= 10 and not stripped.isdigit())
+            stripped.startswith("+") or (count >= _MIN_PHONE_DIGITS and not stripped.isdigit())
         )
         if written_as_number or (
             says & _PHONE_KEYS and numbers.MIN_DIGITS <= count <= numbers.MAX_DIGITS

@@ -64,6 +64,12 @@ def _stripper(data: bytes, content_type: str) -> Callable[[bytes], bytes] | None
 # C2PA in APP11...) is metadata, and so is COM.
 _JPEG_KEPT_APPS = frozenset({0xE0, 0xE2, 0xEE})
 _JPEG_COM, _JPEG_SOS, _JPEG_EOI = 0xFE, 0xDA, 0xD9
+# Every marker begins with this byte, and fill bytes before a marker are it too.
+_JPEG_MARKER = 0xFF
+# The application segments APP0 … APP15, where EXIF, XMP and the like live.
+_JPEG_APP0, _JPEG_APP15 = 0xE0, 0xEF
+# A segment's length counts the two bytes of the length itself.
+_JPEG_LENGTH_BYTES = 2
 # TEM and RST0-7 carry no length field.
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
@@ -74,9 +80,9 @@ def _strip_jpeg(data: bytes) -> bytes:
     pos = 2
     while True:
         start = pos
-        if data[pos] != 0xFF:
+        if data[pos] != _JPEG_MARKER:
             raise ValueError("expected a marker")
-        while data[pos + 1] == 0xFF:  # fill bytes may pad a marker
+        while data[pos + 1] == _JPEG_MARKER:  # fill bytes may pad a marker
             pos += 1
         marker = data[pos + 1]
         if marker in (_JPEG_SOS, _JPEG_EOI):
@@ -87,9 +93,9 @@ def _strip_jpeg(data: bytes) -> bytes:
         if marker not in _JPEG_STANDALONE:
             (length,) = struct.unpack_from(">H", data, pos + 2)
             end += length
-            if length < 2 or end > len(data):
+            if length < _JPEG_LENGTH_BYTES or end > len(data):
                 raise ValueError("segment runs past the end")
-        is_app = 0xE0 <= marker <= 0xEF
+        is_app = _JPEG_APP0 <= marker <= _JPEG_APP15
         if marker != _JPEG_COM and not (is_app and marker not in _JPEG_KEPT_APPS):
             out += data[start:end]
         pos = end
@@ -125,6 +131,8 @@ _INFO_KEY = re.compile(
 )
 _REF = re.compile(rb"(\d+)\s+(\d+)\s+R(?![^\s/<>\[\]()])")
 _SPACE = re.compile(rb"\s*")
+# The bytes of a PDF literal string that matter: its escape, its parentheses.
+_BACKSLASH, _OPEN, _CLOSE = ord("\\"), ord("("), ord(")")
 _XMP_PACKET = re.compile(rb"<\?xpacket\s+begin.*?\?>(.*?)<\?xpacket\s+end", re.S)
 _XMP_META = re.compile(rb"<x:x[am]pmeta\b.*?</x:x[am]pmeta\s*>", re.S)
 
@@ -176,12 +184,12 @@ def _literal_end(data: bytes, pos: int, limit: int) -> int | None:
     depth = 0
     while pos < limit:
         byte = data[pos]
-        if byte == 0x5C:  # a backslash escapes the next byte, parentheses included
+        if byte == _BACKSLASH:  # a backslash escapes the next byte, parentheses included
             pos += 2
             continue
-        if byte == 0x28:
+        if byte == _OPEN:
             depth += 1
-        elif byte == 0x29:
+        elif byte == _CLOSE:
             depth -= 1
             if depth == 0:
                 return pos

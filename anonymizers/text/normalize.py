@@ -115,6 +115,11 @@ class _UnevenTable(dict[int, str]):
 _TABLE = _FoldTable()
 _UNEVEN = _UnevenTable()
 
+# UTF-16 surrogates: a high one (first of a pair), then a low one; no characters alone.
+_HIGH_SURROGATE, _LAST_HIGH_SURROGATE = 0xD800, 0xDBFF
+_LOW_SURROGATE, _LAST_SURROGATE = 0xDC00, 0xDFFF
+_LAST_CODE_POINT = 0x10FFFF
+
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
@@ -216,8 +221,8 @@ def _decode_escape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
     # JSON \uXXXX, a surrogate pair joined; a lone surrogate is no character.
     high = int(m.group("u"), 16)
     low = m.group("low")
-    if 0xD800 <= high <= 0xDBFF and low is not None:
-        code = 0x10000 + ((high - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+    if _HIGH_SURROGATE <= high <= _LAST_HIGH_SURROGATE and low is not None:
+        code = 0x10000 + ((high - _HIGH_SURROGATE) << 10) + (int(low, 16) - _LOW_SURROGATE)
         return [(chr(code), 0, 0)]
     if low is not None:
         return None  # "\uXXXX\uDCxx" without a high surrogate first: keep both as written
@@ -226,7 +231,7 @@ def _decode_escape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
 
 def _valid_code(code: int) -> bool:
     # NUL cannot be stored in PostgreSQL text, surrogates are no characters.
-    return 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
+    return 0 < code <= _LAST_CODE_POINT and not _HIGH_SURROGATE <= code <= _LAST_SURROGATE
 
 
 def _percent_decoded(run: str, at: int) -> list[tuple[str, int, int]] | None:

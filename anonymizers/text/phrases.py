@@ -15,6 +15,8 @@ from anonymizers.text.patterns import TOKEN, subsequences
 
 # Longer forms are not looked for (a name of seven words is written in fewer).
 _MAX_FORM_WORDS = 6
+# An address is a phrase from this many words up: one word alone is too common.
+_MIN_ADDRESS_WORDS = 2
 
 
 class Form(StrEnum):
@@ -76,7 +78,7 @@ def phrases_of(ids: Identifiers, *, everyone: bool) -> Phrases:
     shared = {fold(a) for a in ids.shared_addresses}
     for address in ids.addresses:
         key = tuple(TOKEN.findall(fold(address)))
-        if len(key) >= 2:
+        if len(key) >= _MIN_ADDRESS_WORDS:
             own_only = fold(address) in shared
             add(Phrase(key, Form.ADDRESS, own_only=own_only, written=address))
     order = list(Form)

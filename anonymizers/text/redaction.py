@@ -143,15 +143,7 @@ class Redactor:
         found: list[tuple[int, int, Kind, str, tuple[Part, ...]]] = []
         opaque: list[tuple[int, int]] = []  # emails and phone numbers: no names inside
         if "@" in folded or (self._email_words is not None and "at" in folded):
-            for m in EMAIL.finditer(folded):
-                opaque.append(m.span())
-                email = self._email(m)
-                if email is not None:
-                    found.append((m.start(), m.end(), Kind.EMAIL, email, ()))
-            if self._email_words is not None:
-                for m in self._email_words.finditer(folded):
-                    opaque.append(m.span())
-                    found.append((m.start(), m.end(), Kind.EMAIL, self._obfuscated(m), ()))
+            self._find_emails(folded, found, opaque)
         if self._everyone or self._nationals:
             for start, end, e164 in self._find_phones(folded):
                 opaque.append((start, end))
@@ -178,6 +170,24 @@ class Redactor:
             )
             end = stop
         return result
+
+    def _find_emails(
+        self,
+        folded: str,
+        found: list[tuple[int, int, Kind, str, tuple[Part, ...]]],
+        opaque: list[tuple[int, int]],
+    ) -> None:
+        """The subject's emails (every email, for everyone), written out or obfuscated,
+        added to `found`; every email's span, the subject's or not, to `opaque`."""
+        for m in EMAIL.finditer(folded):
+            opaque.append(m.span())
+            email = self._email(m)
+            if email is not None:
+                found.append((m.start(), m.end(), Kind.EMAIL, email, ()))
+        if self._email_words is not None:
+            for m in self._email_words.finditer(folded):
+                opaque.append(m.span())
+                found.append((m.start(), m.end(), Kind.EMAIL, self._obfuscated(m), ()))
 
     def _email(self, m: re.Match[str]) -> str | None:
         email = m.group()
@@ -217,7 +227,7 @@ class Redactor:
                 if phones.digits(m.group()) in self._raw_phones:
                     yield m.start(), m.end(), phones.digits(m.group())
 
-    def _find_phrases(
+    def _find_phrases(  # noqa: PLR0912 - one pass of the phrase matcher; split, it reads worse
         self, n: Normalized, opaque: list[tuple[int, int]], *, own: bool
     ) -> Iterator[tuple[int, int, Kind, str, tuple[Part, ...]]]:
         folded = n.text
@@ -267,7 +277,7 @@ class Redactor:
                 yield start, end, Kind.NAME, " ".join(hit.words), tuple(parts)
             i += size
 
-    def _fits(
+    def _fits(  # noqa: PLR0911, PLR0912 - the forms' rules, one after another, each a return
         self,
         n: Normalized,
         toks: list[re.Match[str]],

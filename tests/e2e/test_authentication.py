@@ -122,6 +122,7 @@ async def test_every_rpc_refuses_a_caller_without_a_valid_token(
     two_tenants: object,
     method: str,
     metadata: tuple[tuple[str, str], ...],
+    *,
     says: str,
 ) -> None:
     before = await _counts(db)
@@ -285,7 +286,8 @@ async def test_first_start_makes_one_dev_credential_only_readable_by_its_owner(
 ) -> None:
     async with App(settings) as first:
         token = first.dev_token
-        assert token is not None and token.startswith("prv_")
+        assert token is not None
+        assert token.startswith("prv_")
         path = settings.dev_token_file
         assert path.read_text().strip() == token
         assert stat.S_IMODE(path.stat().st_mode) == 0o600

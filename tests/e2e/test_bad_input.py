@@ -176,6 +176,7 @@ async def test_invalid_erase_requests(
     db: asyncpg.Connection,
     jane: factories.Person,
     request_: pb.EraseRequest,
+    *,
     field: str,
     says: str,
 ) -> None:
@@ -208,7 +209,8 @@ async def test_unknown_tenant_and_unknown_subject_are_not_found(
         assert "no contact or user account in tenant 'acme' matches subject." in (
             raised.value.message
         )
-        assert "example.com" not in raised.value.message and "7946" not in raised.value.message
+        assert "example.com" not in raised.value.message
+        assert "7946" not in raised.value.message
     assert await _counts(db) == before
 
 

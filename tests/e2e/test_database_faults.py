@@ -28,10 +28,12 @@ async def _list(stub: privacy_pb2_grpc.PrivacyServiceAsyncStub) -> grpc.StatusCo
     try:
         await stub.ListJobs(pb.ListJobsRequest(tenant_id="acme"), timeout=HANG_GUARD)
     except grpc.aio.AioRpcError as error:
-        if error.code() is grpc.StatusCode.UNAVAILABLE:
-            assert "retry" in (error.details() or "")  # says what to do
-        return error.code()
-    return grpc.StatusCode.OK
+        code, details = error.code(), error.details() or ""
+    else:
+        return grpc.StatusCode.OK
+    if code is grpc.StatusCode.UNAVAILABLE:
+        assert "retry" in details  # says what to do
+    return code
 
 
 async def _burst(stub: privacy_pb2_grpc.PrivacyServiceAsyncStub) -> list[grpc.StatusCode]:

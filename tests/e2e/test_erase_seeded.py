@@ -15,6 +15,7 @@ from clients.client import PrivacyClient, subject
 from demo.seeding import seed_tenant
 from server.blobs import LocalBlobStore
 from tests.helpers import processes
+from tests.helpers.files import contents_of_files_in
 from tests.helpers.worlds import pg_dump
 
 TABLES = (
@@ -52,7 +53,8 @@ async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
     blob_dir: Path,
 ) -> None:
     summary = await seed_tenant(db, blobs, "demo", contacts=30, seed=7)
-    assert summary.contacts == 30 and summary.files > 0
+    assert summary.contacts == 30
+    assert summary.files > 0
     jane = await _subject(db)
     name = f"{jane['first_name']} {jane['last_name']}"
     identifiers = [jane["email"], jane["phone"], name]
@@ -67,7 +69,7 @@ async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
     assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
     dump = pg_dump(db_url)
     assert [i for i in identifiers if i.lower() in dump.lower()] == []
-    blob_text = b"".join(p.read_bytes() for p in blob_dir.rglob("*") if p.is_file()).lower()
+    blob_text = (await contents_of_files_in(blob_dir)).lower()
     assert [i for i in identifiers if i.lower().encode() in blob_text] == []
     after = await _rows(db)
     assert jane["id"] not in after["contacts"]
@@ -91,9 +93,11 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
         ["seed", "--tenant", "demo", "--contacts", "5", "--seed", "3"], env
     )
     assert code == 0, out
-    assert "seeded tenant 'demo': 5 contacts" in out and "try: privacyctl erase" in out
+    assert "seeded tenant 'demo': 5 contacts" in out
+    assert "try: privacyctl erase" in out
     code, out = await processes.run(["seed", "--tenant", "demo", "--contacts", "5"], env)
-    assert code == 1 and "exists already" in out
+    assert code == 1
+    assert "exists already" in out
 
     email = await db.fetchval("SELECT email FROM contacts ORDER BY id LIMIT 1")
     server = await processes.start(["serve"], env, tmp_path / "serve.log")
@@ -103,40 +107,53 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
             ["erase", "--tenant", "demo", "--email", email, "--wait"], env
         )
         assert code == 0, out
-        assert "accepted job" in out and "succeeded" in out
+        assert "accepted job" in out
+        assert "succeeded" in out
         assert "messages" in out  # the progress bars name each data type
 
         code, out = await processes.run(["jobs", "--tenant", "demo", "--state", "succeeded"], env)
         job_id = await db.fetchval("SELECT id::text FROM privacy_jobs")
-        assert code == 0 and job_id in out and "succeeded" in out, out
+        assert code == 0, out
+        assert job_id in out, out
+        assert "succeeded" in out, out
         code, out = await processes.run(["watch", job_id], env)
-        assert code == 0 and f"job {job_id} succeeded" in out, out
+        assert code == 0, out
+        assert f"job {job_id} succeeded" in out, out
 
         zip_path = tmp_path / "demo.zip"
         code, out = await processes.run(
             ["export", "--tenant", "demo", "--whole-tenant", "demo", "--out", str(zip_path)], env
         )
-        assert code == 0 and "exported to" in out, out
+        assert code == 0, out
+        assert "exported to" in out, out
         with zipfile.ZipFile(zip_path) as archive:
             lines = archive.read("contacts.ndjson").decode().splitlines()
         kinds = [json.loads(line)["kind"] for line in lines]
         assert kinds.count("contacts") == 4  # 5 seeded, 1 erased
 
-        code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
-        assert code == 0 and "audit log of 'demo': intact" in out, out
-        async with db.transaction():  # a superuser edits history behind the guard
-            await db.execute("SET LOCAL session_replication_role = replica")
-            await db.execute("UPDATE privacy_audit_log SET actor = 'x' WHERE seq = 2")
-        code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
-        assert code == 1 and "BROKEN at entry 2: its contents were changed" in out, out
+        await _audit_verify_names_an_edited_entry(db, env)
 
         code, out = await processes.run(["erase", "--tenant", "demo", "--email", "nope"], env)
         assert code == 2
-        assert "INVALID_ARGUMENT" in out and "subject.email" in out
+        assert "INVALID_ARGUMENT" in out
+        assert "subject.email" in out
     finally:
         server.terminate()
         await server.wait()
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE email = $1", email) == 0
+
+
+async def _audit_verify_names_an_edited_entry(db: asyncpg.Connection, env: dict[str, str]) -> None:
+    """`audit verify` finds demo's log intact, then names the entry a superuser changed."""
+    code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
+    assert code == 0, out
+    assert "audit log of 'demo': intact" in out, out
+    async with db.transaction():  # a superuser edits history behind the guard
+        await db.execute("SET LOCAL session_replication_role = replica")
+        await db.execute("UPDATE privacy_audit_log SET actor = 'x' WHERE seq = 2")
+    code, out = await processes.run(["audit", "verify", "--tenant", "demo"], env)
+    assert code == 1, out
+    assert "BROKEN at entry 2: its contents were changed" in out, out
 
 
 async def test_cli_holds_account_deletion_and_retention_against_a_served_process(
@@ -154,35 +171,48 @@ async def test_cli_holds_account_deletion_and_retention_against_a_served_process
         code, out = await processes.run(
             ["hold", "set", "--tenant", "demo", "--email", email, "--reason", "case 17"], env
         )
-        assert code == 0 and "active (case 17)" in out, out
+        assert code == 0, out
+        assert "active (case 17)" in out, out
         hold_id = out.split()[1]
         code, out = await processes.run(["erase", "--tenant", "demo", "--email", email], env)
-        assert code == 0 and " held" in out, out
+        assert code == 0, out
+        assert " held" in out, out
         code, out = await processes.run(["hold", "list", "--tenant", "demo"], env)
-        assert code == 0 and hold_id in out, out
+        assert code == 0, out
+        assert hold_id in out, out
         code, out = await processes.run(["hold", "release", hold_id, "--reason", "closed"], env)
-        assert code == 0 and "released" in out, out
+        assert code == 0, out
+        assert "released" in out, out
         code, out = await processes.run(["hold", "release", hold_id], env)
-        assert code == 2 and "FAILED_PRECONDITION" in out, out
+        assert code == 2, out
+        assert "FAILED_PRECONDITION" in out, out
 
         code, out = await processes.run(
             ["delete-account", "--tenant", "demo", "--user-id", str(user_id), "--undo"], env
         )
-        assert code == 0 and "scheduled job" in out and "undone: job" in out, out
+        assert code == 0, out
+        assert "scheduled job" in out, out
+        assert "undone: job" in out, out
         assert "cancelled" in out
 
         code, out = await processes.run(["retention", "show", "--tenant", "demo"], env)
-        assert code == 0 and "13 months" in out and "7 days" in out, out
+        assert code == 0, out
+        assert "13 months" in out, out
+        assert "7 days" in out, out
         code, out = await processes.run(
             ["retention", "set", "--tenant", "demo", "--activity-months", "off"], env
         )
-        assert code == 0 and "activity older than: off" in out and "7 days" in out, out
+        assert code == 0, out
+        assert "activity older than: off" in out, out
+        assert "7 days" in out, out
         code, out = await processes.run(["retention", "run"], env)
-        assert code == 0 and "retention run: 0 jobs submitted" in out, out
+        assert code == 0, out
+        assert "retention run: 0 jobs submitted" in out, out
         code, out = await processes.run(
             ["retention", "set", "--tenant", "nope", "--activity-months", "3"], env
         )
-        assert code == 1 and "no tenant" in out, out
+        assert code == 1, out
+        assert "no tenant" in out, out
     finally:
         server.terminate()
         await server.wait()

@@ -116,7 +116,8 @@ async def test_a_contacts_zip_holds_exactly_their_records_and_files(
     audit = await db.fetchrow(
         "SELECT subject_hash, details FROM privacy_audit_log WHERE action = 'export.completed'"
     )
-    assert audit is not None and len(audit["subject_hash"]) == 64
+    assert audit is not None
+    assert len(audit["subject_hash"]) == 64
     assert json.loads(audit["details"])["records"] == manifest["record_counts"]
 
 
@@ -163,7 +164,8 @@ async def test_ndjson_lines_and_the_erased_subject(
     with out.open("w") as f:
         manifest = await write_ndjson(client.export("demo", subject(contact_id=jane["id"])), f)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert manifest is not None and lines[-1] == {"manifest": manifest}
+    assert manifest is not None
+    assert lines[-1] == {"manifest": manifest}
     assert all(set(line) == {"data_type", "record"} for line in lines[:-1])
     assert len(lines) - 1 == sum(manifest["record_counts"].values())
 

@@ -70,7 +70,8 @@ async def test_a_completed_export_is_started_then_completed(
     started, completed = await _export_entries(db)
     assert [started["action"], completed["action"]] == ["export.started", "export.completed"]
     assert started["actor"] == completed["actor"] == "dev"
-    assert started["subject_hash"] == completed["subject_hash"] and started["subject_hash"]
+    assert started["subject_hash"] == completed["subject_hash"]
+    assert started["subject_hash"]
     assert started["details"]["data_types"] == []  # all of them
     assert completed["details"]["records"] == dict(manifest.record_counts)
     assert completed["details"]["files"] == 2

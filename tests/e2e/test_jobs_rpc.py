@@ -23,7 +23,8 @@ async def test_dry_run_counts_and_changes_nothing(
     await factories.tenant(db)
     jane = await factories.contact(db, "acme", "Jane", "Doe", messages=4)
     job = await client.erase("acme", subject(email=jane.email), dry_run=True)
-    assert job.state == pb.JOB_STATE_SUCCEEDED and job.dry_run
+    assert job.state == pb.JOB_STATE_SUCCEEDED
+    assert job.dry_run
     assert {p.data_type: (p.planned, p.done) for p in job.progress} == {
         "files": (0, 0),
         "messages": (4, 0),
@@ -89,7 +90,8 @@ async def test_watch_streams_progress_until_the_end(
     updates = [j async for j in client.watch_job(job.id)]
     assert updates[-1].state == pb.JOB_STATE_SUCCEEDED
     done = [sum(p.done for p in u.progress) for u in updates]
-    assert done == sorted(done) and done[-1] == 13  # 12 messages + the contact
+    assert done == sorted(done)
+    assert done[-1] == 13  # 12 messages + the contact
     assert len(updates) >= 2  # it saw the job before its end, not just the result
 
 

@@ -74,7 +74,8 @@ async def test_keys_stored_plain_by_an_earlier_version_are_wrapped_at_start(
         pass
     row = await db.fetchrow("SELECT key, wrapped FROM privacy_tenant_keys")
     assert row is not None
-    assert row["key"] is None and row["wrapped"] is not None
+    assert row["key"] is None
+    assert row["wrapped"] is not None
     assert await _stored_key(db, settings, "acme") == old  # the same key: hashes still match
 
 
@@ -212,7 +213,8 @@ async def test_a_note_is_stored_redacted_never_audited_and_dropped_with_its_rete
     for identifier in ("Jane", "Doe", jane.email, "946", "dpo@acme.example"):
         assert identifier not in stored["note"]
     audit = "\n".join(r[0] for r in await db.fetch("SELECT details::text FROM privacy_audit_log"))
-    assert "Ticket 4711" not in audit and '"reason_code": "data_subject_request"' in audit
+    assert "Ticket 4711" not in audit
+    assert '"reason_code": "data_subject_request"' in audit
 
     # Kept while the job is recent; emptied once it ended longer ago than the retention.
     registry = default_registry()

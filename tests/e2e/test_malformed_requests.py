@@ -76,16 +76,25 @@ async def _raw_call(
     body: bytes,
     metadata: tuple[tuple[str, str], ...],
 ) -> grpc.aio.AioRpcError:
-    path = f"/{SERVICE.full_name}/{method.name}"
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        if method.server_streaming:
-            stream: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(path)
-            async for _ in stream(body, metadata=metadata, timeout=10):
-                pass
-        else:
-            unary: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(path)
-            await unary(body, metadata=metadata, timeout=10)
+        await _call(channel, method, body, metadata)
     return raised.value
+
+
+async def _call(
+    channel: grpc.aio.Channel,
+    method: descriptor.MethodDescriptor,
+    body: bytes,
+    metadata: tuple[tuple[str, str], ...],
+) -> None:
+    path = f"/{SERVICE.full_name}/{method.name}"
+    if method.server_streaming:
+        stream: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(path)
+        async for _ in stream(body, metadata=metadata, timeout=10):
+            pass
+    else:
+        unary: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(path)
+        await unary(body, metadata=metadata, timeout=10)
 
 
 async def _counts(db: asyncpg.Connection) -> dict[str, int]:

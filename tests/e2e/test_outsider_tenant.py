@@ -172,7 +172,7 @@ class Ids:
     files: dict[str, int]
 
 
-async def _file(w: World, tenant: str, contact: int, name: str, kind: str, data: bytes) -> int:
+async def _file(w: World, tenant: str, contact: int, name: str, kind: str, *, data: bytes) -> int:
     key = w.blobs.new_key(tenant)
     w.blobs.put(tenant, key, data)
     file_id: int = await w.conn.fetchval(
@@ -298,10 +298,10 @@ async def build(w: World) -> Ids:
     )
     files = {}
     for name, kind, data, _ in TEXT_FILES:
-        files[name] = await _file(w, TENANT, omar, name, kind, data)
+        files[name] = await _file(w, TENANT, omar, name, kind, data=data)
     for name, kind, data in REVIEW_FILES:
-        files[name] = await _file(w, TENANT, omar, name, kind, data)
-    files["cv.txt"] = await _file(w, TENANT, zoe, "cv.txt", "text/plain", "Zoë Šimić".encode())
+        files[name] = await _file(w, TENANT, omar, name, kind, data=data)
+    files["cv.txt"] = await _file(w, TENANT, zoe, "cv.txt", "text/plain", data="Zoë Šimić".encode())
     # The same person in another tenant: not this tenant's to touch.
     other = await _contact(
         conn,
@@ -314,7 +314,7 @@ async def build(w: World) -> Ids:
         "{}",
     )
     await note(other, "Zoë Šimić-Novak called from (207) 946-0958.", BYSTANDER)
-    await _file(w, BYSTANDER, other, "zoe.txt", "text/plain", "Zoë Šimić-Novak".encode())
+    await _file(w, BYSTANDER, other, "zoe.txt", "text/plain", data="Zoë Šimić-Novak".encode())
     return Ids(zoe, petrovic, liam, omar, mia, notes, look_alike_notes, deal, message, event, files)
 
 
@@ -526,7 +526,9 @@ async def test_anonymize_gives_her_one_fake_per_identifier_everywhere(
     her = await one(w.conn, "SELECT * FROM contacts WHERE id = $1", ids.zoe)
     first, last, email, phone = her["first_name"], her["last_name"], her["email"], her["phone"]
     family = last.split("-")
-    assert len(family) == 2 and first != "Zoë" and her["custom_fields"] == "{}"
+    assert len(family) == 2
+    assert first != "Zoë"
+    assert her["custom_fields"] == "{}"
     notes = [await w.conn.fetchval("SELECT body FROM notes WHERE id = $1", n) for n in ids.notes]
     # The fakes of her row are the ones her mentions got, however they were written.
     assert notes[0] == (
@@ -539,7 +541,8 @@ async def test_anonymize_gives_her_one_fake_per_identifier_everywhere(
     assert message["cc"] == [email]
     assert message["subject"] == f"Fwd: {first} {family[0]}"
     deal = await one(w.conn, "SELECT * FROM deals WHERE id = $1", ids.deal)
-    assert deal["contact_id"] == ids.zoe and deal["title"] == f"Acme renewal ({first})"
+    assert deal["contact_id"] == ids.zoe
+    assert deal["title"] == f"Acme renewal ({first})"
     assert deal["description"] == f"Champion: {first} {last}, {email}"
     for table in TABLES:  # anonymized, not deleted
         assert set(after[table]) == set(was.rows[table]), table
@@ -574,7 +577,7 @@ async def test_erasing_a_number_never_touches_the_same_digits_abroad(
             ids[key],
             phone,
         )
-        await _file(w, TENANT, ids[key], f"{key}.txt", "text/plain", phone.encode())
+        await _file(w, TENANT, ids[key], f"{key}.txt", "text/plain", data=phone.encode())
     other_id = await _contact(w.conn, TENANT, "Omar", "Haddad", None, None, None, "{}")
     await w.conn.execute(
         "INSERT INTO notes (tenant_id, contact_id, body) VALUES ($1, $2, $3)",
@@ -590,10 +593,12 @@ async def test_erasing_a_number_never_touches_the_same_digits_abroad(
 
     after = await rows(w.conn, TENANT)
     gone, kept = (ids["maine"], ids["london"]) if who == "maine" else (ids["london"], ids["maine"])
-    assert gone not in after["contacts"] and after["contacts"][kept] == before["contacts"][kept]
+    assert gone not in after["contacts"]
+    assert after["contacts"][kept] == before["contacts"][kept]
     for table in ("messages", "files"):
         theirs = {k: v for k, v in before[table].items() if f'"contact_id":{kept},' in v}
-        assert theirs and all(after[table].get(k) == v for k, v in theirs.items()), table
+        assert theirs, table
+        assert all(after[table].get(k) == v for k, v in theirs.items()), table
     # Their file is gone; the other's, which holds the other number, is as it was.
     left = {p: data for p, data in blobs_before.items() if p.exists()}
     assert len(left) == len(blobs_before) - 1
@@ -614,7 +619,9 @@ async def test_a_file_changed_after_it_was_indexed_is_read_again(
     ruth = await _contact(w.conn, TENANT, "Ruth", "Baxter", "ruth@example.com", None, None, "{}")
     hugh = await _contact(w.conn, TENANT, "Hugh", "Pemberton", "hugh@example.com", None, None, "{}")
     omar = await _contact(w.conn, TENANT, "Omar", "Haddad", None, None, None, "{}")
-    file_id = await _file(w, TENANT, omar, "memo.txt", "text/plain", b"Lunch with Ruth Baxter.")
+    file_id = await _file(
+        w, TENANT, omar, "memo.txt", "text/plain", data=b"Lunch with Ruth Baxter."
+    )
     done = await _run(w, settings, False, subject(contact_id=ruth))  # indexes every file
     assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
     key = await w.conn.fetchval("SELECT blob_key FROM files WHERE id = $1", file_id)
@@ -625,7 +632,8 @@ async def test_a_file_changed_after_it_was_indexed_is_read_again(
         "WHERE file_id = $1",
         file_id,
     )
-    assert lexemes and all(re.fullmatch("[0-9a-f]{16}", x) for x in lexemes.split())
+    assert lexemes
+    assert all(re.fullmatch("[0-9a-f]{16}", x) for x in lexemes.split())
     # The CRM writes new contents (and their digest): the next job reads them again.
     data = b"Call Hugh Pemberton, hugh@example.com."
     w.blobs.put(TENANT, key, data)

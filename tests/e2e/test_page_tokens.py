@@ -83,11 +83,13 @@ async def test_pages_follow_from_their_tokens(
     stub: privacy_pb2_grpc.PrivacyServiceAsyncStub,
 ) -> None:
     first = await _list(stub, pb.ListJobsRequest(tenant_id="acme", page_size=2))
-    assert len(first.jobs) == 2 and first.next_page_token
+    assert len(first.jobs) == 2
+    assert first.next_page_token
     rest = await _list(
         stub, pb.ListJobsRequest(tenant_id="acme", page_size=2, page_token=first.next_page_token)
     )
-    assert len(rest.jobs) == 1 and not rest.next_page_token
+    assert len(rest.jobs) == 1
+    assert not rest.next_page_token
     # A page size may change between pages (only the listing itself is bound).
     again = await _list(
         stub, pb.ListJobsRequest(tenant_id="acme", page_size=50, page_token=first.next_page_token)

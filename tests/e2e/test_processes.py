@@ -49,7 +49,8 @@ async def test_sigterm_flips_health_finishes_the_batch_and_a_worker_takes_over(
         if server.returncode is None:
             server.kill()
     row = await db.fetchrow("SELECT state, lease_owner FROM privacy_jobs WHERE id = $1", job.id)
-    assert row is not None and row["lease_owner"] is None  # released for the next worker
+    assert row is not None
+    assert row["lease_owner"] is None  # released for the next worker
     left = await db.fetchval("SELECT count(*) FROM messages")
     done = await db.fetchval(
         "SELECT coalesce(sum((details->>'processed')::int), 0) FROM privacy_audit_log "
@@ -178,17 +179,48 @@ async def test_sigterm_during_traffic_loses_no_accepted_job(
                 return len(accepted) > 10
 
             await eventually(later_calls_going_out, what="a later call accepted")
-            async with open_channel(f"127.0.0.1:{port}") as channel:
-                watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
-                assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
-                stopping.set()
-                server.send_signal(signal.SIGTERM)
-                assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            await _sigterm_seen_by_health(server, port, stopping)
             await asyncio.gather(*calls)
         assert await asyncio.wait_for(server.wait(), 20) == 0
     finally:
         if server.returncode is None:
             server.kill()
+    await _nothing_accepted_was_lost(db, people, accepted, refused)
+
+    # The next server: the refused are retried with their keys, then everything runs.
+    env["PRIVACY_WORKERS"] = "2"
+    server = await processes.start(["serve"], env, tmp_path / "serve2.log")
+    try:
+        await processes.wait_serving(port)
+        async with PrivacyClient(f"127.0.0.1:{port}", token=processes.dev_token(env)) as client:
+            states = await _retried_to_their_end(client, people, accepted, refused)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 20)
+    assert states == {pb.JOB_STATE_SUCCEEDED}
+    assert await db.fetchval("SELECT count(*) FROM privacy_jobs") == len(people)
+    assert await db.fetchval("SELECT count(*) FROM contacts") == 0
+
+
+async def _sigterm_seen_by_health(
+    server: asyncio.subprocess.Process, port: int, stopping: asyncio.Event
+) -> None:
+    """SIGTERM to the server (`stopping` set first) while its health is watched: it
+    goes from SERVING to NOT_SERVING."""
+    async with open_channel(f"127.0.0.1:{port}") as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+        stopping.set()
+        server.send_signal(signal.SIGTERM)
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def _nothing_accepted_was_lost(
+    db: asyncpg.Connection,
+    people: list[factories.Person],
+    accepted: dict[str, str],
+    refused: dict[str, grpc.StatusCode],
+) -> None:
     assert len(accepted) + len(refused) == len(people)
     assert len(accepted) >= 10
     # Calls the stopping server did not take: both codes mean "retry with the same key".
@@ -198,23 +230,18 @@ async def test_sigterm_during_traffic_loses_no_accepted_job(
     }
     assert {k: stored[k] for k in accepted} == accepted  # nothing accepted was lost
 
-    # The next server: the refused are retried with their keys, then everything runs.
-    env["PRIVACY_WORKERS"] = "2"
-    server = await processes.start(["serve"], env, tmp_path / "serve2.log")
-    try:
-        await processes.wait_serving(port)
-        async with PrivacyClient(f"127.0.0.1:{port}", token=processes.dev_token(env)) as client:
-            jobs = dict(accepted)
-            for key in [*refused, "ticket-0"]:  # ticket-0 was accepted: the same job again
-                i = int(key.removeprefix("ticket-"))
-                job = await client.erase(
-                    "acme", subject(email=people[i].email), idempotency_key=key
-                )
-                assert jobs.setdefault(key, job.id) == job.id
-            states = {(await client.wait_job(job_id)).state for job_id in jobs.values()}
-    finally:
-        server.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(server.wait(), 20)
-    assert states == {pb.JOB_STATE_SUCCEEDED}
-    assert await db.fetchval("SELECT count(*) FROM privacy_jobs") == len(people)
-    assert await db.fetchval("SELECT count(*) FROM contacts") == 0
+
+async def _retried_to_their_end(
+    client: PrivacyClient,
+    people: list[factories.Person],
+    accepted: dict[str, str],
+    refused: dict[str, grpc.StatusCode],
+) -> set[pb.JobState.ValueType]:
+    """The refused retried with their keys, and one accepted again; the states every
+    job ended in."""
+    jobs = dict(accepted)
+    for key in [*refused, "ticket-0"]:  # ticket-0 was accepted: the same job again
+        i = int(key.removeprefix("ticket-"))
+        job = await client.erase("acme", subject(email=people[i].email), idempotency_key=key)
+        assert jobs.setdefault(key, job.id) == job.id
+    return {(await client.wait_job(job_id)).state for job_id in jobs.values()}

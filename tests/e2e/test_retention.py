@@ -82,7 +82,8 @@ async def test_a_retention_run_anonymizes_old_activity_and_erases_closed_account
     new = await db.fetch(
         "SELECT * FROM usage_events WHERE occurred_at > now() - interval '13 months'"
     )
-    assert len(old) == 5 and len(new) == 3
+    assert len(old) == 5
+    assert len(new) == 3
     originals = {f"device-{i}" for i in range(1, 6)}
     assert all(str(e["ip"]) == "203.0.113.0" and "ann@" not in e["page"] for e in old)
     assert all(e["device_id"] not in originals for e in old)

@@ -48,7 +48,8 @@ async def test_files_for_review_are_shown_and_deleted_with_privacyctl(
     assert f"needs review: file {file_id} (files): a document (application/pdf)" in out
     assert f"privacyctl erase --tenant {tenant} --file-id {file_id}" in out
     code, out = await processes.run(["jobs", *target, "--tenant", tenant], env)
-    assert code == 0 and f"file {file_id}" in out, out
+    assert code == 0, out
+    assert f"file {file_id}" in out, out
 
     code, out = await processes.run(
         ["erase", *target, "--tenant", tenant, "--file-id", str(file_id), "--wait"], env
@@ -61,7 +62,8 @@ async def test_files_for_review_are_shown_and_deleted_with_privacyctl(
     code, out = await processes.run(
         ["anonymize", *target, "--tenant", tenant, "--file-id", str(file_id)], env
     )
-    assert code == 2 and "error" in out
+    assert code == 2
+    assert "error" in out
 
 
 async def test_only_erase_takes_a_file(client: PrivacyClient, db: asyncpg.Connection) -> None:
@@ -88,13 +90,15 @@ async def test_a_tenants_phone_region_is_shown_set_and_used(
     london = await factories.contact(db, tenant, "Hugh", "Pemberton", phone="020 7946 0958")
     env = processes.env(db_url, blob_dir)
     code, out = await processes.run(["tenant", "region", "--tenant", tenant], env)
-    assert code == 0 and ": US (the default, PRIVACY_DEFAULT_PHONE_REGION)" in out, out
+    assert code == 0, out
+    assert ": US (the default, PRIVACY_DEFAULT_PHONE_REGION)" in out, out
     # Read in the default region, "020 7946 0958" is no London number.
     with pytest.raises(PrivacyClientError) as nobody:
         await client.erase(tenant, subject(phone="+44 20 7946 0958"), dry_run=True)
     assert nobody.value.code is grpc.StatusCode.NOT_FOUND
     code, out = await processes.run(["tenant", "region", "--tenant", tenant, "--set", "gb"], env)
-    assert code == 0 and ": GB (its own)" in out, out
+    assert code == 0, out
+    assert ": GB (its own)" in out, out
     assert (
         await db.fetchval(
             "SELECT details->>'phone_region' FROM privacy_audit_log "
@@ -107,4 +111,5 @@ async def test_a_tenants_phone_region_is_shown_set_and_used(
     assert job.state == pb.JOB_STATE_SUCCEEDED
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE id = $1", london.id) == 0
     code, out = await processes.run(["tenant", "region", "--tenant", tenant, "--set", "XX"], env)
-    assert code == 1 and "is not a region code" in out, out
+    assert code == 1, out
+    assert "is not a region code" in out, out

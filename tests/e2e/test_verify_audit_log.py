@@ -37,7 +37,9 @@ async def test_the_rpc_reports_an_intact_chain_then_names_the_tampered_entry(
     await client.wait_job(job.id)
 
     intact = await client.verify_audit_log("acme")
-    assert intact.ok and intact.first_bad_seq == 0 and intact.problem == ""
+    assert intact.ok
+    assert intact.first_bad_seq == 0
+    assert intact.problem == ""
     assert intact.entries_checked >= 3  # requested, at least one batch, succeeded
 
     # A superuser with the append-only guard switched off rewrites entry 2.
@@ -110,7 +112,8 @@ async def test_the_rpc_names_a_cut_tail_the_servers_checkpoints_vouch_for(
         assert head >= 3
         await _signed_head(checkpointing, "acme", head)
         intact = await client.verify_audit_log("acme")
-        assert intact.ok and intact.checkpoint_seq == head
+        assert intact.ok
+        assert intact.checkpoint_seq == head
 
         await _cut_tail(db, "acme", keep=head - 2)
         # The server signs the rewound head too: the older checkpoint still tells.

@@ -179,25 +179,8 @@ async def run_and_check(
         job = await w.run(settings_, submit)
         assert job.state == pb.JOB_STATE_SUCCEEDED, job.error_message
 
-        # Documents that name the subject cannot be rewritten: the job lists them.
         review = {item.file_id for item in job.needs_review}
-        pdfs = {
-            file_id
-            for doc, file_id in zip(spec.documents, ids["documents"], strict=True)
-            if doc.format == "pdf"
-        }
-        if whole_tenant:
-            # Erased with the tenant; or the tenant's own, still naming people.
-            assert review == (pdfs if anonymize else set())
-        else:
-            # Their own files go with them (Erase); everyone else's that name them stay.
-            about_them = {
-                file_id
-                for doc, file_id in zip(spec.documents, ids["documents"], strict=True)
-                if (spec.people + spec.staff)[doc.about] in people
-                and (anonymize or spec.people[doc.owner] not in people)
-            }
-            assert review == pdfs & about_them, (review, about_them)
+        check_review(review, spec, ids, people, anonymize=anonymize, whole_tenant=whole_tenant)
         review_keys = {
             r["blob_key"]
             for r in await w.conn.fetch(
@@ -211,21 +194,7 @@ async def run_and_check(
             left = [line for line in dump.splitlines() if residue(line, person, family=family)]
             assert left == [], f"the database still holds {person.full_name}"
             assert residue(texts, person, family=family) == [], "a blob still holds them"
-        # How each spelling reads now: exactly the subject's span replaced (Erase),
-        # look-alikes as they were.
-        everyone = spec.people + spec.staff
-        for sp, note_id in zip(spec.spellings, ids["spellings"], strict=True):
-            body = await w.conn.fetchval("SELECT body FROM notes WHERE id = $1", note_id)
-            text, erased = spelled(sp, everyone[sp.about])
-            if body is None or whole_tenant:
-                continue  # the note's contact was the subject: its notes went with it
-            if everyone[sp.about] in people and not sp.look_alike:
-                if not anonymize:
-                    assert body == erased, (text, body)
-                else:
-                    assert body != text
-            else:
-                assert body == text
+        await check_spellings(w, spec, ids, people, anonymize=anonymize, whole_tenant=whole_tenant)
 
         stored = await w.conn.fetchrow(
             "SELECT key, key_id, wrapped FROM privacy_tenant_keys WHERE tenant_id = $1", TENANT
@@ -246,18 +215,7 @@ async def run_and_check(
                 elif row_key in after[table] and not {(table, row_key[1]), (table, 0)} & special:
                     expected = tuple(redacted(v, redactor, replace_) for v in old)
                     assert after[table][row_key] == expected, (table, row_key)
-        for path, data in blobs_before.items():
-            key = str(path.relative_to(w.blob_dir))
-            if not path.exists():  # erased blobs were checked by the residue search
-                continue
-            if OTHER in path.parts or key in review_keys:
-                assert path.read_bytes() == data, path  # not theirs, or not rewritable
-                continue
-            try:
-                text = data.decode()
-            except UnicodeDecodeError:
-                continue  # a document: checked by the residue search
-            assert path.read_bytes().decode() == redactor.redact(text, replace_), path
+        check_blobs(w.blob_dir, blobs_before, review_keys, redactor, replace_)
         for row in await w.conn.fetch("SELECT blob_key, sha256 FROM files"):
             data = (w.blob_dir / row["blob_key"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == row["sha256"]  # rows match contents
@@ -267,6 +225,84 @@ async def run_and_check(
         assert len(audit_after) > len(audit_before)
         assert await w.conn.fetchval("SELECT count(*) FROM privacy_job_identifiers") == 0
         return Outcome(ids, before, after, fakes)
+
+
+def check_review(
+    review: set[int],
+    spec: TenantSpec,
+    ids: dict[str, list[int]],
+    people: list[Person],
+    *,
+    anonymize: bool,
+    whole_tenant: bool,
+) -> None:
+    """Documents that name the subject cannot be rewritten: the job lists them."""
+    pdfs = {
+        file_id
+        for doc, file_id in zip(spec.documents, ids["documents"], strict=True)
+        if doc.format == "pdf"
+    }
+    if whole_tenant:
+        # Erased with the tenant; or the tenant's own, still naming people.
+        assert review == (pdfs if anonymize else set())
+    else:
+        # Their own files go with them (Erase); everyone else's that name them stay.
+        about_them = {
+            file_id
+            for doc, file_id in zip(spec.documents, ids["documents"], strict=True)
+            if (spec.people + spec.staff)[doc.about] in people
+            and (anonymize or spec.people[doc.owner] not in people)
+        }
+        assert review == pdfs & about_them, (review, about_them)
+
+
+async def check_spellings(
+    w: World,
+    spec: TenantSpec,
+    ids: dict[str, list[int]],
+    people: list[Person],
+    *,
+    anonymize: bool,
+    whole_tenant: bool,
+) -> None:
+    """How each spelling reads now: exactly the subject's span replaced (Erase),
+    look-alikes as they were."""
+    everyone = spec.people + spec.staff
+    for sp, note_id in zip(spec.spellings, ids["spellings"], strict=True):
+        body = await w.conn.fetchval("SELECT body FROM notes WHERE id = $1", note_id)
+        text, erased = spelled(sp, everyone[sp.about])
+        if body is None or whole_tenant:
+            continue  # the note's contact was the subject: its notes went with it
+        if everyone[sp.about] in people and not sp.look_alike:
+            if not anonymize:
+                assert body == erased, (text, body)
+            else:
+                assert body != text
+        else:
+            assert body == text
+
+
+def check_blobs(
+    blob_dir: Path,
+    blobs_before: dict[Path, bytes],
+    review_keys: set[str],
+    redactor: Redactor,
+    replace_: Replace,
+) -> None:
+    """Every blob left is its old self with the subject's identifiers replaced (the
+    other tenant's, and documents listed for review, untouched)."""
+    for path, data in blobs_before.items():
+        key = str(path.relative_to(blob_dir))
+        if not path.exists():  # erased blobs were checked by the residue search
+            continue
+        if OTHER in path.parts or key in review_keys:
+            assert path.read_bytes() == data, path  # not theirs, or not rewritable
+            continue
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            continue  # a document: checked by the residue search
+        assert path.read_bytes().decode() == redactor.redact(text, replace_), path
 
 
 def a_contact(spec: TenantSpec, who: int, by: str) -> Pick:
@@ -341,7 +377,9 @@ async def test_anonymize_of_a_contact_keeps_every_record_with_consistent_fakes(
         f.phone(s.phone),
         row[4],
     )
-    assert row[4] != "9 Elm St, Shelbyville" and row[6] is None and row[7] == "{}"
+    assert row[4] != "9 Elm St, Shelbyville"
+    assert row[6] is None
+    assert row[7] == "{}"
     # The same identifier became the same fake in every table it appears in.
     fake_email = f.email(s.email)
     tables = {
@@ -389,7 +427,8 @@ async def test_anonymize_of_a_user_account_revokes_and_pseudonymizes(
     )  # tokens are destroyed, never kept
     sessions = [v for k, v in out.after["sessions"].items() if k[0] == TENANT]
     revoked = [v for v in sessions if v[3] is False]
-    assert len(revoked) == 1 and revoked[0][0] == "203.0.113.0"  # IPv4 /24
+    assert len(revoked) == 1
+    assert revoked[0][0] == "203.0.113.0"  # IPv4 /24
     assert revoked[0][1] == "Chrome on Windows"
 
 

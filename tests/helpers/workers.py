@@ -115,7 +115,7 @@ class JobRunner:
             default_region=s.default_phone_region,
             keyring=self.keyring,
         )
-        return Worker(name, self.pool, self.registry, self.blobs, self.events, config)
+        return Worker(name, self.pool, self.registry, self.blobs, self.events, config=config)
 
     async def lease(self, name: str = "test:0") -> uuid.UUID | None:
         """One lease attempt by the named worker: the job it took, None when it took

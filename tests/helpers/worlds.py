@@ -33,7 +33,8 @@ def _pg_bin() -> str:
     # pgserver ships PostgreSQL 16's pg_dump, which dumps older servers too. Found
     # without importing pgserver (its import warns when nothing else needs it).
     spec = importlib.util.find_spec("pgserver")
-    assert spec is not None and spec.submodule_search_locations
+    assert spec is not None
+    assert spec.submodule_search_locations
     bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     return str(bundled) + os.pathsep + os.environ["PATH"]
 

@@ -3,6 +3,7 @@ match, passes the chain check alone; against a checkpoint it does not."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import stat
@@ -55,6 +56,11 @@ async def _cut_after(db: asyncpg.Connection, seq: int, tenant: str = "acme") -> 
         )
 
 
+def _append_lines(path: Path, lines: list[str]) -> None:
+    with path.open("a") as f:
+        f.writelines(line + "\n" for line in lines)
+
+
 async def test_a_cut_tail_with_its_head_rewound_is_named_against_the_checkpoint(
     db: asyncpg.Connection, key_file: Path, log_file: CheckpointLog
 ) -> None:
@@ -68,7 +74,8 @@ async def test_a_cut_tail_with_its_head_rewound_is_named_against_the_checkpoint(
 
     # The defect: the shorter chain is a valid chain, so the chain alone says intact.
     alone = await audit.verify(db, "acme")
-    assert alone.intact and alone.entries == 3
+    assert alone.intact
+    assert alone.entries == 3
 
     verdict = await checkpoints.verify(db, "acme", log_file, key_file)
     assert not verdict.intact
@@ -78,7 +85,9 @@ async def test_a_cut_tail_with_its_head_rewound_is_named_against_the_checkpoint(
     assert "the chain ends at entry 3" in verdict.problem
     # The other tenant's chain was not touched, and its checkpoint says so.
     other = await checkpoints.verify(db, "other", log_file, key_file)
-    assert other.intact and other.checkpoint_seq == 2 and other.missing is None
+    assert other.intact
+    assert other.checkpoint_seq == 2
+    assert other.missing is None
 
 
 async def test_a_chain_removed_whole_is_named_too(
@@ -122,7 +131,9 @@ async def test_an_untouched_chain_holds_its_checkpoints(
     await checkpoints.take(db, signer, log_file)
     await _append(db, 3)  # entries after the checkpoint are fine
     verdict = await checkpoints.verify(db, "acme", log_file, key_file)
-    assert verdict.intact and verdict.entries == 5 and verdict.checkpoint_seq == 2
+    assert verdict.intact
+    assert verdict.entries == 5
+    assert verdict.checkpoint_seq == 2
 
 
 @pytest.mark.parametrize(
@@ -147,8 +158,9 @@ async def test_without_checkpoints_verify_is_the_chain_check_as_before(
             await db.execute(tamper)
     verdict = await checkpoints.verify(db, "acme", log_file, key_file)
     assert verdict == await audit.verify(db, "acme")
-    assert verdict.first_bad_seq == first_bad and verdict.checkpoint_seq == 0
-    assert not key_file.exists()  # verifying makes no key
+    assert verdict.first_bad_seq == first_bad
+    assert verdict.checkpoint_seq == 0
+    assert not await asyncio.to_thread(key_file.exists)  # verifying makes no key
 
 
 async def test_a_forged_or_foreign_checkpoint_is_reported_and_proves_nothing(
@@ -161,15 +173,14 @@ async def test_a_forged_or_foreign_checkpoint_is_reported_and_proves_nothing(
     forged = {**taken[0].as_dict(), "seq": 9}
     # Another key's signature is a valid signature, but not the service's.
     stranger = Signer(Ed25519PrivateKey.generate()).sign("acme", 7, "0" * 64, taken[0].at)
-    with log_file.path.open("a") as f:
-        f.write(json.dumps(forged) + "\n")
-        f.write(json.dumps(stranger.as_dict()) + "\n")
-        f.write("{not json\n")
+    lines = [json.dumps(forged), json.dumps(stranger.as_dict()), "{not json"]
+    await asyncio.to_thread(_append_lines, log_file.path, lines)
 
     verdict = await checkpoints.verify(db, "acme", log_file, key_file)
     assert not verdict.intact
     assert verdict.rejected_checkpoints == 3
-    assert verdict.first_bad_seq is None and verdict.missing is None  # the chain holds
+    assert verdict.first_bad_seq is None
+    assert verdict.missing is None  # the chain holds
     assert verdict.checkpoint_seq == 3  # the genuine checkpoint still counts
     assert "line 2 of the checkpoint file (seq 9): its signature does not verify" in (
         verdict.problem
@@ -178,7 +189,7 @@ async def test_a_forged_or_foreign_checkpoint_is_reported_and_proves_nothing(
     assert "line 4 of the checkpoint file: not a checkpoint" in verdict.problem
 
 
-async def test_the_signing_key_is_made_once_private_with_its_public_key_beside(
+def test_the_signing_key_is_made_once_private_with_its_public_key_beside(
     key_file: Path,
 ) -> None:
     signer = checkpoints.load_signer(key_file)
@@ -188,7 +199,8 @@ async def test_the_signing_key_is_made_once_private_with_its_public_key_beside(
     assert checkpoints.load_signer(key_file).key_id == signer.key_id  # the same key again
     # An auditor with only the public key checks the signatures the same.
     public = checkpoints.load_public_key(key_file.with_name("absent"), pub)
-    assert public is not None and checkpoints.key_id(public) == signer.key_id
+    assert public is not None
+    assert checkpoints.key_id(public) == signer.key_id
 
 
 async def test_one_process_takes_checkpoints_at_a_time(
@@ -205,7 +217,8 @@ async def test_one_process_takes_checkpoints_at_a_time(
     finally:
         await other.close()
     taken = await checkpoints.take(db, signer, log_file, wait=False)
-    assert taken is not None and [c.seq for c in taken] == [2]
+    assert taken is not None
+    assert [c.seq for c in taken] == [2]
     # Heads that have not moved since are skipped by the periodic runner.
     skip = {c.tenant_id: (c.seq, c.hash) for c in taken}
     assert await checkpoints.take(db, signer, log_file, skip=skip, wait=False) == []

@@ -77,7 +77,8 @@ async def _as_superuser_bypassing_the_guard(db: asyncpg.Connection, sql: str) ->
 async def test_an_untouched_chain_verifies(db: asyncpg.Connection) -> None:
     await _chain(db)
     verdict = await audit.verify(db, "acme")
-    assert verdict.intact and verdict.entries == 5
+    assert verdict.intact
+    assert verdict.entries == 5
 
 
 @pytest.mark.parametrize(

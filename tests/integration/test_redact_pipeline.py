@@ -63,6 +63,14 @@ async def _outcome(db: asyncpg.Connection, tenant: str) -> tuple[int, list[str]]
     return done.value.outcome
 
 
+async def _redact_others_in_a_transaction(
+    db: asyncpg.Connection, tenant: str, batch: Batch
+) -> None:
+    async with db.transaction():
+        await db.execute("SELECT privacy_enter_tenant($1)", tenant)
+        await redact_batch(db, _NOTES, batch, _tools(), rows="others")
+
+
 async def test_parts_written_while_the_next_is_redacted_come_out_as_one_write(
     db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,10 +102,8 @@ async def test_a_part_that_fails_to_write_fails_the_batch_and_changes_nothing(
         """
     )
     monkeypatch.setattr(mentions, "PIPELINE_ROWS", 3)
+    batch = Batch(Scope(tenant, contact_ids=(999,)), "others_notes", 0, 100)
     with pytest.raises(asyncpg.RaiseError):
-        async with db.transaction():
-            await db.execute("SELECT privacy_enter_tenant($1)", tenant)
-            batch = Batch(Scope(tenant, contact_ids=(999,)), "others_notes", 0, 100)
-            await redact_batch(db, _NOTES, batch, _tools(), rows="others")
+        await _redact_others_in_a_transaction(db, tenant, batch)
     # The connection is usable and the transaction left nothing behind.
     assert [r["body"] for r in await db.fetch("SELECT body FROM notes ORDER BY id")] == before

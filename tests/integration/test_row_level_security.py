@@ -38,16 +38,20 @@ async def test_a_query_without_tenant_filter_sees_only_the_entered_tenant(
     assert await db.fetchval("SELECT count(*) FROM contacts") == 5
 
 
+async def _insert_as_acme_into_globex(db: asyncpg.Connection) -> None:
+    async with db.transaction():
+        await db.execute("SELECT privacy_enter_tenant('acme')")
+        await db.execute(
+            "INSERT INTO contacts (tenant_id, first_name, last_name) "
+            "VALUES ('globex', 'Eve', 'Intruder')"
+        )
+
+
 async def test_the_app_role_cannot_write_into_another_tenant(db: asyncpg.Connection) -> None:
     await factories.tenant(db, "acme")
     await factories.tenant(db, "globex")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        async with db.transaction():
-            await db.execute("SELECT privacy_enter_tenant('acme')")
-            await db.execute(
-                "INSERT INTO contacts (tenant_id, first_name, last_name) "
-                "VALUES ('globex', 'Eve', 'Intruder')"
-            )
+        await _insert_as_acme_into_globex(db)
     async with db.transaction():
         await db.execute("SELECT privacy_enter_tenant('acme')")
         deleted = await db.execute("DELETE FROM messages")  # no filter, still only acme's

@@ -48,7 +48,8 @@ async def test_email_and_phone_find_every_match_of_the_tenant_only(db: asyncpg.C
     assert jane.contact_ids == (acme["Jane.Doe@Example.com"], acme["jane.doe@example.com"])
     assert jane.user_ids == (user,)
     phone = await _resolve(db, SubjectKind.PHONE, "15550102030")
-    assert phone.contact_ids == jane.contact_ids and phone.user_ids == ()
+    assert phone.contact_ids == jane.contact_ids
+    assert phone.user_ids == ()
     national = await _resolve(db, SubjectKind.PHONE, "5550102030")
     assert national.contact_ids == jane.contact_ids
     london = await _resolve(db, SubjectKind.PHONE, "+44 (0)20 7946 0958")
@@ -163,4 +164,5 @@ async def test_the_owner_reading_functions_are_for_the_app_role_only(
         acl = await db.fetchval(
             "SELECT proacl::text FROM pg_proc WHERE oid = $1::regprocedure", function
         )
-        assert acl is not None and not any(item.startswith("=") for item in acl[1:-1].split(","))
+        assert acl is not None
+        assert not any(item.startswith("=") for item in acl[1:-1].split(","))

@@ -19,6 +19,7 @@ from server.job_model import JobState
 from server.queries import Q
 from server.subjects import SubjectKind
 from tests import factories
+from tests.helpers.files import entries_in, files_in
 from tests.helpers.waiting import eventually
 from tests.helpers.workers import JobRunner, Outcome
 
@@ -135,12 +136,12 @@ async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
     tenant = await factories.tenant(db)
     blobs = _FlakyBlobs(blob_dir, failures=2)
     jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=4)
-    assert len(list(blob_dir.rglob("*"))) == 5  # the tenant folder and 4 blobs
+    assert len(await entries_in(blob_dir)) == 5  # the tenant folder and 4 blobs
     flaky = worker.configured(blobs=blobs)
     [job] = await flaky.run((await flaky.erase(tenant, EMAIL, jane.email)).id)
     assert job.state == JobState.SUCCEEDED
     assert blobs.failures == 0
-    assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
+    assert await files_in(blob_dir) == []
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
     assert await db.fetchval("SELECT count(*) FROM files") == 0
 
@@ -168,7 +169,7 @@ async def test_deletions_still_running_when_the_worker_lets_go_finish_before_the
     [job] = await sliced.run(accepted.id, workers=1)
     assert job.state == JobState.SUCCEEDED
     assert await db.fetchval("SELECT slices FROM privacy_jobs WHERE id = $1", accepted.id) > 1
-    assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
+    assert await files_in(blob_dir) == []
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
     assert await db.fetchval("SELECT count(*) FROM files") == 0
 
@@ -190,7 +191,8 @@ async def test_a_stopped_worker_releases_its_job_and_another_finishes_it_exactly
     # Stopped: the worker finished its batch and let go of the job.
     row = await db.fetchrow("SELECT state, lease_owner FROM privacy_jobs WHERE id = $1", job.id)
     assert row is not None
-    assert row["state"] == "running" and row["lease_owner"] is None  # released, not lost
+    assert row["state"] == "running"
+    assert row["lease_owner"] is None  # released, not lost
     [done] = await one_by_one.run(job.id, workers=1)
     assert done.state == JobState.SUCCEEDED
     # Exactly once: the batches' counts add up to the rows, and the checkpoints only grow.

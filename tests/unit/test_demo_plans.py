@@ -30,10 +30,12 @@ def test_the_same_seed_plans_the_same_rows_and_another_seed_others() -> None:
 
 def test_every_contact_has_its_records() -> None:
     staff, *chunks = _plans(2, 30)
-    assert len(staff.users) == 3 and staff.users[0].is_owner
+    assert len(staff.users) == 3
+    assert staff.users[0].is_owner
     contacts = sum(len(c.contacts) for c in chunks)
     messages = sum(len(c.messages) for c in chunks)
-    assert contacts == 30 and messages == 30 * 7
+    assert contacts == 30
+    assert messages == 30 * 7
     assert all(len({m.channel for m in c.messages}) == 5 for c in chunks)
 
 

@@ -46,7 +46,8 @@ def test_pdf_text_is_read_from_compressed_page_content() -> None:
     assert file_format("application/pdf", "review.pdf", data) is FileFormat.DOCUMENT
     views = text_views(data, "application/pdf", "review.pdf")
     # The raw view cannot see inside the compressed stream: pypdf's view is what finds it.
-    assert EMAIL.encode() not in data and EMAIL not in views[0]
+    assert EMAIL.encode() not in data
+    assert EMAIL not in views[0]
     assert seen(views[1:], f"Zoe Simic {EMAIL}")
     assert seen(views[1:], "Zoe Simic\nQuarterly review")  # the /Info values
     assert pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text()  # the helper is valid
@@ -62,7 +63,8 @@ def test_pdf_comments_and_form_values_are_read() -> None:
     comment = b"<< /Type /Annot /Subtype /Text /Rect [0 0 9 9] /T (Ann Lee) /Contents (Call me) >>"
     data = pdf(PAGE, xmp=XMP, annotation=comment, form_value=b"ann.lee@example.net")
     views = text_views(data, "application/pdf", "form.pdf")
-    assert "Ann Lee\nCall me" in views and "ann.lee@example.net" in views  # views of their own
+    assert "Ann Lee\nCall me" in views
+    assert "ann.lee@example.net" in views  # views of their own
 
 
 def test_uncompressed_pdf_content_is_in_the_raw_view() -> None:
@@ -168,7 +170,8 @@ def test_docx_comment_authors_deleted_text_and_mailto_links_are_read() -> None:
         },
     )
     views = text_views(data, "", "notes.docx")
-    assert seen(views, "Jane Doe") and seen(views, "Zoë")
+    assert seen(views, "Jane Doe")
+    assert seen(views, "Zoë")
     assert seen(views, 'HYPERLINK "mailto:zoe.simic@example.com"')
     assert "check\nAnn Lee" in views
     assert seen(views, "mailto:jane.doe@example.net")
@@ -312,8 +315,10 @@ def test_rtf_decodes_escapes_and_drops_control_groups() -> None:
     assert NAME not in views[0]
     text = views[1]
     assert f"Dear {NAME},\n" in text
-    assert "\nJane Doe" in text and EMAIL in text
-    assert "Helvetica" not in text and "Riched20" not in text
+    assert "\nJane Doe" in text
+    assert EMAIL in text
+    assert "Helvetica" not in text
+    assert "Riched20" not in text
 
 
 def test_rtf_characters_beyond_the_bmp_and_double_byte_code_pages() -> None:
@@ -365,7 +370,8 @@ def test_eml_headers_parts_and_attachments_are_decoded() -> None:
 def test_eml_malformed_address_headers_keep_their_encoded_names() -> None:
     data = f"From: <{EMAIL}> =?utf-8?q?Zo=C3=AB_=C5=A0imi=C4=87?=\n\nhi\n".encode()
     views = text_views(data, "message/rfc822", "")
-    assert NAME not in views[0] and seen(views, NAME)
+    assert NAME not in views[0]
+    assert seen(views, NAME)
 
 
 def test_eml_is_recognised_by_its_headers_without_a_type_or_name() -> None:
@@ -389,7 +395,8 @@ def test_vcard_21_unfolds_and_decodes_quoted_printable_values() -> None:
     )
     assert file_format("text/x-vcard", "", data) is FileFormat.TEXT
     views = text_views(data, "text/vcard; charset=utf-8", "zoe.vcf")
-    assert NAME not in views[0] and EMAIL not in views[0]
+    assert NAME not in views[0]
+    assert EMAIL not in views[0]
     assert views[1].splitlines()[2:6] == [
         "N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Šimić;Zoë;;;",
         f"FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:{NAME}",
@@ -431,7 +438,8 @@ def test_text_views_start_with_the_rewritable_file() -> None:
 def test_mostly_utf8_text_with_legacy_bytes_is_also_read_as_cp1252() -> None:
     data = "Zoë Šimić;".encode() + "Renée".encode("cp1252")
     decoded = decode_text(data)
-    assert decoded.encoding == "utf-8" and decoded.text.startswith(NAME)
+    assert decoded.encoding == "utf-8"
+    assert decoded.text.startswith(NAME)
     assert text_views(data, "text/plain", "") == [decoded.text, f"{NAME};Renée"]
 
 

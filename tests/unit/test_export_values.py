@@ -16,7 +16,8 @@ def test_a_file_path_is_json_text_as_it_stands(file_id: int, name: str | None) -
     # rendered_files writes the path between quotes without escaping it.
     path = file_path(file_id, name)
     assert json.loads(f'"{path}"') == path
-    assert path.startswith(f"files/{file_id}-") and "/" not in path[len("files/") :]
+    assert path.startswith(f"files/{file_id}-")
+    assert "/" not in path[len("files/") :]
 
 
 @given(

@@ -82,9 +82,9 @@ def _loaders(module: Module) -> dict[str, QueryFile]:
         if called != "load_queries":
             continue
         args = node.value.args
-        assert len(args) == 2 and all(
-            isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args
-        ), f"{module.where(node)}: load_queries with other than two literal arguments"
+        message = f"{module.where(node)}: load_queries with other than two literal arguments"
+        assert len(args) == 2, message
+        assert all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args), message
         package, filename = (
             a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)
         )
@@ -164,9 +164,9 @@ def _from_calls(
             *(k.value for k in node.keywords if k.arg == parameter),
         ]
         for arg in args:
-            assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), (
-                f"{module.where(node)}: a query name that is not a literal"
-            )
+            message = f"{module.where(node)}: a query name that is not a literal"
+            assert isinstance(arg, ast.Constant), message
+            assert isinstance(arg.value, str), message
             found.append(arg.value)
     return found
 
@@ -180,12 +180,13 @@ def _from_loop(module: Module, loop: ast.For | ast.AsyncFor, variable: str) -> l
         if isinstance(target, ast.Name):
             value: ast.expr = element
         else:
-            assert isinstance(target, ast.Tuple) and isinstance(element, ast.Tuple)
+            assert isinstance(target, ast.Tuple)
+            assert isinstance(element, ast.Tuple)
             names = [t.id if isinstance(t, ast.Name) else None for t in target.elts]
             value = element.elts[names.index(variable)]
-        assert isinstance(value, ast.Constant) and isinstance(value.value, str), (
-            f"{module.where(loop)}: a query name that is not a literal"
-        )
+        message = f"{module.where(loop)}: a query name that is not a literal"
+        assert isinstance(value, ast.Constant), message
+        assert isinstance(value.value, str), message
         found.append(value.value)
     return found
 
@@ -288,12 +289,11 @@ def _names_of(module: Module, subscript: ast.Subscript) -> list[str]:
             if isinstance(part, ast.Constant):
                 found = [f + str(part.value) for f in found]
                 continue
-            assert (
-                isinstance(part, ast.FormattedValue)
-                and isinstance(part.value, ast.Name)
-                and part.conversion == -1
-                and part.format_spec is None
-            ), f"{where}: a query name this test cannot follow"
+            cannot_follow = f"{where}: a query name this test cannot follow"
+            assert isinstance(part, ast.FormattedValue), cannot_follow
+            assert isinstance(part.value, ast.Name), cannot_follow
+            assert part.conversion == -1, cannot_follow
+            assert part.format_spec is None, cannot_follow
             values = _variable(module, subscript, part.value.id)
             found = [f + v for f in found for v in values]
     elif isinstance(key, ast.Name):

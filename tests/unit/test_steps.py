@@ -34,7 +34,7 @@ class _Parts:
 
 async def _run(anonymizer: _Parts, at: Position, limit: int = 2) -> Position:
     scope = Scope("t", contact_ids=(1,))
-    _, _, after = await run_batch(anonymizer, "erase", None, scope, at, limit, None)  # type: ignore[arg-type]
+    _, _, after = await run_batch(anonymizer, "erase", None, scope, at, limit=limit, tools=None)  # type: ignore[arg-type]
     return after
 
 

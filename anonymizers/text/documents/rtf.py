@@ -59,7 +59,7 @@ def rtf_views(data: bytes) -> list[str]:
     return [data.decode("latin-1"), *attempt(lambda: [_rtf_text(data)])]
 
 
-def _rtf_text(data: bytes) -> str:
+def _rtf_text(data: bytes) -> str:  # noqa: PLR0912, PLR0915 - a tokenizer's one loop of states
     out: list[str] = []
     pending = bytearray()  # \'hh bytes decoded together: a double-byte character spans two
     codec = "cp1252"
