@@ -7,6 +7,7 @@ import logging
 
 import asyncpg
 
+from anonymizers.steps import UnknownPart
 from db.connection import Connection
 from server.blobs import BlobKeyRefused
 from server.queries import Q
@@ -33,7 +34,10 @@ def safe_error(exc: BaseException) -> str:
 async def failure_text(conn: Connection, exc: BaseException) -> str:
     """A failure as the job's error: a blob key the store refused names the row that
     holds it (a file by id; the batch rolled back, so the row is there again), never
-    the key, which may hold anything; other failures as safe_error."""
+    the key, which may hold anything; a part its anonymizer no longer has by its
+    names (code's names, nothing of a row); other failures as safe_error."""
+    if isinstance(exc, UnknownPart):
+        return str(exc)
     if not isinstance(exc, BlobKeyRefused):
         return safe_error(exc)
     try:
