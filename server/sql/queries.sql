@@ -497,3 +497,37 @@ ORDER BY name;
 -- name: set_phone_region
 INSERT INTO privacy_tenant_settings (tenant_id, phone_region) VALUES ($1, $2)
 ON CONFLICT (tenant_id) DO UPDATE SET phone_region = excluded.phone_region, updated_at = now();
+
+-- name: suppressions_found
+-- Which of $2 (keyed hashes) the tenant suppresses: one index probe each.
+SELECT identifier_hash FROM privacy_suppressions
+WHERE tenant_id = $1 AND identifier_hash = ANY($2::bytea[]);
+
+-- name: suppress
+-- $2 hashes, $3 their kinds; an entry that exists keeps its first reason and job.
+WITH added AS (
+    INSERT INTO privacy_suppressions (tenant_id, identifier_hash, kind, reason_code, job_id, actor)
+    SELECT $1, h, k, $4, $5, $6 FROM unnest($2::bytea[], $3::text[]) AS u (h, k)
+    ON CONFLICT (tenant_id, identifier_hash) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*)::int FROM added;
+
+-- name: unsuppress
+WITH removed AS (
+    DELETE FROM privacy_suppressions WHERE tenant_id = $1 AND identifier_hash = ANY($2::bytea[])
+    RETURNING 1
+)
+SELECT count(*)::int FROM removed;
+
+-- name: suppressions_page
+-- Newest first, after the cursor ($2 created_at, $3 hash) when there is one.
+SELECT identifier_hash, kind, created_at, reason_code, job_id, actor
+FROM privacy_suppressions
+WHERE tenant_id = $1
+  AND ($2::timestamptz IS NULL OR (created_at, identifier_hash) < ($2, $3::bytea))
+ORDER BY created_at DESC, identifier_hash DESC
+LIMIT $4;
+
+-- name: drop_suppressions
+DELETE FROM privacy_suppressions WHERE tenant_id = $1;
