@@ -45,6 +45,8 @@ DEFAULT_AUTH_CACHE = timedelta(seconds=5)
 # have none of their own (privacyctl tenant region).
 DEFAULT_PHONE_REGION = "US"
 DEFAULT_NOTE_RETENTION = timedelta(days=90)
+# How often the suppression sweep looks for late arrivals (server/suppression_sweep.py).
+DEFAULT_SUPPRESSION_SWEEP_INTERVAL = timedelta(minutes=5)
 # How often the audit chains' heads are signed (server/checkpoints.py): a tail cut
 # from a chain is detected once a checkpoint has vouched for it, so this bounds how
 # recent an entry can be and still be cut unseen.
@@ -98,6 +100,8 @@ class Settings:
     keyring: Path | None = None
     # A finished job's note is emptied this long after the job ended.
     note_retention: timedelta = DEFAULT_NOTE_RETENTION
+    # None: no sweep in this process (PRIVACY_SUPPRESSION_SWEEP_SECONDS=off).
+    suppression_sweep_interval: timedelta | None = DEFAULT_SUPPRESSION_SWEEP_INTERVAL
     # Signed checkpoints of the audit chains; None: never taken by `serve` itself.
     audit_checkpoint_interval: timedelta | None = DEFAULT_AUDIT_CHECKPOINT_INTERVAL
     audit_checkpoint_path: Path | None = None  # None: <data_dir>/audit-checkpoints.jsonl
@@ -154,6 +158,13 @@ class Settings:
                 "PRIVACY_RETENTION_INTERVAL_SECONDS",
                 lambda: _seconds(
                     env, "PRIVACY_RETENTION_INTERVAL_SECONDS", DEFAULT_RETENTION_INTERVAL
+                ),
+            ),
+            suppression_sweep_interval=_off_or(
+                env,
+                "PRIVACY_SUPPRESSION_SWEEP_SECONDS",
+                lambda: _seconds(
+                    env, "PRIVACY_SUPPRESSION_SWEEP_SECONDS", DEFAULT_SUPPRESSION_SWEEP_INTERVAL
                 ),
             ),
             retention_activity_months=_off_or(

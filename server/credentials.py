@@ -38,6 +38,8 @@ class Scope(StrEnum):
     JOBS_CANCEL = "jobs.cancel"
     HOLD = "hold"
     AUDIT_READ = "audit.read"
+    SUPPRESSION_READ = "suppression.read"  # CheckSuppression, ListSuppressions
+    SUPPRESSION_WRITE = "suppression.write"  # Suppress, Unsuppress
 
 
 @dataclass(frozen=True)

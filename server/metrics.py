@@ -82,6 +82,23 @@ BATCH_FAILURES = Counter(
     "Batches that failed and rolled back (each is retried or fails its job).",
 )
 
+# The suppression list (no identifier, no hash in any label).
+SUPPRESSION_CHECKS = Counter(
+    f"{PREFIX}_suppression_checks_total",
+    "Identifiers asked about by CheckSuppression.",
+)
+SUPPRESSION_HITS = Counter(
+    f"{PREFIX}_suppression_hits_total",
+    "Identifiers CheckSuppression answered as suppressed.",
+)
+LATE_ARRIVALS_ERASED = Counter(
+    f"{PREFIX}_late_arrivals_erased_total",
+    "Contacts and users the suppression sweep found with a suppressed identifier, "
+    "created or changed after the erasure, and erased; by tenant (an integration that "
+    "keeps bringing people back).",
+    ["tenant"],
+)
+
 # gRPC.
 GRPC_STARTED = Counter(
     f"{PREFIX}_grpc_server_started_total", "RPCs started, by method.", ["grpc_method"]
