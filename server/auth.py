@@ -39,6 +39,10 @@ METHOD_SCOPES: dict[str, Scope] = {
     "ReleaseLegalHold": Scope.HOLD,
     "ListLegalHolds": Scope.HOLD,
     "VerifyAuditLog": Scope.AUDIT_READ,
+    "CheckSuppression": Scope.SUPPRESSION_READ,
+    "ListSuppressions": Scope.SUPPRESSION_READ,
+    "Suppress": Scope.SUPPRESSION_WRITE,
+    "Unsuppress": Scope.SUPPRESSION_WRITE,
 }
 
 # How long a token stays known without a query: revocation takes up to this long.

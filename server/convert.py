@@ -9,7 +9,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from server import export
 from server.holds import LegalHold
-from server.job_model import Job, JobKind, JobState
+from server.job_model import Job, JobKind, JobState, ReasonCode
+from server.suppressions import Entry, Identifier, IdentifierKind
 
 STATE_TO_PROTO = {
     JobState.SCHEDULED: pb.JOB_STATE_SCHEDULED,
@@ -21,6 +22,17 @@ STATE_TO_PROTO = {
     JobState.HELD: pb.JOB_STATE_HELD,
 }
 KIND_TO_PROTO = {JobKind.ERASE: pb.JOB_KIND_ERASE, JobKind.ANONYMIZE: pb.JOB_KIND_ANONYMIZE}
+# The proto's ReasonCode by number; the stored value is the Python enum's.
+REASON_FROM_PROTO = {
+    pb.REASON_CODE_UNSPECIFIED: ReasonCode.UNSPECIFIED,
+    pb.REASON_CODE_DATA_SUBJECT_REQUEST: ReasonCode.DATA_SUBJECT_REQUEST,
+    pb.REASON_CODE_ACCOUNT_CLOSED: ReasonCode.ACCOUNT_CLOSED,
+    pb.REASON_CODE_RETENTION: ReasonCode.RETENTION,
+    pb.REASON_CODE_LEGAL_OBLIGATION: ReasonCode.LEGAL_OBLIGATION,
+    pb.REASON_CODE_OPERATOR_CORRECTION: ReasonCode.OPERATOR_CORRECTION,
+    pb.REASON_CODE_OTHER: ReasonCode.OTHER,
+}
+REASON_TO_PROTO = {v: k for k, v in REASON_FROM_PROTO.items()}
 STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}
 KIND_FROM_PROTO = {v: k for k, v in KIND_TO_PROTO.items()}
 
@@ -74,6 +86,32 @@ def hold_to_proto(hold: LegalHold) -> pb.LegalHold:
         reason=hold.reason,
         created_at=_ts(hold.created_at),
         released_at=_ts(hold.released_at),
+    )
+
+
+def identifier_of(message: pb.Identifier) -> Identifier | None:
+    """The identifier a message holds; None when it has neither field."""
+    which = message.WhichOneof("kind")
+    if which == "email":
+        return Identifier(IdentifierKind.EMAIL, message.email)
+    if which == "phone":
+        return Identifier(IdentifierKind.PHONE, message.phone)
+    return None
+
+
+def suppression_to_proto(entry: Entry) -> pb.Suppression:
+    """An entry as ListSuppressions shows it: its hash, never an identifier."""
+    try:
+        code = REASON_TO_PROTO[ReasonCode(entry.reason_code)]
+    except ValueError:  # a code this version does not know
+        code = pb.REASON_CODE_UNSPECIFIED
+    return pb.Suppression(
+        identifier_hash=entry.identifier_hash.hex(),
+        kind=entry.kind.value,
+        created_at=_ts(entry.created_at),
+        reason_code=code,
+        job_id=str(entry.job_id) if entry.job_id else "",
+        actor=entry.actor,
     )
 
 

@@ -33,6 +33,10 @@ def fingerprinted(request: JobRequest, subject: Subject) -> bytes:
         "records_before": _iso(request.records_before),
         "consistent_across_jobs": request.consistent_across_jobs,
     }
+    # Only when set: the fingerprints of jobs accepted before the field existed stay
+    # what they were, so their retries still match.
+    if request.skip_suppression:
+        fields["skip_suppression"] = True
     return json.dumps(fields, sort_keys=True).encode()
 
 

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from db.connection import Connection
-from server import audit, tenant_keys
+from server import audit, suppressions, tenant_keys
 from server.audit import AuditEntry
 from server.job_model import JobState
 from server.queries import Q
@@ -48,6 +48,9 @@ async def end_job(conn: Connection, end: JobEnd) -> None:
     )
     if end.destroy_tenant_key:
         # Last, in the transaction that ends the job: the audit entries and holds
-        # keyed with it can no longer be linked to anyone (crypto-shredding).
+        # keyed with it can no longer be linked to anyone (crypto-shredding). The
+        # suppression list's hashes go with it: no longer checkable, and nothing of
+        # the tenant's people may stay.
+        await suppressions.drop_tenant(conn, end.tenant_id)
         await tenant_keys.destroy(conn, end.tenant_id)
     await conn.execute(Q["notify_job"], str(end.job_id))

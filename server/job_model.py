@@ -86,6 +86,8 @@ class JobRequest:
     # Anonymize: fakes from the tenant's key, the same in every job (pseudonymization);
     # by default each job's fakes come from its own key, destroyed when it ends.
     consistent_across_jobs: bool = False
+    # Erase: leave the subject's emails and phone numbers off the suppression list.
+    skip_suppression: bool = False
 
 
 @dataclass(frozen=True)

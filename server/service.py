@@ -29,6 +29,7 @@ from server import (
     jobs,
     metrics,
     submission,
+    suppression_list,
     validation,
 )
 from server.blobs import BlobStore
@@ -285,4 +286,82 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
             missing_from=missing_from,
             missing_to=missing_to,
             rejected_checkpoints=verdict.rejected_checkpoints,
+        )
+
+    async def CheckSuppression(
+        self, request: pb.CheckSuppressionRequest, context: Context
+    ) -> pb.CheckSuppressionResponse:
+        # A high-rate read (every import or sync asks): not rate-limited.
+        tenant = validation.tenant_id(request.tenant_id)
+        identifiers = validation.identifiers(request.identifiers)
+        auth.require_tenant(auth.current(), tenant)
+        async with self._connection() as conn:
+            checked = await suppression_list.check(
+                conn,
+                tenant,
+                identifiers,
+                keyring=self._keyring,
+                default_region=self._default_region,
+            )
+        metrics.SUPPRESSION_CHECKS.inc(len(identifiers))
+        metrics.SUPPRESSION_HITS.inc(sum(checked.suppressed))
+        return pb.CheckSuppressionResponse(suppressed=checked.suppressed, invalid=checked.invalid)
+
+    async def Suppress(self, request: pb.SuppressRequest, context: Context) -> pb.SuppressResponse:
+        caller = auth.current()
+        tenant = validation.tenant_id(request.tenant_id)
+        identifiers = validation.identifiers(request.identifiers, required=True)
+        code = validation.reason_code(request.reason_code)
+        auth.require_tenant(caller, tenant)
+        self._limit(caller, tenant, "suppress")
+        async with self._connection() as conn:
+            added = await suppression_list.suppress(
+                conn,
+                tenant,
+                identifiers,
+                reason_code=code,
+                actor=caller.name,
+                keyring=self._keyring,
+                default_region=self._default_region,
+            )
+        return pb.SuppressResponse(added=added)
+
+    async def Unsuppress(
+        self, request: pb.UnsuppressRequest, context: Context
+    ) -> pb.UnsuppressResponse:
+        caller = auth.current()
+        tenant = validation.tenant_id(request.tenant_id)
+        identifiers = validation.identifiers(request.identifiers, required=True)
+        code = validation.reason_code(request.reason_code, required=True)
+        auth.require_tenant(caller, tenant)
+        self._limit(caller, tenant, "unsuppress")
+        async with self._connection() as conn:
+            removed = await suppression_list.unsuppress(
+                conn,
+                tenant,
+                identifiers,
+                reason_code=code,
+                actor=caller.name,
+                keyring=self._keyring,
+                default_region=self._default_region,
+            )
+        return pb.UnsuppressResponse(removed=removed)
+
+    async def ListSuppressions(
+        self, request: pb.ListSuppressionsRequest, context: Context
+    ) -> pb.ListSuppressionsResponse:
+        tenant = validation.tenant_id(request.tenant_id)
+        size = validation.suppressions_page_size(request.page_size)
+        auth.require_tenant(auth.current(), tenant)
+        async with self._connection() as conn:
+            page, token = await suppression_list.listing(
+                conn,
+                tenant,
+                page_size=size,
+                page_token=request.page_token,
+                keyring=self._keyring,
+                default_region=self._default_region,
+            )
+        return pb.ListSuppressionsResponse(
+            suppressions=[convert.suppression_to_proto(e) for e in page], next_page_token=token
         )

@@ -16,7 +16,7 @@ from anonymizers.text.identity import Identifiers
 from anonymizers.text.matches import REDACTED
 from anonymizers.text.redaction import Redactor
 from db.connection import Connection
-from server import audit, subjects, tenant_keys
+from server import audit, subjects, suppressions, tenant_keys
 from server.audit import AuditEntry
 from server.database import wait_durable
 from server.errors import FailedPrecondition
@@ -219,23 +219,26 @@ async def _submit(
         existing = await idempotent_job(conn, request, subject_hash, fingerprint)
         assert existing is not None
         return existing
-    await _keep_identifiers_and_note(
+    suppressed = await _keep_identifiers_and_note(
         conn,
         registry,
         request,
         resolved,
         scope,
-        region=tenant.region,
+        tenant=tenant,
         job_id=row.id,
         keyring=keyring,
     )
+    details = _audit_details(request, resolved, plan, row, holds)
+    if suppressed is not None:
+        details["suppressed"] = suppressed  # new entries, a count: no identifier
     entry = AuditEntry(
         tenant_id=request.tenant_id,
         actor=request.requested_by,
         action=f"{request.kind.value}.{'dry_run' if request.dry_run else 'requested'}",
         job_id=row.id,
         subject_hash=subject_hash,
-        details=_audit_details(request, resolved, plan, row, holds),
+        details=details,
     )
     # Last: the append holds the tenant's audit chain until the commit. A dry run's
     # job is done already: no worker has anything to do, nobody watches it yet.
@@ -312,27 +315,41 @@ async def _keep_identifiers_and_note(
     resolved: Resolved,
     scope: Scope,
     *,
-    region: str,
+    tenant: _Tenant,
     job_id: uuid.UUID,
     keyring: Keyring,
-) -> None:
+) -> int | None:
     """Keep the subject's identifiers while the job runs, and the request's note
-    with them redacted."""
+    with them redacted. An Erase (unless skip_suppression) also suppresses the
+    subject's emails and phone numbers from now on: answers how many entries are
+    new (None: none was asked for)."""
+    region = tenant.region
     # A whole tenant's erasure deletes every row: it redacts nothing, so it needs no
     # identifiers (a tenant's are every name, email and handle it holds, slow to
     # gather); its redactor still takes every email, phone number and @handle.
     whole_erase = resolved.whole_tenant and request.kind is JobKind.ERASE
     ids: Identifiers | None = None
+    suppressed: int | None = None
     if not request.dry_run and not whole_erase and not resolved.file_ids:
         ids = await subject_identifiers(conn, registry, scope, region)
         await conn.execute(
             Q["insert_identifiers"], job_id, ids.to_json(), _fake_key(request, keyring, job_id)
         )
+        if request.kind is JobKind.ERASE and not request.skip_suppression:
+            suppressed = await suppressions.add(
+                conn,
+                request.tenant_id,
+                suppressions.of_identifiers(ids, tenant.key, region),
+                reason_code=request.reason_code.value,
+                actor=request.requested_by,
+                job_id=job_id,
+            )
     if request.note:
         if ids is None and not (resolved.whole_tenant or resolved.file_ids):
             ids = await subject_identifiers(conn, registry, scope, region)  # a dry run's
         note = redact_note(request.note, ids or Identifiers(region=region))
         await conn.execute(Q["set_job_note"], job_id, note)
+    return suppressed
 
 
 def _audit_details(

@@ -31,6 +31,10 @@ _MAX_EMAIL = 254
 _EMAIL = re.compile(
     r"[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+"
 )
+# A control character (a line break, NUL, an escape) is in no phone number; nor is
+# text this long (the parser's work grows with it).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MAX_PHONE = 64
 # Separates these hashes from the subject hashes made with the same key.
 _DOMAIN = b"atomicrm.privacy suppression\x00"
 
@@ -61,14 +65,18 @@ class Entry:
 
 
 def normalized(identifier: Identifier, region: str) -> str | None:
-    """The form an identifier is compared in: an email casefolded, a phone number as
-    E.164 (read in `region` without a country code); None when it is neither."""
+    """The form an identifier is compared in: an email casefolded (the exact address:
+    "jane+news@example.com" is not "jane@example.com", a provider's own rules about
+    dots and tags are not guessed), a phone number as E.164 (read in `region` without
+    a country code); None when it is neither."""
     value = identifier.value.strip()
     if identifier.kind is IdentifierKind.EMAIL:
         email = value.casefold()
         if len(email) > _MAX_EMAIL or not _EMAIL.fullmatch(email):
             return None
         return email
+    if len(value) > _MAX_PHONE or _CONTROL.search(value):
+        return None
     phone = phones.parse(value, region)
     return phone.e164 if phone else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -12,27 +12,20 @@ from typing import Literal
 from anonymizers.registry import Registry
 from anonymizers.text.phones import digits
 from atomicrm.privacy.v1 import privacy_pb2 as pb
-from server.convert import KIND_FROM_PROTO, STATE_FROM_PROTO
+from server.convert import KIND_FROM_PROTO, REASON_FROM_PROTO, STATE_FROM_PROTO, identifier_of
 from server.errors import InvalidArgument
 from server.job_model import JobKind, JobRequest, JobState, ReasonCode
 from server.subjects import Subject, SubjectKind
+from server.suppressions import MAX_IDENTIFIERS, Identifier
 
 MAX_TENANT_ID = 64
 MAX_EMAIL = 254  # RFC 5321
 MAX_IDEMPOTENCY_KEY = 128
 MAX_REASON = 500
 MAX_NOTE = 200
-# The proto's ReasonCode by number; the stored value is the Python enum's.
-_REASON_CODES = {
-    pb.REASON_CODE_UNSPECIFIED: ReasonCode.UNSPECIFIED,
-    pb.REASON_CODE_DATA_SUBJECT_REQUEST: ReasonCode.DATA_SUBJECT_REQUEST,
-    pb.REASON_CODE_ACCOUNT_CLOSED: ReasonCode.ACCOUNT_CLOSED,
-    pb.REASON_CODE_RETENTION: ReasonCode.RETENTION,
-    pb.REASON_CODE_LEGAL_OBLIGATION: ReasonCode.LEGAL_OBLIGATION,
-    pb.REASON_CODE_OPERATOR_CORRECTION: ReasonCode.OPERATOR_CORRECTION,
-    pb.REASON_CODE_OTHER: ReasonCode.OTHER,
-}
 MAX_PAGE_SIZE = 500
+MAX_SUPPRESSIONS_PAGE = 1000
+DEFAULT_SUPPRESSIONS_PAGE = 100
 # More names than any registry holds is a mistake or an attack, not a request.
 MAX_DATA_TYPES = 64
 DEFAULT_PAGE_SIZE = 50
@@ -180,12 +173,13 @@ def job_request(
         consistent_across_jobs=(
             isinstance(request, pb.AnonymizeRequest) and request.consistent_across_jobs
         ),
+        skip_suppression=isinstance(request, pb.EraseRequest) and request.skip_suppression,
     )
 
 
 def _reason(request: pb.EraseRequest | pb.AnonymizeRequest) -> tuple[ReasonCode, str]:
     """The reason code and the note; the deprecated free-text `reason` is a note."""
-    code = _REASON_CODES.get(request.reason_code)
+    code = REASON_FROM_PROTO.get(request.reason_code)
     if code is None:
         raise InvalidArgument("reason_code", "is not one of the ReasonCode values")
     legacy = request.reason  # deprecated field, accepted for one version
@@ -308,3 +302,42 @@ def kind(value: int) -> JobKind | None:
     if found is None:
         raise InvalidArgument("kind", "is not a JobKind")
     return found
+
+
+def identifiers(
+    values: Sequence[pb.Identifier], *, required: bool = False
+) -> tuple[Identifier, ...]:
+    """A suppression RPC's identifiers: at most MAX_IDENTIFIERS, each with its email or
+    phone set. Whether each is an email or a phone number is the tenant's to say
+    (its region): server/suppression_list.py. `required`: at least one."""
+    if len(values) > MAX_IDENTIFIERS:
+        raise InvalidArgument(
+            "identifiers", f"has {len(values)} entries; at most {MAX_IDENTIFIERS} per call"
+        )
+    if required and not values:
+        raise InvalidArgument("identifiers", "is required: name at least one email or phone")
+    found: list[Identifier] = []
+    for i, value in enumerate(values):
+        identifier = identifier_of(value)
+        if identifier is None:
+            raise InvalidArgument(f"identifiers[{i}]", "is empty: set email or phone")
+        found.append(identifier)
+    return tuple(found)
+
+
+def reason_code(value: int, *, required: bool = False) -> ReasonCode:
+    """A suppression's reason code; `required`: not REASON_CODE_UNSPECIFIED."""
+    code = REASON_FROM_PROTO.get(pb.ReasonCode.ValueType(value))
+    if code is None:
+        raise InvalidArgument("reason_code", "is not one of the ReasonCode values")
+    if required and code is ReasonCode.UNSPECIFIED:
+        raise InvalidArgument(
+            "reason_code", "is required: say why (e.g. REASON_CODE_DATA_SUBJECT_REQUEST)"
+        )
+    return code
+
+
+def suppressions_page_size(value: int) -> int:
+    if value < 0 or value > MAX_SUPPRESSIONS_PAGE:
+        raise InvalidArgument("page_size", f"must be between 0 and {MAX_SUPPRESSIONS_PAGE}")
+    return value or DEFAULT_SUPPRESSIONS_PAGE

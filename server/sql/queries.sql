@@ -531,3 +531,27 @@ LIMIT $4;
 
 -- name: drop_suppressions
 DELETE FROM privacy_suppressions WHERE tenant_id = $1;
+
+-- name: suppression_context
+-- One round trip at the start of a suppression RPC: does the tenant exist, its key
+-- and its phone region. With $2 (a new key wrapped by keyring $3) the key is made
+-- on first use, as submit_context does; without it nothing is written (a tenant
+-- with no key has no entries). The key's columns are NULL when there is none, or
+-- when a concurrent first use created it after this statement began.
+WITH new_key AS (
+    INSERT INTO privacy_tenant_keys (tenant_id, key_id, wrapped)
+    SELECT $1, $3, $2
+    WHERE $2::bytea IS NOT NULL AND EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)
+    ON CONFLICT (tenant_id) DO NOTHING
+    RETURNING key, key_id, wrapped
+), key AS (
+    SELECT key, key_id, wrapped FROM new_key
+    UNION ALL
+    SELECT key, key_id, wrapped FROM privacy_tenant_keys WHERE tenant_id = $1
+    LIMIT 1
+)
+SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
+       (SELECT key FROM key) AS key,
+       (SELECT key_id FROM key) AS key_id,
+       (SELECT wrapped FROM key) AS wrapped,
+       (SELECT phone_region FROM privacy_tenant_settings WHERE tenant_id = $1) AS phone_region;
