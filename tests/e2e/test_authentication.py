@@ -29,7 +29,13 @@ from tests import factories
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PrivacyService"]
 # Tables a refused call must leave as they were.
-_WATCHED = ("privacy_jobs", "privacy_job_tasks", "privacy_audit_log", "privacy_legal_holds")
+_WATCHED = (
+    "privacy_jobs",
+    "privacy_job_tasks",
+    "privacy_audit_log",
+    "privacy_legal_holds",
+    "privacy_suppressions",
+)
 
 
 def _requests(tenant: str, job_id: str, hold_id: str) -> dict[str, Any]:
@@ -47,6 +53,18 @@ def _requests(tenant: str, job_id: str, hold_id: str) -> dict[str, Any]:
         "ReleaseLegalHold": pb.ReleaseLegalHoldRequest(hold_id=hold_id, reason="case closed"),
         "ListLegalHolds": pb.ListLegalHoldsRequest(tenant_id=tenant),
         "VerifyAuditLog": pb.VerifyAuditLogRequest(tenant_id=tenant),
+        "CheckSuppression": pb.CheckSuppressionRequest(
+            tenant_id=tenant, identifiers=[pb.Identifier(email="jane@example.com")]
+        ),
+        "Suppress": pb.SuppressRequest(
+            tenant_id=tenant, identifiers=[pb.Identifier(email="jane@example.com")]
+        ),
+        "Unsuppress": pb.UnsuppressRequest(
+            tenant_id=tenant,
+            identifiers=[pb.Identifier(email="jane@example.com")],
+            reason_code=pb.REASON_CODE_OTHER,
+        ),
+        "ListSuppressions": pb.ListSuppressionsRequest(tenant_id=tenant),
     }
 
 

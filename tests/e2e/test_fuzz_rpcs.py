@@ -42,12 +42,18 @@ WRITTEN = (
     "privacy_job_identifiers",
     "privacy_audit_log",
     "privacy_legal_holds",
+    "privacy_suppressions",
 )
 
 strings = st.one_of(
     st.sampled_from(["", "acme", "ghost", "contacts", "a@b.co", "nul\x00byte", "x" * 70]),
     st.text(max_size=80),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=600),
+)
+identifiers = st.one_of(
+    st.just(pb.Identifier()),
+    st.builds(lambda v: pb.Identifier(email=v), st.just("Jane.Doe@example.com") | strings),
+    st.builds(lambda v: pb.Identifier(phone=v), st.just("+1 (555) 010-2030") | strings),
 )
 int64s = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 int32s = st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -90,6 +96,21 @@ def _job_fields(draw: st.DrawFn) -> dict[str, Any]:
     return fields
 
 
+def _suppression_request(draw: st.DrawFn, method: str) -> Any:
+    if method == "ListSuppressions":
+        return pb.ListSuppressionsRequest(
+            tenant_id=draw(tenants),
+            page_size=draw(st.integers(0, 1100) | int32s),
+            page_token=draw(optional_strings),
+        )
+    request = getattr(pb, f"{method}Request")(
+        tenant_id=draw(tenants), identifiers=draw(st.lists(identifiers, max_size=5))
+    )
+    if method != "CheckSuppression":
+        request.reason_code = pb.ReasonCode.ValueType(draw(st.integers(0, 6) | int32s))
+    return request
+
+
 @st.composite
 def calls(draw: st.DrawFn) -> tuple[str, Any]:
     """One RPC name and a request for it."""
@@ -107,6 +128,10 @@ def calls(draw: st.DrawFn) -> tuple[str, Any]:
                 "SetLegalHold",
                 "ReleaseLegalHold",
                 "ListLegalHolds",
+                "CheckSuppression",
+                "Suppress",
+                "Unsuppress",
+                "ListSuppressions",
             ]
         )
     )
@@ -145,6 +170,8 @@ def calls(draw: st.DrawFn) -> tuple[str, Any]:
         request = pb.ListLegalHoldsRequest(
             tenant_id=draw(tenants), include_released=draw(st.booleans())
         )
+    elif "Suppress" in method:
+        request = _suppression_request(draw, method)
     else:
         request = getattr(pb, f"{method}Request")(job_id=draw(job_ids))
     return method, request

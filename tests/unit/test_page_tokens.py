@@ -40,3 +40,27 @@ def test_a_token_is_only_read_on_its_own_listing(key: bytes, listing: tuple[str,
     with pytest.raises(InvalidArgument) as refused:
         pagetokens.read(key, listing, token)
     assert refused.value.field == "page_token"
+
+
+@given(
+    created=st.datetimes(timezones=st.just(UTC)),
+    identifier_hash=st.binary(min_size=32, max_size=32),
+)
+def test_a_suppressions_token_reads_back_as_its_cursor(
+    created: datetime, identifier_hash: bytes
+) -> None:
+    cursor = pagetokens.EntryCursor(created, identifier_hash)
+    listing = ("ListSuppressions", "acme")
+    assert (
+        pagetokens.read_entry(KEY, listing, pagetokens.make_entry(KEY, listing, cursor)) == cursor
+    )
+
+
+def test_a_jobs_token_is_no_suppressions_token_nor_the_reverse() -> None:
+    now = datetime.now(UTC)
+    jobs = pagetokens.make(KEY, LISTING, pagetokens.Cursor(now, uuid.uuid4()))
+    entries = pagetokens.make_entry(KEY, LISTING, pagetokens.EntryCursor(now, b"h" * 32))
+    with pytest.raises(InvalidArgument, match="ListSuppressions"):
+        pagetokens.read_entry(KEY, LISTING, jobs)
+    with pytest.raises(InvalidArgument, match="ListJobs"):
+        pagetokens.read(KEY, LISTING, entries)
