@@ -170,7 +170,7 @@ def calls(draw: st.DrawFn) -> tuple[str, Any]:
         request = pb.ListLegalHoldsRequest(
             tenant_id=draw(tenants), include_released=draw(st.booleans())
         )
-    elif "Suppress" in method:
+    elif method.endswith(("Suppression", "Suppressions", "Suppress", "Unsuppress")):
         request = _suppression_request(draw, method)
     else:
         request = getattr(pb, f"{method}Request")(job_id=draw(job_ids))
