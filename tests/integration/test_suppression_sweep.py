@@ -105,7 +105,17 @@ async def test_a_contact_brought_back_is_erased_and_look_alikes_are_not(
         back,
         "Jane.Doe@example.com",
     )
+    # A colleague's thread that Jane is cc'd on: the colleague is no late arrival.
+    colleague = await _insert_contact(db, tenant, "Colleague", "pat@acme.example", None)
+    await db.execute(
+        "INSERT INTO messages (tenant_id, channel, contact_id, direction, sender, recipients, "
+        "cc, body) VALUES ($1, 'email', $2, 'inbound', 'pat@acme.example', "
+        "'{sales@acme.example}', '{JANE.DOE@example.com}', 'Looping in Jane')",
+        tenant,
+        colleague,
+    )
     look_alikes = [
+        colleague,
         await _insert_contact(db, tenant, "Other", "john.doe@example.com", None),
         await _insert_contact(db, tenant, "Elsewhere", "jane.doe@example.org", None),
         await _insert_contact(db, tenant, "Digit", None, "+1 207 946 0959"),
@@ -151,10 +161,20 @@ async def test_a_contact_brought_back_is_erased_and_look_alikes_are_not(
     assert (
         await db.fetchval(
             "SELECT count(*) FROM messages WHERE tenant_id = $1 AND "
-            "(sender || body || array_to_string(recipients, ' ')) ILIKE '%jane.doe@example.com%'",
+            "concat_ws(' ', sender, body, array_to_string(recipients || cc || bcc, ' ')) "
+            "ILIKE '%jane.doe@example.com%'",
             tenant,
         )
         == 0
+    )
+    # The colleague's message stays, with Jane's address redacted from it.
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM messages WHERE tenant_id = $1 AND contact_id = $2",
+            tenant,
+            colleague,
+        )
+        == 1
     )
     # The look-alikes and the other tenant's Jane are all there, as they were.
     assert await db.fetchval(
