@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import checkpoints, credentials, metrics, retention, tenant_keys
+from server import checkpoints, credentials, metrics, retention, suppression_sweep, tenant_keys
 from server.auth import Authenticator, AuthInterceptor
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
@@ -111,6 +111,8 @@ class App:
             self._start_metrics(self.pool)
         if self.settings.workers and self.settings.retention_interval:
             self._start_retention(self.pool, self.settings.retention_interval)
+        if self.settings.workers and self.settings.suppression_sweep_interval:
+            self._start_suppression_sweep(self.pool, self.settings.suppression_sweep_interval)
         if signer is not None and every:
             self._start_checkpoints(self.pool, signer, every)
 
@@ -156,6 +158,20 @@ class App:
             stop=self._stop_workers,
         )
         self._side_tasks.append(asyncio.create_task(rules))
+
+    def _start_suppression_sweep(self, pool: asyncpg.Pool, every: timedelta) -> None:
+        """Processes with workers erase the late arrivals of suppressed identifiers; a
+        lock lets one at a time."""
+        sweep = suppression_sweep.run_forever(
+            pool,
+            self.registry,
+            every=every,
+            keyring=self.keyring,
+            deadline=self.settings.deadline,
+            default_region=self.settings.default_phone_region,
+            stop=self._stop_workers,
+        )
+        self._side_tasks.append(asyncio.create_task(sweep))
 
     def _start_checkpoints(
         self, pool: asyncpg.Pool, signer: checkpoints.Signer, every: timedelta

@@ -104,6 +104,7 @@ def settings(db_url: str, blob_dir: Path, tmp_path: Path) -> Settings:
         grace=timedelta(seconds=5),
         pool_size=6,
         retention_interval=None,  # tests run retention themselves, when they mean to
+        suppression_sweep_interval=None,  # and the suppression sweep
         audit_checkpoint_interval=None,  # and take audit checkpoints themselves
     )
 
