@@ -1,6 +1,7 @@
 """make bench: the service beside the raw-SQL limit, on the same data, in the same run.
 
     python -m bench [--contacts N] [--messages-per-contact M] [--quick] [--only FIGURE]
+                    [--suppressed N] [--suppression-calls N]
 
 Seeds tenants with COPY (pairs with the same seed are identical), runs a real
 `privacyctl serve` process against them, and prints a table of ratios; the
@@ -31,10 +32,11 @@ from bench import measure
 from demo.seeding import seed_tenant
 from server.blobs import LocalBlobStore
 from server.database import migrate, resolve_url
+from server.tenant_keys import open_keyring, tenant_key
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 # What --only takes: the steps of _run(), by the first word of their key.
-FIGURES = ("submission", "latency", "export", "erase", "anonymize")
+FIGURES = ("submission", "latency", "export", "erase", "anonymize", "suppression")
 # The tenants each figure uses (see _run's steps).
 TENANTS = {
     "submission": ("small",),
@@ -42,6 +44,7 @@ TENANTS = {
     "export": ("anon_svc", "small"),
     "erase": ("erase_svc", "erase_raw"),
     "anonymize": ("anon_svc", "anon_raw"),
+    "suppression": ("suppress",),
 }
 
 
@@ -81,6 +84,7 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         "anon_svc": args.contacts,
         "anon_raw": args.contacts,
         "small": small,
+        "suppress": 50,  # its suppression list is what figure 6 reads
     }
     if args.only:  # seed only the tenants the chosen figures use
         wanted = {tenant for figure in args.only for tenant in TENANTS[figure]}
@@ -115,12 +119,13 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     for index in indexes:
         await conn.execute(index["indexdef"])
     log(f"built {len(indexes)} mention indexes in {time.perf_counter() - started:.1f}s")
+    listed = await _fill_suppressions(conn, tmp, args.suppressed) if "suppress" in plan else None
     # The seeded tables only: statistics taken of the service's own tables while
     # they are empty make plans cached for the whole run (the foreign key checks'
     # among them) believe they stay empty, so each lookup of a job scans them all.
     # VACUUM too: otherwise autovacuum visits the freshly loaded tables (millions of
     # inserted rows) while the first figures run, and takes a core from them.
-    await conn.execute(f"VACUUM (ANALYZE) {', '.join(measure.TABLES)}")
+    await conn.execute(f"VACUUM (ANALYZE) {', '.join((*measure.TABLES, 'privacy_suppressions'))}")
     # Seeding leaves hundreds of MB (rows, WAL, blob files) to write back: flushed
     # here, so that no figure pays for it.
     await conn.execute("CHECKPOINT")
@@ -131,6 +136,7 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         "DATABASE_URL": url,
         "PRIVACY_BLOB_DIR": str(tmp / "blobs"),
         "PRIVACY_DATA_DIR": str(tmp / "data"),  # where serve writes the dev token
+        "PRIVACY_KEYRING": str(tmp / "data" / "keyring"),  # the one the bench filled with
         "PRIVACY_GRPC_ADDR": f"127.0.0.1:{port}",
         "PRIVACY_METRICS_ADDR": "",
         "PRIVACY_BATCH_SIZE": str(args.batch_size),
@@ -172,6 +178,15 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
                 ),
             ),
         ]
+        if listed is not None:
+            steps.append(
+                (
+                    "suppression",
+                    lambda: measure.suppression(
+                        target, url, listed, args.suppression_calls, args.suppression_callers
+                    ),
+                )
+            )
         for key, step in steps:
             if args.only and key.split("_")[0] not in args.only:
                 continue
@@ -183,6 +198,19 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         await server.wait()
         await conn.close()
     return results
+
+
+async def _fill_suppressions(
+    conn: asyncpg.Connection, tmp: Path, entries: int
+) -> measure.SuppressedTenant:
+    """Tenant `suppress`'s suppression list, filled directly with the tenant's key (from
+    the keyring the server is then started with)."""
+    started = time.perf_counter()
+    keyring = await open_keyring(conn, tmp / "data" / "keyring")
+    key = await tenant_key(conn, "suppress", keyring)
+    listed = await measure.fill_suppressions(conn, "suppress", key, entries)
+    log(f"suppressed {entries} identifiers in {time.perf_counter() - started:.1f}s")
+    return listed
 
 
 def log(text: str) -> None:
@@ -260,6 +288,17 @@ def table(results: dict[str, Any]) -> str:
                 ">= 1000/s, p99 < 50 ms",
             )
         )
+    if c := results.get("suppression"):
+        svc, raw = c["service"], c["raw"]
+        rows.append(
+            (
+                f"6 CheckSuppression {c['callers']}x{c['batch']}",
+                f"{svc['identifiers_per_s']:,.0f} ids/s, p99 {svc['p99_ms']:.1f} ms",
+                f"SQL {raw['identifiers_per_s']:,.0f} ids/s, p99 {raw['p99_ms']:.1f} ms",
+                c["ratio"],
+                ">= 20,000 ids/s, p99 <= 20 ms",
+            )
+        )
     out = [f"{'figure':<26}{'service':>24}{'beside':>32}{'ratio':>8}  target"]
     for label, svc, raw, ratio, goal in rows:
         r = f"{ratio:.2f}" if ratio is not None else "-"
@@ -284,6 +323,19 @@ def cli() -> None:
     parser.add_argument(
         "--naive-rows", type=int, help="rows for the naive faker (2,000; --quick 500)"
     )
+    parser.add_argument(
+        "--suppressed",
+        type=int,
+        help="suppressed identifiers in figure 6's tenant (100,000; --quick 10,000)",
+    )
+    parser.add_argument(
+        "--suppression-calls",
+        type=int,
+        help="CheckSuppression calls of 100 identifiers to time (2,000; --quick 300)",
+    )
+    parser.add_argument(
+        "--suppression-callers", type=int, default=16, help="concurrent checkers (16)"
+    )
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -295,8 +347,11 @@ def cli() -> None:
     )
     args = parser.parse_args()
     # --quick changes the defaults only: what is given on the command line stays.
-    defaults = (2000, 1000, 500) if args.quick else (100_000, 2000, 2000)
-    for name, default in zip(("contacts", "requests", "naive_rows"), defaults, strict=True):
+    defaults = (
+        (2000, 1000, 500, 10_000, 300) if args.quick else (100_000, 2000, 2000, 100_000, 2000)
+    )
+    names = ("contacts", "requests", "naive_rows", "suppressed", "suppression_calls")
+    for name, default in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, default)
     results = asyncio.run(main(args))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import statistics
 import time
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from faker import Faker
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
-from clients.client import PrivacyClient, subject
+from clients.client import PrivacyClient, email, subject
 from clients.export_files import file_chunks_of, lines_of
+from server import suppressions
+from server.job_model import ReasonCode
 
 # Every table of a tenant, in an order a plain DELETE can follow (references first).
 TABLES = (
@@ -347,3 +350,150 @@ async def _naive_faker(conn: asyncpg.Connection, tenant: str, limit: int) -> flo
             row["id"],
         )
     return len(rows) / (time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class SuppressedTenant:
+    """A tenant's suppression list as the bench filled it: emails it holds (hits) and
+    as many it does not (misses), with their keyed hashes, index for index."""
+
+    tenant: str
+    hits: list[str]
+    misses: list[str]
+    hit_hashes: list[bytes]
+    miss_hashes: list[bytes]
+
+
+async def fill_suppressions(
+    conn: asyncpg.Connection, tenant: str, key: bytes, entries: int
+) -> SuppressedTenant:
+    """Fill the tenant's suppression list directly with `entries` emails' keyed hashes
+    (as an Erase would have: server.suppressions.identifier_hash with the tenant's
+    key), in one INSERT … SELECT unnest."""
+    hits = [f"suppressed{i}@bench.example" for i in range(entries)]
+    misses = [f"welcome{i}@bench.example" for i in range(entries)]
+
+    def hashes(emails: list[str]) -> list[bytes]:
+        return [
+            suppressions.identifier_hash(key, suppressions.IdentifierKind.EMAIL, e.casefold())
+            for e in emails
+        ]
+
+    hit_hashes, miss_hashes = hashes(hits), hashes(misses)
+    await conn.execute(
+        "INSERT INTO privacy_suppressions (tenant_id, identifier_hash, kind, reason_code, actor) "
+        "SELECT $1, h, 'email', $3, 'bench' FROM unnest($2::bytea[]) AS h",
+        tenant,
+        hit_hashes,
+        ReasonCode.DATA_SUBJECT_REQUEST.value,
+    )
+    return SuppressedTenant(tenant, hits, misses, hit_hashes, miss_hashes)
+
+
+def suppression_batches(listed: SuppressedTenant, calls: int, size: int) -> list[list[int]]:
+    """`calls` batches of `size` indexes into hits and misses: the first half of each
+    batch hits, the second misses (the same indexes for the service and raw SQL)."""
+    rng = random.Random(1)
+    half = size // 2
+    count = len(listed.hits)
+    return [[rng.randrange(count) for _ in range(2 * half)] for _ in range(calls)]
+
+
+def _rates(identifiers: int, elapsed: float, latencies: list[float]) -> dict[str, float]:
+    return {
+        "identifiers_per_s": identifiers / elapsed,
+        "calls_per_s": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * _percentile(latencies, 0.99),
+    }
+
+
+async def _callers(batches: list[list[int]], callers: int, call: Any) -> tuple[float, list[float]]:
+    """Run `call(batch)` over every batch from `callers` concurrent callers; seconds
+    and each call's latency."""
+    latencies: list[float] = []
+    queue = iter(batches)
+
+    async def caller() -> None:
+        for batch in queue:
+            started = time.perf_counter()
+            await call(batch)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    return time.perf_counter() - started, latencies
+
+
+async def suppression_service(
+    target: Target, listed: SuppressedTenant, batches: list[list[int]], callers: int
+) -> dict[str, float]:
+    """CheckSuppression over one channel from `callers` concurrent callers; every
+    answer is checked (hits suppressed, misses not)."""
+
+    async with target.client() as client:
+
+        async def call(batch: list[int]) -> None:
+            half = len(batch) // 2
+            asked = [email(listed.hits[i]) for i in batch[:half]]
+            asked += [email(listed.misses[i]) for i in batch[half:]]
+            answer = await client.check_suppression(listed.tenant, asked, timeout=10)
+            if answer.suppressed != (True,) * half + (False,) * (len(batch) - half):
+                raise RuntimeError("CheckSuppression answered wrong")
+
+        await _callers(batches[: 2 * callers], callers, call)  # warm up
+        elapsed, latencies = await _callers(batches, callers, call)
+    return _rates(sum(map(len, batches)), elapsed, latencies)
+
+
+async def suppression_raw(
+    url: str, listed: SuppressedTenant, batches: list[list[int]], callers: int
+) -> dict[str, float]:
+    """The same lookups as one query per batch with precomputed hashes, over
+    `callers` connections: what the database alone answers."""
+    pool = await asyncpg.create_pool(url, min_size=callers, max_size=callers)
+    try:
+
+        async def call(batch: list[int]) -> None:
+            half = len(batch) // 2
+            hashes = [listed.hit_hashes[i] for i in batch[:half]]
+            hashes += [listed.miss_hashes[i] for i in batch[half:]]
+            async with pool.acquire() as conn:
+                found = await conn.fetch(
+                    "SELECT identifier_hash FROM privacy_suppressions "
+                    "WHERE tenant_id = $1 AND identifier_hash = ANY($2)",
+                    listed.tenant,
+                    hashes,
+                )
+            if len(found) != len(set(hashes[:half])):
+                raise RuntimeError("the raw lookup found other than the hits")
+
+        await _callers(batches[: 2 * callers], callers, call)  # warm up
+        elapsed, latencies = await _callers(batches, callers, call)
+    finally:
+        await pool.close()
+    return _rates(sum(map(len, batches)), elapsed, latencies)
+
+
+async def suppression(
+    target: Target,
+    url: str,
+    listed: SuppressedTenant,
+    calls: int,
+    callers: int,
+    batch: int = 100,
+) -> dict[str, Any]:
+    """CheckSuppression, `calls` batches of `batch` (half hits, half misses) from
+    `callers` concurrent callers, beside one raw query per batch, same batches."""
+    batches = suppression_batches(listed, calls, batch)
+    service = await suppression_service(target, listed, batches, callers)
+    raw = await suppression_raw(url, listed, batches, callers)
+    return {
+        "entries": len(listed.hits),
+        "calls": calls,
+        "batch": batch,
+        "callers": callers,
+        "service": service,
+        "raw": raw,
+        "ratio": service["identifiers_per_s"] / raw["identifiers_per_s"],
+    }

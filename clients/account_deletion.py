@@ -8,6 +8,16 @@ When a user closes their account:
 2. `undo` during the grace period cancels them; nothing has happened yet, so
    nothing needs undoing.
 3. `wait` follows the jobs to their end and reports the outcome.
+
+The closed account's identifiers are suppressed (docs/suppression.md) by the Erase
+that `schedule` asks for: an Erase suppresses its subject's emails and phone numbers
+from the moment it is accepted (it does not pass skip_suppression), so from the
+closing on, services feeding the CRM are told not to bring the account back, though
+the erasure itself waits out the grace period. The workflow makes no Suppress call
+of its own (it knows the user's id, not their identifiers), nor an Unsuppress call
+on `undo`: the entries carry the Erase job's id, and what cancelling that job does
+to them is the service's rule. A whole tenant's erasure (last owner) destroys the tenant's key, and
+with it the tenant's suppression entries: there is no tenant left to feed.
 """
 
 from __future__ import annotations
@@ -85,6 +95,7 @@ class AccountDeletion:
         subject_under_16: bool = False,
     ) -> Scheduled:
         """Schedule the erasure of a closed account (and of its tenant, for the last owner).
+        Accepted, the account's erasure suppresses its identifiers at once.
 
         `closed_at` (default now) anchors both times, so a retry days later asks for
         the same deadline; the idempotency keys make it return the same jobs.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -73,6 +75,51 @@ def subject(
         return pb.Subject(user_id=user_id)
     assert whole_tenant is not None
     return pb.Subject(whole_tenant=pb.WholeTenant(confirm_tenant_id=whole_tenant))
+
+
+def email(value: str) -> pb.Identifier:
+    """An email to check or suppress, as received (compared casefolded)."""
+    return pb.Identifier(email=value)
+
+
+def phone(value: str) -> pb.Identifier:
+    """A phone number to check or suppress, as received (compared as E.164, read in
+    the tenant's region when written without a country code)."""
+    return pb.Identifier(phone=value)
+
+
+# At most this many identifiers per CheckSuppression, Suppress or Unsuppress call.
+MAX_IDENTIFIERS = 1000
+
+
+class Answer(StrEnum):
+    """What CheckSuppression says of one identifier."""
+
+    SUPPRESSED = "suppressed"  # must not be stored (or contacted)
+    NOT_SUPPRESSED = "not suppressed"
+    INVALID = "invalid"  # neither an email nor a phone number
+
+
+@dataclass(frozen=True)
+class SuppressionCheck:
+    """CheckSuppression's answers, one per identifier in request order."""
+
+    identifiers: tuple[pb.Identifier, ...]
+    suppressed: tuple[bool, ...]
+    invalid: frozenset[int]  # indexes (0-based) of identifiers that are no identifier
+
+    def answer(self, index: int) -> Answer:
+        if index in self.invalid:
+            return Answer.INVALID
+        return Answer.SUPPRESSED if self.suppressed[index] else Answer.NOT_SUPPRESSED
+
+    @property
+    def answers(self) -> tuple[Answer, ...]:
+        return tuple(self.answer(i) for i in range(len(self.identifiers)))
+
+    @property
+    def any_suppressed(self) -> bool:
+        return any(self.suppressed)
 
 
 def _with_token(details: grpc.aio.ClientCallDetails, token: str) -> grpc.aio.ClientCallDetails:
@@ -154,7 +201,7 @@ class PrivacyClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def erase(
+    async def erase(  # noqa: PLR0913 - one keyword per field of EraseRequest
         self,
         tenant_id: str,
         subject: pb.Subject,
@@ -167,9 +214,12 @@ class PrivacyClient:
         not_before: datetime | None = None,
         deadline: datetime | None = None,
         subject_under_16: bool = False,
+        skip_suppression: bool = False,
     ) -> pb.Job:
         """Ask for an erasure; returns the accepted job at once. `note` (a ticket
-        reference) is stored redacted of the subject and never audited."""
+        reference) is stored redacted of the subject and never audited. The erased
+        contact's or user's emails and phone numbers are suppressed from the moment
+        the request is accepted, unless `skip_suppression`."""
         request = pb.EraseRequest(
             tenant_id=tenant_id,
             subject=subject,
@@ -181,6 +231,7 @@ class PrivacyClient:
             not_before=_timestamp(not_before),
             deadline=_timestamp(deadline),
             subject_under_16=subject_under_16,
+            skip_suppression=skip_suppression,
         )
         return await _unary(self._stub.Erase(request))
 
@@ -290,6 +341,66 @@ class PrivacyClient:
     ) -> list[pb.LegalHold]:
         request = pb.ListLegalHoldsRequest(tenant_id=tenant_id, include_released=include_released)
         return list((await _unary(self._stub.ListLegalHolds(request))).holds)
+
+    async def check_suppression(
+        self,
+        tenant_id: str,
+        identifiers: Sequence[pb.Identifier],
+        *,
+        timeout: float | None = None,
+    ) -> SuppressionCheck:
+        """Is each identifier (`email(...)`, `phone(...)`; at most MAX_IDENTIFIERS)
+        suppressed in the tenant? `timeout` is the call's deadline in seconds. On
+        UNAVAILABLE or DEADLINE_EXCEEDED the answer is unknown: hold the records and
+        retry, never store them unchecked (docs/suppression.md)."""
+        request = pb.CheckSuppressionRequest(tenant_id=tenant_id, identifiers=list(identifiers))
+        response = await _unary(self._stub.CheckSuppression(request, timeout=timeout))
+        if len(response.suppressed) != len(identifiers):
+            raise PrivacyClientError(
+                grpc.StatusCode.INTERNAL,
+                f"{len(response.suppressed)} answers for {len(identifiers)} identifiers",
+            )
+        return SuppressionCheck(
+            tuple(identifiers), tuple(response.suppressed), frozenset(response.invalid)
+        )
+
+    async def suppress(
+        self,
+        tenant_id: str,
+        identifiers: Sequence[pb.Identifier],
+        *,
+        reason_code: pb.ReasonCode.ValueType = pb.REASON_CODE_UNSPECIFIED,
+    ) -> int:
+        """Suppress identifiers (each valid; at most MAX_IDENTIFIERS); audited. Answers
+        how many entries are new."""
+        request = pb.SuppressRequest(
+            tenant_id=tenant_id, identifiers=list(identifiers), reason_code=reason_code
+        )
+        return (await _unary(self._stub.Suppress(request))).added
+
+    async def unsuppress(
+        self,
+        tenant_id: str,
+        identifiers: Sequence[pb.Identifier],
+        *,
+        reason_code: pb.ReasonCode.ValueType,
+    ) -> int:
+        """Lift suppressions (the person consents again); the reason code is required
+        and audited. Answers how many entries there were."""
+        request = pb.UnsuppressRequest(
+            tenant_id=tenant_id, identifiers=list(identifiers), reason_code=reason_code
+        )
+        return (await _unary(self._stub.Unsuppress(request))).removed
+
+    async def list_suppressions(
+        self, tenant_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> pb.ListSuppressionsResponse:
+        """One page of the tenant's entries, newest first (keyed hashes, never the
+        identifiers); next_page_token is empty on the last page."""
+        request = pb.ListSuppressionsRequest(
+            tenant_id=tenant_id, page_size=page_size, page_token=page_token
+        )
+        return await _unary(self._stub.ListSuppressions(request))
 
 
 def _timestamp(value: datetime | None) -> Timestamp | None:

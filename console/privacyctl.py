@@ -9,31 +9,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import grpc
 from rich.console import Console
 from rich.table import Table
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.account_deletion import AccountDeletion
-from clients.client import DEFAULT_TARGET, PrivacyClient, PrivacyClientError, subject
+from clients.client import PrivacyClientError, subject
 from clients.export_files import write_ndjson, write_zip
 from clients.progress import STATE_NAMES, watch_with_progress
-
-EXIT_OK = 0
-EXIT_JOB_NOT_SUCCEEDED = 1
-EXIT_RPC_ERROR = 2
+from console import common, suppression
+from console.common import EXIT_JOB_NOT_SUCCEEDED, EXIT_OK, EXIT_RPC_ERROR, REASON_CODES, add_target
 
 _STATES = {name: value for value, name in STATE_NAMES.items() if name != "unspecified"}
 _KINDS = {"erase": pb.JOB_KIND_ERASE, "anonymize": pb.JOB_KIND_ANONYMIZE}
-REASON_CODES = {
-    name.removeprefix("REASON_CODE_").lower(): value for name, value in pb.ReasonCode.items()
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_database_commands(sub)
     _add_audit_commands(sub)
     _add_export_and_job_reading_commands(sub)
+    suppression.add_commands(sub)
     return parser
 
 
@@ -90,7 +84,7 @@ def _add_job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
             description=f"Submit an {verb} job for one subject (or a whole tenant); "
             "--wait follows it to its end.",
         )
-        _add_target(cmd)
+        add_target(cmd)
         cmd.add_argument("--tenant", required=True)
         _add_subject(cmd, files=name == "erase")
         cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
@@ -108,6 +102,8 @@ def _add_job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "redacted of the subject's identifiers, never in the audit log)",
         )
         cmd.add_argument("--reason", default="", help="deprecated: use --note")
+        if name == "erase":
+            suppression.add_erase_option(cmd)
         if name == "anonymize":
             cmd.add_argument(
                 "--consistent-across-jobs",
@@ -140,7 +136,7 @@ def _add_job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "it during the grace period; --wait follows it and reports the outcome. Retrying "
         "returns the same jobs.",
     )
-    _add_target(delete)
+    add_target(delete)
     delete.add_argument("--tenant", required=True)
     delete.add_argument("--user-id", type=int, required=True)
     delete.add_argument("--last-owner", action="store_true", help="erase the tenant too")
@@ -161,16 +157,16 @@ def _add_hold_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     hold_sub = hold.add_subparsers(dest="hold_command", required=True, metavar="COMMAND")
     hold_set = hold_sub.add_parser("set", help="hold a subject's or a tenant's data")
-    _add_target(hold_set)
+    add_target(hold_set)
     hold_set.add_argument("--tenant", required=True)
     _add_subject(hold_set, data_types=False)
     hold_set.add_argument("--reason", required=True, help="the legal matter (audit log)")
     hold_release = hold_sub.add_parser("release", help="release a hold")
-    _add_target(hold_release)
+    add_target(hold_release)
     hold_release.add_argument("hold_id")
     hold_release.add_argument("--reason", default="", help="why (audit log)")
     hold_list = hold_sub.add_parser("list", help="a tenant's holds")
-    _add_target(hold_list)
+    add_target(hold_list)
     hold_list.add_argument("--tenant", required=True)
     hold_list.add_argument("--all", action="store_true", help="released ones too")
 
@@ -225,7 +221,8 @@ def _add_database_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         "create",
         help="make a credential and print its token",
         description="Scopes: erase, erase.tenant (whole-tenant Erase, with erase), "
-        "anonymize, export, jobs.read, jobs.cancel, hold, audit.read.",
+        "anonymize, export, jobs.read, jobs.cancel, hold, audit.read, suppression.read "
+        "(CheckSuppression, ListSuppressions), suppression.write (Suppress, Unsuppress).",
     )
     create.add_argument("name", help="the caller's name, e.g. account-deletion")
     create.add_argument(
@@ -301,7 +298,7 @@ def _add_export_and_job_reading_commands(
         "files/; --out X.ndjson (or -) writes NDJSON records and the manifest, no file "
         "contents. See docs/export.md.",
     )
-    _add_target(exp)
+    add_target(exp)
     exp.add_argument("--tenant", required=True)
     _add_subject(exp)
     exp.add_argument("--out", required=True, help="a .zip or .ndjson path, or - for stdout")
@@ -309,7 +306,7 @@ def _add_export_and_job_reading_commands(
     jobs = sub.add_parser(
         "jobs", help="list a tenant's jobs", description="List jobs, newest first."
     )
-    _add_target(jobs)
+    add_target(jobs)
     jobs.add_argument("--tenant", required=True)
     jobs.add_argument("--state", choices=sorted(_STATES))
     jobs.add_argument("--kind", choices=sorted(_KINDS))
@@ -320,7 +317,7 @@ def _add_export_and_job_reading_commands(
         help="follow a job with a progress bar",
         description="Show a job's progress until it ends.",
     )
-    _add_target(watch)
+    add_target(watch)
     watch.add_argument("job_id")
 
     cancel = sub.add_parser(
@@ -328,7 +325,7 @@ def _add_export_and_job_reading_commands(
         help="cancel a job",
         description="Cancel a job: at once if not started, else at its next batch boundary.",
     )
-    _add_target(cancel)
+    add_target(cancel)
     cancel.add_argument("job_id")
 
 
@@ -391,46 +388,6 @@ def _subject(args: argparse.Namespace) -> pb.Subject:
     )
 
 
-def _tls_from_env() -> grpc.ChannelCredentials | None:
-    """TLS when PRIVACY_TLS_CA names the CA to trust; with PRIVACY_TLS_CLIENT_CERT and
-    PRIVACY_TLS_CLIENT_KEY, also present a client certificate (mutual TLS)."""
-    ca = os.environ.get("PRIVACY_TLS_CA")
-    if not ca:
-        return None
-    cert = os.environ.get("PRIVACY_TLS_CLIENT_CERT")
-    key = os.environ.get("PRIVACY_TLS_CLIENT_KEY")
-    return grpc.ssl_channel_credentials(
-        Path(ca).read_bytes(),
-        Path(key).read_bytes() if key else None,
-        Path(cert).read_bytes() if cert else None,
-    )
-
-
-def _add_target(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument(
-        "--target",
-        default=os.environ.get("PRIVACY_GRPC_ADDR", DEFAULT_TARGET),
-        help="server address (PRIVACY_GRPC_ADDR, default %(default)s)",
-    )
-    cmd.add_argument(
-        "--token",
-        default=os.environ.get("PRIVACY_TOKEN"),
-        help="bearer token (PRIVACY_TOKEN; unset: the development token in "
-        "PRIVACY_DATA_DIR/dev-token, written by the server's first start)",
-    )
-
-
-def _token(args: argparse.Namespace) -> str | None:
-    if args.token:
-        return str(args.token)
-    dev = Path(os.environ.get("PRIVACY_DATA_DIR", ".data")) / "dev-token"
-    return dev.read_text().strip() if dev.is_file() else None
-
-
-def _client(args: argparse.Namespace) -> PrivacyClient:
-    return PrivacyClient(args.target, token=_token(args), tls=_tls_from_env())
-
-
 def _describe(job: pb.Job) -> str:
     counts = ", ".join(
         f"{p.data_type} {p.done}/{p.planned}"
@@ -454,8 +411,8 @@ def _describe(job: pb.Job) -> str:
 
 
 async def _submit(args: argparse.Namespace, console: Console) -> int:
-    async with _client(args) as client:
-        common: dict[str, Any] = {
+    async with common.client(args) as client:
+        fields: dict[str, Any] = {
             "data_types": args.data_types,
             "dry_run": args.dry_run,
             "idempotency_key": args.idempotency_key,
@@ -466,13 +423,15 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
             "subject_under_16": args.under_16,
         }
         if args.command == "erase":
-            job = await client.erase(args.tenant, _subject(args), **common)
+            job = await client.erase(
+                args.tenant, _subject(args), skip_suppression=args.skip_suppression, **fields
+            )
         else:
             job = await client.anonymize(
                 args.tenant,
                 _subject(args),
                 consistent_across_jobs=args.consistent_across_jobs,
-                **common,
+                **fields,
             )
         console.print(f"accepted {_describe(job)}")
         if args.wait and job.state not in (pb.JOB_STATE_SUCCEEDED,):
@@ -482,7 +441,7 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _export(args: argparse.Namespace, console: Console) -> int:
-    async with _client(args) as client:
+    async with common.client(args) as client:
         chunks = client.export(args.tenant, _subject(args), data_types=args.data_types)
         if args.out == "-":
             await write_ndjson(chunks, sys.stdout)
@@ -505,7 +464,7 @@ async def _export(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _jobs(args: argparse.Namespace, console: Console) -> int:
-    async with _client(args) as client:
+    async with common.client(args) as client:
         page = await client.list_jobs(
             args.tenant,
             state=_STATES[args.state] if args.state else pb.JOB_STATE_UNSPECIFIED,
@@ -528,21 +487,21 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _watch(args: argparse.Namespace, console: Console) -> int:
-    async with _client(args) as client:
+    async with common.client(args) as client:
         job = await watch_with_progress(client, args.job_id, console)
     console.print(_describe(job))
     return EXIT_OK if job.state == pb.JOB_STATE_SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED
 
 
 async def _cancel(args: argparse.Namespace, console: Console) -> int:
-    async with _client(args) as client:
+    async with common.client(args) as client:
         job = await client.cancel_job(args.job_id)
     console.print(_describe(job))
     return EXIT_OK
 
 
 async def _delete_account(args: argparse.Namespace, console: Console) -> int:
-    async with _client(args) as client:
+    async with common.client(args) as client:
         workflow = AccountDeletion(client, grace=timedelta(days=args.grace_days))
         scheduled = await workflow.schedule(args.tenant, args.user_id, last_owner=args.last_owner)
         for job in scheduled.jobs:
@@ -565,7 +524,7 @@ def _describe_hold(hold: pb.LegalHold) -> str:
 
 
 async def _hold(args: argparse.Namespace, console: Console) -> int:
-    async with _client(args) as client:
+    async with common.client(args) as client:
         if args.hold_command == "set":
             held = [await client.set_legal_hold(args.tenant, _subject(args), args.reason)]
         elif args.hold_command == "release":
@@ -639,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         "cancel": _cancel,
         "delete-account": _delete_account,
         "hold": _hold,
+        "suppression": suppression.run,
     }[args.command]
     try:
         return asyncio.run(run(args, console))

@@ -38,12 +38,17 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
         out,
         *("--contacts", "60", "--subjects", "5", "--callers", "4"),
         *("--requests", "20", "--naive-rows", "10"),
+        *("--suppressed", "200", "--suppression-calls", "20", "--suppression-callers", "4"),
     )
     results = json.loads(out.read_text())
-    for figure in ("erase", "anonymize", "export", "latency_small", "latency_large", "submission"):
+    figures = ("erase", "anonymize", "export", "latency_small", "latency_large", "submission")
+    for figure in (*figures, "suppression"):
         assert figure in results, figure
     assert results["erase"]["ratio"] > 0
     assert results["export"]["raw_bytes"] > 0
+    assert results["suppression"]["entries"] == 200
+    assert results["suppression"]["service"]["identifiers_per_s"] > 0
+    assert results["suppression"]["raw"]["identifiers_per_s"] > 0
     # The export beside its JSON limit too: the same rows as row_to_json, by COPY.
     assert results["export"]["json_copy_bytes"] > results["export"]["raw_bytes"]
     # As many erasures in flight in either tenant of figure 4.
@@ -54,6 +59,7 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
         "3 Export",
         "4 erase latency",
         "5 submission",
+        "6 CheckSuppression",
     ):
         assert label in text
 
@@ -69,7 +75,7 @@ async def test_only_measures_the_figures_asked_for(server_url: str, tmp_path: Pa
     results = json.loads(out.read_text())
     assert results["submission"]["requests"] == 10  # given sizes win over --quick's
     assert results["args"]["contacts"] == "40"
-    for figure in ("erase", "anonymize", "export", "latency_small", "latency_large"):
+    for figure in ("erase", "anonymize", "export", "latency_small", "latency_large", "suppression"):
         assert figure not in results, figure
     assert list(results["seeded_rows"]) == ["small"]  # only the tenants the figure uses
     assert "5 submission" in text

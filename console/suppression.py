@@ -1,0 +1,223 @@
+"""privacyctl suppression check | add | remove | list: the suppression list
+(docs/suppression.md), over the gRPC contract.
+
+Identifiers are given as `--email X` and `--phone Y`, each repeatable, and answered
+in the order given. Nothing is guessed from a bare argument: "0612345678" could be
+either in some forms, and a wrong guess would check (or suppress) the wrong thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC
+
+from rich.console import Console
+
+from atomicrm.privacy.v1 import privacy_pb2 as pb
+from clients.client import MAX_IDENTIFIERS, email, phone
+from console import common
+from console.common import EXIT_OK, EXIT_RPC_ERROR, REASON_CODES, add_target
+
+_REASON_NAMES = {value: name for name, value in REASON_CODES.items()}
+# ListSuppressions answers at most this many entries a page.
+_MAX_PAGE = 1000
+_DEFAULT_LIMIT = 100
+
+_EXIT_CODES = (
+    "Exit status: 0 when the service answered, 2 on an error (the service's, or a "
+    "command line without identifiers)."
+)
+
+
+def add_erase_option(cmd: argparse.ArgumentParser) -> None:
+    """`erase --skip-suppression`."""
+    cmd.add_argument(
+        "--skip-suppression",
+        action="store_true",
+        help="do not suppress the erased contact's or user's emails and phone numbers "
+        "(by default they are, from the moment the request is accepted: "
+        "`privacyctl suppression check` answers 'suppressed' for them)",
+    )
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """suppression check, add, remove and list."""
+    group = sub.add_parser(
+        "suppression",
+        help="check, add, remove or list suppressed emails and phone numbers",
+        description="The suppression list: emails and phone numbers erased here (an "
+        "Erase suppresses its subject's unless --skip-suppression), or never to be "
+        "stored, that the services feeding the CRM must not bring back. Kept as keyed "
+        "hashes only. Scopes: suppression.read (check, list), suppression.write (add, "
+        "remove). See docs/suppression.md.",
+    )
+    commands = group.add_subparsers(dest="suppression_command", required=True, metavar="COMMAND")
+    check = commands.add_parser(
+        "check",
+        help="is each identifier suppressed?",
+        description="Ask whether each identifier is suppressed in the tenant; prints one "
+        "line per identifier, in the order given: 'suppressed', 'not suppressed', or "
+        "'invalid' (neither an email nor a phone number). " + _EXIT_CODES,
+    )
+    add = commands.add_parser(
+        "add",
+        help="suppress identifiers (audited)",
+        description="Suppress emails or phone numbers that were never in the CRM (a person "
+        "who asks not to be contacted or stored). Each must be valid. Audited. " + _EXIT_CODES,
+    )
+    remove = commands.add_parser(
+        "remove",
+        help="lift suppressions (audited; --reason-code required)",
+        description="Lift suppressions, e.g. when the person consents again. The reason "
+        "code is required and kept in the audit log. " + _EXIT_CODES,
+    )
+    for cmd in (check, add, remove):
+        add_target(cmd)
+        cmd.add_argument("--tenant", required=True)
+        _add_identifiers(cmd)
+    add.add_argument(
+        "--reason-code",
+        choices=sorted(REASON_CODES),
+        default="unspecified",
+        help="why (kept with each entry and in the audit log)",
+    )
+    remove.add_argument(
+        "--reason-code",
+        choices=sorted(set(REASON_CODES) - {"unspecified"}),
+        required=True,
+        help="why (kept in the audit log)",
+    )
+    listing = commands.add_parser(
+        "list",
+        help="the tenant's entries: hashes, kind, when, why, by which job",
+        description="List the tenant's entries, newest first: the keyed hash of each "
+        "identifier (never the identifier), its kind, when and why it was suppressed, the "
+        "Erase job that did (or '-': suppressed by hand) and the caller. " + _EXIT_CODES,
+    )
+    add_target(listing)
+    listing.add_argument("--tenant", required=True)
+    listing.add_argument(
+        "--limit",
+        type=_count,
+        default=_DEFAULT_LIMIT,
+        help=f"at most this many entries ({_DEFAULT_LIMIT}; 0: all)",
+    )
+    listing.add_argument(
+        "--page-token", default="", help="go on from where a previous list stopped"
+    )
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("a whole number (0: all)")
+    return int(text)
+
+
+def _add_identifiers(cmd: argparse.ArgumentParser) -> None:
+    # One list, so the answers come in the order given on the command line.
+    cmd.set_defaults(identifiers=[])
+    cmd.add_argument(
+        "--email",
+        dest="identifiers",
+        action="append",
+        type=email,
+        metavar="EMAIL",
+        help="an email, in any case (repeatable)",
+    )
+    cmd.add_argument(
+        "--phone",
+        dest="identifiers",
+        action="append",
+        type=phone,
+        metavar="PHONE",
+        help="a phone number in any common format, read in the tenant's region when it "
+        "has no country code (repeatable)",
+    )
+
+
+def _shown(identifier: pb.Identifier) -> str:
+    kind = identifier.WhichOneof("kind") or "?"
+    return f"{kind} {getattr(identifier, kind, '')}"
+
+
+async def run(args: argparse.Namespace, console: Console) -> int:
+    """The suppression command the arguments name."""
+    if args.suppression_command == "list":
+        return await _list(args, console)
+    identifiers: list[pb.Identifier] = args.identifiers
+    if not identifiers:
+        console.print("[red]error[/red] give at least one --email or --phone")
+        return EXIT_RPC_ERROR
+    if len(identifiers) > MAX_IDENTIFIERS:
+        console.print(f"[red]error[/red] at most {MAX_IDENTIFIERS:,} identifiers a call")
+        return EXIT_RPC_ERROR
+    async with common.client(args) as client:
+        if args.suppression_command == "check":
+            answers = await client.check_suppression(args.tenant, identifiers)
+            for identifier, answer in zip(identifiers, answers.answers, strict=True):
+                _say(console, f"{_shown(identifier)}: {answer}")
+        elif args.suppression_command == "add":
+            reason = REASON_CODES[args.reason_code]
+            added = await client.suppress(args.tenant, identifiers, reason_code=reason)
+            _say(
+                console,
+                f"suppressed in {args.tenant}: {added} new of {len(identifiers)} "
+                "(the others were suppressed already)",
+            )
+        else:
+            reason = REASON_CODES[args.reason_code]
+            removed = await client.unsuppress(args.tenant, identifiers, reason_code=reason)
+            _say(
+                console,
+                f"suppression lifted in {args.tenant}: {removed} of {len(identifiers)} "
+                "(the others were not suppressed)",
+            )
+    return EXIT_OK
+
+
+def _say(console: Console, text: str) -> None:
+    """A line as is: no markup, no highlighting, never wrapped or cut."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _row(*cells: str) -> str:
+    hash_, kind, when, reason, job, actor = cells
+    return f"{hash_:<64}  {kind:<5}  {when:<25}  {reason:<22}  {job:<36}  {actor}"
+
+
+async def _list(args: argparse.Namespace, console: Console) -> int:
+    """Pages until --limit entries (or the last); each page asks for what is left, so
+    the token printed at the end goes on from exactly there."""
+    shown = 0
+    token = args.page_token
+    _say(console, _row("identifier_hash", "kind", "created", "reason", "job", "actor"))
+    async with common.client(args) as client:
+        while True:
+            left = args.limit - shown if args.limit else _MAX_PAGE
+            page = await client.list_suppressions(
+                args.tenant, page_size=min(left, _MAX_PAGE), page_token=token
+            )
+            for entry in page.suppressions:
+                _say(console, _entry(entry))
+            shown += len(page.suppressions)
+            token = page.next_page_token
+            if not token or (args.limit and shown >= args.limit):
+                break
+    _say(console, f"{shown} entries")
+    if token:
+        _say(
+            console,
+            f"more: privacyctl suppression list --tenant {args.tenant} --page-token {token}",
+        )
+    return EXIT_OK
+
+
+def _entry(entry: pb.Suppression) -> str:
+    return _row(
+        entry.identifier_hash,
+        entry.kind,
+        entry.created_at.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds"),
+        _REASON_NAMES.get(entry.reason_code, str(entry.reason_code)),
+        entry.job_id or "-",
+        entry.actor,
+    )
