@@ -15,9 +15,10 @@ from the moment it is accepted (it does not pass skip_suppression), so from the
 closing on, services feeding the CRM are told not to bring the account back, though
 the erasure itself waits out the grace period. The workflow makes no Suppress call
 of its own (it knows the user's id, not their identifiers), nor an Unsuppress call
-on `undo`: the entries carry the Erase job's id, and what cancelling that job does
-to them is the service's rule. A whole tenant's erasure (last owner) destroys the tenant's key, and
-with it the tenant's suppression entries: there is no tenant left to feed.
+on `undo`: cancelling the Erase lifts the entries it made (the service's rule, so
+an undone closing keeps nobody out). A whole tenant's erasure (last owner) destroys
+the tenant's key, and with it the tenant's suppression entries: there is no tenant
+left to feed.
 """
 
 from __future__ import annotations

@@ -35,6 +35,13 @@ async def end_job(conn: Connection, end: JobEnd) -> None:
     Identifiers are kept only while a job runs: they name the subject."""
     await conn.fetchval(Q["finish_job"], end.job_id, end.state.value, end.error)
     await conn.execute(Q["forget_identifiers"], end.job_id)
+    details = dict(end.details)
+    if end.state is JobState.CANCELLED:
+        # An erasure called off did not (wholly) happen: the suppression it made when
+        # it was accepted is lifted, or the person would be kept out for nothing.
+        lifted = await suppressions.lift_job(conn, end.tenant_id, end.job_id)
+        if lifted:
+            details["suppressions_lifted"] = lifted
     await audit.append(
         conn,
         AuditEntry(
@@ -43,7 +50,7 @@ async def end_job(conn: Connection, end: JobEnd) -> None:
             action=f"job.{end.state.value}",
             job_id=end.job_id,
             subject_hash=end.subject_hash,
-            details=dict(end.details),
+            details=details,
         ),
     )
     if end.destroy_tenant_key:

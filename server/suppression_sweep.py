@@ -11,8 +11,7 @@ What is looked at, in each tenant with entries:
 - contacts, by their email and phone number: an Erase of the contact (its
   messages, files, deals and notes go with it, and its identifiers are redacted
   from other rows' free text, as in any erasure);
-- user accounts, by their email and by the email and phone number of their
-  billing contacts (a billing contact is part of its user): an Erase of the user.
+- user accounts, by their own email: an Erase of the user.
 
 Identifiers are normalized and hashed here, in Python, with the tenant's key (the
 key never goes to SQL) and compared with the entries. No column tells when a row
@@ -20,11 +19,15 @@ was changed (the tables have only created_at, and an import may set that), so ea
 pass reads these tables whole for the tenants that have entries: correct first, and
 cheap at this scale (one HMAC per identifier).
 
-Messages are never a reason to erase anyone. A message from or to a suppressed
-address that belongs to a matched contact goes with that contact's erasure, and
-the erasure redacts the address wherever else it is written; but a contact is not
-erased because one of its messages names a suppressed address (a colleague cc'd, a
-forwarded thread): erasing the wrong person is worse than missing one.
+Billing contacts and messages are never a reason to erase anyone. A billing
+contact's address may be a third party's (an accountant's, a company's finance
+desk): erasing the account it is filed under would erase the wrong person, and no
+Erase takes a billing contact alone. It goes with its user's erasure. Messages: a
+message from or to a suppressed address that belongs to a matched contact goes
+with that contact's erasure, and the erasure redacts the address wherever else it
+is written; but a contact is not erased because one of its messages names a
+suppressed address (a colleague cc'd, a forwarded thread): erasing the wrong
+person is worse than missing one.
 
 An entry counts once its erasure has happened: while its job is open the subject's
 own rows are still there (that job erases them; during an account deletion's grace
@@ -202,8 +205,7 @@ async def _matches(
         async for u in conn.cursor(_Q["sweep_users"], tenant_id, prefetch=1000):
             if u["id"] in open_users:
                 continue
-            reasons = hasher.reasons(IdentifierKind.EMAIL, [u["email"], *u["billing_emails"]])
-            reasons += hasher.reasons(IdentifierKind.PHONE, list(u["billing_phones"]))
+            reasons = hasher.reasons(IdentifierKind.EMAIL, [u["email"]])
             if reasons:
                 found.append(_match(SubjectKind.USER_ID, u["id"], u["created_at"], reasons))
     if not found:

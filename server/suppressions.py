@@ -189,6 +189,13 @@ async def listing(
     ]
 
 
+async def lift_job(conn: Connection, tenant_id: str, job_id: uuid.UUID) -> int:
+    """Lift the entries an erasure made, when it is called off (cancelled): the
+    person was not erased, and must not be kept out. Answers how many there were."""
+    lifted: int = await conn.fetchval(Q["lift_job_suppressions"], tenant_id, job_id)
+    return lifted
+
+
 async def drop_tenant(conn: Connection, tenant_id: str) -> None:
     """Forget every entry of a tenant whose key is destroyed (they could no longer
     be checked, and must not be linkable to anyone)."""

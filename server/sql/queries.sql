@@ -529,6 +529,12 @@ WHERE tenant_id = $1
 ORDER BY created_at DESC, identifier_hash DESC
 LIMIT $4;
 
+-- name: lift_job_suppressions
+WITH lifted AS (
+    DELETE FROM privacy_suppressions WHERE tenant_id = $1 AND job_id = $2 RETURNING 1
+)
+SELECT count(*)::int FROM lifted;
+
 -- name: drop_suppressions
 DELETE FROM privacy_suppressions WHERE tenant_id = $1;
 

@@ -37,16 +37,11 @@ WHERE tenant_id = $1 AND (email IS NOT NULL OR phone IS NOT NULL)
 ORDER BY id;
 
 -- name: sweep_users
--- Every user account with its own email, and the emails and numbers of its billing
--- contacts (a billing contact belongs to its user: its erasure is the user's).
-SELECT u.id, u.created_at, u.email,
-       coalesce(array_agg(b.email) FILTER (WHERE b.email IS NOT NULL), '{}') AS billing_emails,
-       coalesce(array_agg(b.phone) FILTER (WHERE b.phone IS NOT NULL), '{}') AS billing_phones
-FROM users u
-LEFT JOIN billing_contacts b ON b.tenant_id = u.tenant_id AND b.user_id = u.id
-WHERE u.tenant_id = $1
-GROUP BY u.tenant_id, u.id
-ORDER BY u.id;
+-- Every user account with its own email (a billing contact's address may be a third
+-- party's: never a reason to erase the account, server/suppression_sweep.py).
+SELECT id, created_at, email FROM users
+WHERE tenant_id = $1 AND email IS NOT NULL
+ORDER BY id;
 
 -- name: sweep_keys_used
 -- Which of $2 (the sweep's idempotency keys) made a job already.

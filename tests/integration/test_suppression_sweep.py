@@ -10,7 +10,7 @@ import asyncpg
 from prometheus_client import REGISTRY
 
 from server import job_plan, suppression_sweep, suppressions, tenant_keys
-from server.job_model import Job, JobState
+from server.job_model import Job, JobState, ReasonCode
 from server.subjects import SubjectKind
 from server.suppressions import Identifier, IdentifierKind
 from tests import factories
@@ -59,11 +59,16 @@ async def _sweep(worker: JobRunner) -> list[Job] | None:
 async def _erased_jane(db: asyncpg.Connection, worker: JobRunner, tenant: str) -> None:
     """Jane erased at her request: her email and number are suppressed."""
     jane = await factories.contact(db, tenant, "Jane", "Doe", phone=JANE_PHONE, messages=2)
-    [done] = await worker.run((await worker.erase(tenant, SubjectKind.EMAIL, jane.email)).id)
-    assert done.state == JobState.SUCCEEDED
-    await _suppress(
-        db, worker, tenant, [Identifier(EMAIL, JANE_EMAIL), Identifier(PHONE, JANE_PHONE)], done
+    job = await worker.erase(
+        tenant, SubjectKind.EMAIL, jane.email, reason_code=ReasonCode.DATA_SUBJECT_REQUEST
     )
+    # The erasure suppressed her email and number when it was accepted.
+    entries = await db.fetch(
+        "SELECT kind FROM privacy_suppressions WHERE tenant_id = $1 AND job_id = $2", tenant, job.id
+    )
+    assert sorted(r["kind"] for r in entries) == ["email", "phone"]
+    [done] = await worker.run(job.id)
+    assert done.state == JobState.SUCCEEDED
 
 
 def _late_arrivals(tenant: str) -> float:
@@ -211,21 +216,29 @@ async def test_a_contact_changed_to_a_suppressed_number_is_erased(
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE id = $1", someone) == 0
 
 
-async def test_a_user_whose_billing_contact_is_suppressed_is_erased(
+async def test_a_user_with_an_erased_email_is_erased_and_billing_contacts_never_count(
     db: asyncpg.Connection, worker: JobRunner
 ) -> None:
     tenant = await factories.tenant(db, "acme")
     await _erased_jane(db, worker, tenant)
-    user = await db.fetchval(
-        "INSERT INTO users (tenant_id, email, name) VALUES ($1, 'j.doe@acme.example', 'J') "
+    back = await db.fetchval(
+        "INSERT INTO users (tenant_id, email, name) VALUES ($1, $2, 'Jane') RETURNING id",
+        tenant,
+        "JANE.DOE@example.com",
+    )
+    # Another account whose billing contact is Jane's number (she did its books): the
+    # account is someone else's, and stays.
+    client = await db.fetchval(
+        "INSERT INTO users (tenant_id, email, name) VALUES ($1, 'j.roe@acme.example', 'J') "
         "RETURNING id",
         tenant,
     )
     await db.execute(
         "INSERT INTO billing_contacts (tenant_id, user_id, name, email, phone) "
-        "VALUES ($1, $2, 'J', 'billing@acme.example', $3)",
+        "VALUES ($1, $2, 'J', $3, $4)",
         tenant,
-        user,
+        client,
+        JANE_EMAIL,
         "+12079460958",
     )
 
@@ -233,10 +246,14 @@ async def test_a_user_whose_billing_contact_is_suppressed_is_erased(
 
     assert jobs is not None
     [job] = jobs
-    assert await db.fetchval("SELECT user_ids FROM privacy_jobs WHERE id = $1", job.id) == [user]
+    assert await db.fetchval("SELECT user_ids FROM privacy_jobs WHERE id = $1", job.id) == [back]
     [done] = await worker.run(job.id)
     assert done.state == JobState.SUCCEEDED
-    assert await db.fetchval("SELECT count(*) FROM billing_contacts") == 0
+    assert await db.fetchval("SELECT count(*) FROM users WHERE id = $1", back) == 0
+    assert await db.fetchval("SELECT count(*) FROM users WHERE id = $1", client) == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM billing_contacts WHERE user_id = $1", client) == 1
+    )
 
 
 async def test_entries_of_an_open_or_cancelled_erasure_are_not_swept(

@@ -3,15 +3,20 @@ and that one tenant's entries never answer for another."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
 import pytest
 
-from server import suppression_list, suppressions, tenant_keys
+from server import jobs, suppression_list, suppressions, tenant_keys
 from server.errors import InvalidArgument, NotFound
-from server.job_model import ReasonCode
+from server.job_model import JobState, ReasonCode
 from server.keyring import Keyring
+from server.subjects import SubjectKind
 from server.suppressions import Identifier, IdentifierKind
 from tests import factories
+from tests.helpers.workers import JobRunner
 
 EMAIL, PHONE = IdentifierKind.EMAIL, IdentifierKind.PHONE
 
@@ -203,3 +208,37 @@ async def test_drop_tenant_forgets_its_entries_only(
     await suppressions.drop_tenant(db, "acme")
     tenants = await db.fetch("SELECT tenant_id FROM privacy_suppressions")
     assert [r["tenant_id"] for r in tenants] == ["globex"]
+
+
+async def test_an_erasure_called_off_lifts_the_suppression_it_made(
+    db: asyncpg.Connection, worker: JobRunner
+) -> None:
+    # An account deletion in its grace period, undone: the person was not erased
+    # and must not be kept out by the entries the Erase made when it was accepted.
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe")
+    later = datetime.now(UTC) + timedelta(days=7)
+    job = await worker.erase(tenant, SubjectKind.EMAIL, jane.email, not_before=later)
+    own = "SELECT count(*) FROM privacy_suppressions WHERE tenant_id = $1 AND job_id = $2"
+    assert await db.fetchval(own, tenant, job.id) == 2  # her email and her number
+    # An entry Suppress made for her too (without a job) is not the erasure's.
+    key = await tenant_keys.tenant_key(db, tenant, worker.keyring)
+    by_hand = suppressions.hashed([Identifier(IdentifierKind.EMAIL, "jd@else.example")], key, "US")
+    await suppressions.add(
+        db,
+        tenant,
+        [(h, k) for h, k in zip(by_hand.hashes, by_hand.kinds, strict=True) if h is not None],
+        reason_code="data_subject_request",
+        actor="tester",
+    )
+
+    cancelled = await jobs.cancel(db, job.id, "tester")
+
+    assert cancelled.state == JobState.CANCELLED
+    assert await db.fetchval(own, tenant, job.id) == 0
+    assert await db.fetchval("SELECT count(*) FROM privacy_suppressions") == 1
+    details = await db.fetchval(
+        "SELECT details FROM privacy_audit_log WHERE job_id = $1 AND action = 'job.cancelled'",
+        job.id,
+    )
+    assert json.loads(details)["suppressions_lifted"] == 2
