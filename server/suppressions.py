@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -83,8 +83,21 @@ def normalized(identifier: Identifier, region: str) -> str | None:
 
 def identifier_hash(key: bytes, kind: IdentifierKind, normal: str) -> bytes:
     """The keyed hash an entry is stored as (of the normalized identifier)."""
-    message = _DOMAIN + f"{kind.value}:{normal}".encode()
-    return hmac.new(key, message, hashlib.sha256).digest()
+    return _hasher(key)(kind, normal)
+
+
+def _hasher(key: bytes) -> Callable[[IdentifierKind, str], bytes]:
+    """identifier_hash for many identifiers of one key: the key's HMAC state is made
+    once and copied for each (a profile of CheckSuppression had 14% of the server's
+    time in hmac.new, mostly setting the key up 100 times a call)."""
+    keyed = hmac.new(key, _DOMAIN, hashlib.sha256)
+
+    def digest(kind: IdentifierKind, normal: str) -> bytes:
+        mac = keyed.copy()
+        mac.update(f"{kind.value}:{normal}".encode())
+        return mac.digest()
+
+    return digest
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class Hashed:
 
 
 def hashed(identifiers: Sequence[Identifier], key: bytes, region: str) -> Hashed:
+    digest = _hasher(key)
     hashes: list[bytes | None] = []
     invalid: list[int] = []
     for i, identifier in enumerate(identifiers):
@@ -106,7 +120,7 @@ def hashed(identifiers: Sequence[Identifier], key: bytes, region: str) -> Hashed
             invalid.append(i)
             hashes.append(None)
         else:
-            hashes.append(identifier_hash(key, identifier.kind, normal))
+            hashes.append(digest(identifier.kind, normal))
     return Hashed(tuple(hashes), tuple(i.kind for i in identifiers), tuple(invalid))
 
 
