@@ -322,7 +322,7 @@ SET cancel_requested = true,
     state = CASE WHEN j.state = 'held' AND j.started_at IS NOT NULL THEN 'running'
                  ELSE j.state END
 FROM privacy_jobs old
-WHERE j.id = $1 AND old.id = j.id AND j.state IN ('scheduled', 'pending', 'running', 'held')
+WHERE j.id = $1 AND old.tenant_id = j.tenant_id AND old.id = j.id AND j.state IN ('scheduled', 'pending', 'running', 'held')
 RETURNING old.state, j.started_at IS NULL AS not_started, j.tenant_id, j.subject_hash;
 
 -- name: queue_blob_deletion
@@ -345,7 +345,7 @@ DELETE FROM privacy_blob_deletions WHERE tenant_id = $1 AND blob_key = ANY($2::t
 -- job's end is draining meanwhile (and deletes itself) are skipped, not waited
 -- for, so the two deletes never wait for each other in a cycle.
 DELETE FROM privacy_blob_deletions
-WHERE ctid = ANY(ARRAY(
+WHERE tenant_id = $1 AND ctid = ANY(ARRAY(
     SELECT ctid FROM privacy_blob_deletions
     WHERE tenant_id = $1 AND blob_key = ANY($2::text[])
     FOR UPDATE SKIP LOCKED));

@@ -13,7 +13,7 @@ ORDER BY s.tenant_id;
 -- have been undone), and those Suppress made (no job).
 SELECT s.identifier_hash, s.reason_code
 FROM privacy_suppressions s
-LEFT JOIN privacy_jobs j ON j.id = s.job_id
+LEFT JOIN privacy_jobs j ON j.tenant_id = s.tenant_id AND j.id = s.job_id
 WHERE s.tenant_id = $1
   AND (j.id IS NULL OR j.state NOT IN ('scheduled', 'pending', 'running', 'held', 'cancelled'));
 
