@@ -45,11 +45,11 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def machine_busy_seconds() -> float:
-    """CPU-seconds all cores spent other than idle (or waiting on I/O), from /proc/stat."""
+def machine_seconds() -> tuple[float, float]:
+    """CPU-seconds all cores spent busy, and idle waiting on I/O, from /proc/stat."""
     line = Path("/proc/stat").read_text().splitlines()[0].split()
     ticks = [int(v) for v in line[1:9]]  # user nice system idle iowait irq softirq steal
-    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS, ticks[4] / _TICKS
 
 
 @dataclass
@@ -65,7 +65,7 @@ class CpuMeter:
     _first: dict[int, float] = field(default_factory=dict)
     _last: dict[int, float] = field(default_factory=dict)
     _group_of: dict[int, str] = field(default_factory=dict)
-    _machine: float = 0.0
+    _machine: tuple[float, float] = (0.0, 0.0)
     _started: float = 0.0
 
     def _sample(self, *, first: bool) -> None:
@@ -79,7 +79,7 @@ class CpuMeter:
                 self._last[pid] = used
 
     def start(self) -> None:
-        self._machine = machine_busy_seconds()
+        self._machine = machine_seconds()
         self._started = time.perf_counter()
         self._sample(first=True)
 
@@ -96,7 +96,11 @@ class CpuMeter:
         used = dict.fromkeys(self.groups, 0.0)
         for pid, last in self._last.items():
             used[self._group_of[pid]] += last - self._first[pid]
-        used["machine"] = machine_busy_seconds() - self._machine
+        busy, iowait = machine_seconds()
+        used["machine"] = busy - self._machine[0]
+        used["iowait"] = iowait - self._machine[1]
+        # What else ran on the machine meanwhile (other work sharing its cores).
+        used["other"] = max(0.0, used["machine"] - sum(used[name] for name in self.groups))
         used["wall"] = time.perf_counter() - self._started
         return used
 
@@ -215,6 +219,7 @@ async def _measured(
                 "workers": lambda: {w.pid for w in workers},
                 "postgres": lambda: backends,
                 "serve": lambda: {server.pid},
+                "bench": lambda: {os.getpid()},  # this process: submits, waits, samples
             }
         )
 
@@ -265,6 +270,8 @@ async def _measured(
         "cpu_seconds": {k: v for k, v in used.items() if k != "wall"},
         # CPU-seconds per second of wall time: how many cores each kept busy.
         "cores_busy": {k: v / wall for k, v in used.items() if k != "wall"},
+        # How busy one worker process was: 1.0 is its interpreter's limit.
+        "per_worker_process": used["workers"] / wall / processes,
     }
 
 
@@ -277,7 +284,8 @@ async def scaleout(setup: Setup, rows: int) -> dict[str, Any]:
         print(
             f"scaleout {processes} process(es): {run['rows_per_s']:,.0f} rows/s; cores busy: "
             f"workers {busy['workers']:.2f}, postgres {busy['postgres']:.2f}, serve "
-            f"{busy['serve']:.2f}, machine {busy['machine']:.2f} "
+            f"{busy['serve']:.2f}, bench {busy['bench']:.2f}, other {busy['other']:.2f}, "
+            f"I/O wait {busy['iowait']:.2f}; each worker process {run['per_worker_process']:.2f} "
             f"({time.perf_counter() - started:.1f}s)",
             file=sys.stderr,
             flush=True,
