@@ -342,11 +342,11 @@ def table(results: dict[str, Any]) -> str:
             busy = run["cores_busy"]
             rows.append(
                 (
-                    f"7 {so['tenants']} Anonymize, {run['processes']} proc",
+                    f"7 {so['tenants']} Anonymize, {run['processes']}x{run['workers_per_process']}",
                     f"{run['rows_per_s']:,.0f} rows/s",
                     f"CPU workers {busy['workers']:.2f} pg {busy['postgres']:.2f}",
                     run["speedup"],
-                    f"x of 1 process; {so['cores']} cores",
+                    f"x of 1 proc; {so['cores']} cores",
                 )
             )
     out = [f"{'figure':<26}{'service':>24}{'beside':>32}{'ratio':>8}  target"]
@@ -389,7 +389,7 @@ def cli() -> None:
     parser.add_argument(
         "--scale-contacts",
         type=int,
-        help="contacts in each of figure 7's tenants (5,000; --quick 500)",
+        help="contacts in each of figure 7's tenants (2,500; --quick 500)",
     )
     parser.add_argument(
         "--scale-tenants", type=int, default=4, help="figure 7's tenants, one job each (4)"
@@ -410,7 +410,7 @@ def cli() -> None:
     defaults = (
         (2000, 1000, 500, 10_000, 300, 500)
         if args.quick
-        else (100_000, 2000, 2000, 100_000, 2000, 5000)
+        else (100_000, 2000, 2000, 100_000, 2000, 2500)
     )
     names = (
         "contacts",

@@ -140,10 +140,11 @@ async def _started(log: Path, count: int, processes: list[asyncio.subprocess.Pro
     raise RuntimeError(f"the workers never started: {text}")
 
 
-async def one_run(setup: Setup, processes: int, rows: int) -> dict[str, Any]:
-    """The tenants' Anonymize jobs with `processes` worker processes, on a fresh copy."""
-    name = f"{setup.template}_{processes}p"
-    run_dir = setup.tmp / f"{processes}p"
+async def one_run(setup: Setup, processes: int, workers: int, rows: int) -> dict[str, Any]:
+    """The tenants' Anonymize jobs with `processes` worker processes of `workers`
+    workers each, on a fresh copy."""
+    name = f"{setup.template}_{processes}x{workers}"
+    run_dir = setup.tmp / f"{processes}x{workers}"
     await setup.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{setup.template}"')
     try:
         await asyncio.to_thread(shutil.copytree, setup.blobs, run_dir / "blobs")
@@ -153,7 +154,7 @@ async def one_run(setup: Setup, processes: int, rows: int) -> dict[str, Any]:
             # The copy's writes are flushed here, so that no run pays for them.
             await conn.execute("CHECKPOINT")
             await asyncio.to_thread(os.sync)
-            return await _measured(setup, processes, rows, url, name, conn, run_dir)
+            return await _measured(setup, (processes, workers), rows, url, name, conn, run_dir)
         finally:
             await conn.close()
     finally:
@@ -163,13 +164,14 @@ async def one_run(setup: Setup, processes: int, rows: int) -> dict[str, Any]:
 
 async def _measured(
     setup: Setup,
-    processes: int,
+    shape: tuple[int, int],
     rows: int,
     url: str,
     name: str,
     conn: asyncpg.Connection,
     run_dir: Path,
 ) -> dict[str, Any]:
+    processes, per_process = shape
     port = measure.free_port()
     env = {
         **os.environ,
@@ -201,7 +203,7 @@ async def _measured(
         await measure.wait_serving(address)
         worker_env = {
             **env,
-            "PRIVACY_WORKERS": str(setup.workers_per_process),
+            "PRIVACY_WORKERS": str(per_process),
             "PRIVACY_LOG_LEVEL": "INFO",  # "worker started": ready
         }
         workers = [
@@ -211,7 +213,7 @@ async def _measured(
             for _ in range(processes)
         ]
         spawned += workers
-        await _started(run_dir / "workers.log", processes * setup.workers_per_process, workers)
+        await _started(run_dir / "workers.log", processes * per_process, workers)
         target = measure.Target(address, (run_dir / "data" / "dev-token").read_text().strip())
         backends: set[int] = set()
         meter = CpuMeter(
@@ -263,7 +265,7 @@ async def _measured(
     wall = used["wall"]
     return {
         "processes": processes,
-        "workers_per_process": setup.workers_per_process,
+        "workers_per_process": per_process,
         "rows": rows,
         "seconds": wall,
         "rows_per_s": rows / wall,
@@ -276,13 +278,19 @@ async def _measured(
 
 
 async def scaleout(setup: Setup, rows: int) -> dict[str, Any]:
+    """1, 2 and 4 processes of setup.workers_per_process workers; then, as a control,
+    one process with a worker per tenant (as many jobs in flight as 4 processes have):
+    what more processes give beyond more jobs at once."""
+    shapes = [(n, setup.workers_per_process) for n in PROCESSES]
+    shapes.append((1, len(setup.tenants)))
     runs = []
-    for processes in PROCESSES:
+    for processes, workers in shapes:
         started = time.perf_counter()
-        run = await one_run(setup, processes, rows)
+        run = await one_run(setup, processes, workers, rows)
         busy = run["cores_busy"]
         print(
-            f"scaleout {processes} process(es): {run['rows_per_s']:,.0f} rows/s; cores busy: "
+            f"scaleout {processes} process(es) x {workers} workers: "
+            f"{run['rows_per_s']:,.0f} rows/s; cores busy: "
             f"workers {busy['workers']:.2f}, postgres {busy['postgres']:.2f}, serve "
             f"{busy['serve']:.2f}, bench {busy['bench']:.2f}, other {busy['other']:.2f}, "
             f"I/O wait {busy['iowait']:.2f}; each worker process {run['per_worker_process']:.2f} "

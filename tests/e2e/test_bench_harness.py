@@ -39,7 +39,7 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
         *("--contacts", "60", "--subjects", "5", "--callers", "4"),
         *("--requests", "20", "--naive-rows", "10"),
         *("--suppressed", "200", "--suppression-calls", "20", "--suppression-callers", "4"),
-        *("--scale-contacts", "20", "--scale-tenants", "2"),
+        *("--scale-contacts", "20", "--scale-tenants", "3"),
     )
     results = json.loads(out.read_text())
     figures = ("erase", "anonymize", "export", "latency_small", "latency_large", "submission")
@@ -53,7 +53,8 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
     # Figure 7: the same jobs by 1, 2 and 4 worker processes, on copies of the same
     # rows, with where the CPU went.
     scale = results["scaleout"]
-    assert [run["processes"] for run in scale["runs"]] == [1, 2, 4]
+    shapes = [(run["processes"], run["workers_per_process"]) for run in scale["runs"]]
+    assert shapes == [(1, 2), (2, 2), (4, 2), (1, 3)]  # the control: a worker per tenant
     assert {run["rows"] for run in scale["runs"]} == {scale["rows"]}
     assert scale["rows"] > 0
     assert scale["runs"][0]["speedup"] == 1
@@ -72,8 +73,9 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
         "4 erase latency",
         "5 submission",
         "6 CheckSuppression",
-        "7 2 Anonymize, 1 proc",
-        "7 2 Anonymize, 4 proc",
+        "7 3 Anonymize, 1x2",
+        "7 3 Anonymize, 4x2",
+        "7 3 Anonymize, 1x3",
     ):
         assert label in text
 
