@@ -346,7 +346,8 @@ def table(results: dict[str, Any]) -> str:
                     f"{run['rows_per_s']:,.0f} rows/s",
                     f"CPU workers {busy['workers']:.2f} pg {busy['postgres']:.2f}",
                     run["speedup"],
-                    f"x of 1 proc; {so['cores']} cores",
+                    f"x of 1x{so['workers_per_process']}; CPU allows "
+                    f"{run['ceiling_rows_per_s']:,.0f}/s on {so['cores']} cores",
                 )
             )
     out = [f"{'figure':<26}{'service':>24}{'beside':>32}{'ratio':>8}  target"]

@@ -274,6 +274,9 @@ async def _measured(
         "cores_busy": {k: v / wall for k, v in used.items() if k != "wall"},
         # How busy one worker process was: 1.0 is its interpreter's limit.
         "per_worker_process": used["workers"] / wall / processes,
+        # What a row cost, in CPU: this holds still when other work takes cores away
+        # from a run, which the rate does not.
+        "cpu_ms_per_row": {k: 1000 * used[k] / rows for k in ("workers", "postgres", "serve")},
     }
 
 
@@ -300,13 +303,17 @@ async def scaleout(setup: Setup, rows: int) -> dict[str, Any]:
         )
         runs.append(run)
     one = runs[0]["rows_per_s"]
+    cores = os.cpu_count() or 1
     for run in runs:
         run["speedup"] = run["rows_per_s"] / one
+        # The rate if the workers, PostgreSQL and the serving process had every
+        # core to themselves at this cost per row: what the machine allows.
+        run["ceiling_rows_per_s"] = 1000 * cores / sum(run["cpu_ms_per_row"].values())
     return {
         "tenants": len(setup.tenants),
         "rows": rows,
         "workers_per_process": setup.workers_per_process,
-        "cores": os.cpu_count(),
+        "cores": cores,
         "job": "tenant-wide Anonymize, one per tenant, all submitted at once",
         "runs": runs,
     }
