@@ -1,11 +1,13 @@
 """make bench: the service beside the raw-SQL limit, on the same data, in the same run.
 
     python -m bench [--contacts N] [--messages-per-contact M] [--quick] [--only FIGURE]
-                    [--suppressed N] [--suppression-calls N]
+                    [--suppressed N] [--suppression-calls N] [--scale-contacts N]
 
 Seeds tenants with COPY (pairs with the same seed are identical), runs a real
 `privacyctl serve` process against them, and prints a table of ratios; the
-figures go to bench/results/latest.json too. DATABASE_URL picks the server
+figures go to bench/results/latest.json too. Figure 7 (scaleout) runs its own
+`privacyctl worker` processes, 1, 2 and 4 of them, each time on a fresh copy of
+its own tenants (bench/scaleout.py). DATABASE_URL picks the server
 (a database is created on it and dropped after); unset, the embedded one.
 """
 
@@ -16,7 +18,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import sys
 import tempfile
 import time
@@ -24,11 +25,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench import measure
+from bench import measure, scaleout
 from demo.seeding import seed_tenant
 from server.blobs import LocalBlobStore
 from server.database import migrate, resolve_url
@@ -36,7 +36,15 @@ from server.tenant_keys import open_keyring, tenant_key
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 # What --only takes: the steps of _run(), by the first word of their key.
-FIGURES = ("submission", "latency", "export", "erase", "anonymize", "suppression")
+FIGURES = (
+    "submission",
+    "latency",
+    "export",
+    "erase",
+    "anonymize",
+    "suppression",
+    "scaleout",
+)
 # The tenants each figure uses (see _run's steps).
 TENANTS = {
     "submission": ("small",),
@@ -45,32 +53,91 @@ TENANTS = {
     "erase": ("erase_svc", "erase_raw"),
     "anonymize": ("anon_svc", "anon_raw"),
     "suppression": ("suppress",),
+    "scaleout": (),  # its own tenants, in a database of its own (see _scaleout)
 }
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     admin_url = resolve_url(os.environ.get("DATABASE_URL"), Path(".data"))
     name = f"privacy_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(admin_url, name)
+    wanted = args.only or FIGURES
+    results: dict[str, Any] = {"seeded_rows": {}}
     try:
         with tempfile.TemporaryDirectory(prefix="privacy-bench-") as tmp:
-            return await _run(args, url, Path(tmp))
+            if any(figure != "scaleout" for figure in wanted):
+                await admin.execute(f'CREATE DATABASE "{name}"')
+                results = await _run(args, measure.with_database(admin_url, name), Path(tmp))
+            if "scaleout" in wanted:
+                results["scaleout"] = await _scaleout(
+                    args, admin, admin_url, f"{name}_scale", Path(tmp) / "scaleout"
+                )
+            return results
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for database in (name, f"{name}_scale"):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
+
+
+async def _seed(
+    conn: asyncpg.Connection, blobs: LocalBlobStore, plan: dict[str, int], messages: int
+) -> dict[str, int]:
+    """Seed each tenant of `plan` (tenant: contacts; seed 1, so the same data); their rows."""
+    seeded: dict[str, int] = {}
+    # A bulk load builds its GIN indexes once at the end, not row by row (the
+    # mention indexes of migration 0006 cost several times the seeding otherwise;
+    # docs/performance.md). Every figure is measured with them in place, as the
+    # service runs.
+    indexes = await conn.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes "
+        "WHERE schemaname = 'public' AND indexname LIKE '%\\_mentions\\_idx'"
+    )
+    for index in indexes:
+        await conn.execute(f'DROP INDEX "{index["indexname"]}"')
+    for tenant, contacts in plan.items():
+        started = time.perf_counter()
+        summary = await seed_tenant(
+            conn, blobs, tenant, contacts=contacts, seed=1, messages_per_contact=messages
+        )
+        seeded[tenant] = await measure.tenant_rows(conn, tenant)
+        log(
+            f"seeded {tenant}: {summary.contacts} contacts, {summary.messages} messages, "
+            f"{seeded[tenant]} rows in {time.perf_counter() - started:.1f}s"
+        )
+    started = time.perf_counter()
+    for index in indexes:
+        await conn.execute(index["indexdef"])
+    log(f"built {len(indexes)} mention indexes in {time.perf_counter() - started:.1f}s")
+    return seeded
+
+
+async def _scaleout(
+    args: argparse.Namespace, admin: asyncpg.Connection, admin_url: str, name: str, tmp: Path
+) -> dict[str, Any]:
+    """Figure 7: seed identical tenants into a template database, then measure
+    (bench/scaleout.py) on a fresh copy of it for each number of processes."""
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    conn = await asyncpg.connect(measure.with_database(admin_url, name))
+    try:
+        await migrate(conn)
+        tenants = tuple(f"scale{i + 1}" for i in range(args.scale_tenants))
+        plan = dict.fromkeys(tenants, args.scale_contacts)
+        seeded = await _seed(conn, LocalBlobStore(tmp / "blobs"), plan, args.messages_per_contact)
+        await conn.execute(f"VACUUM (ANALYZE) {', '.join(measure.TABLES)}")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()  # a template has no connections
+    setup = scaleout.Setup(
+        admin=admin,
+        admin_url=admin_url,
+        template=name,
+        blobs=tmp / "blobs",
+        tmp=tmp,
+        tenants=tenants,
+        workers_per_process=args.workers,
+        batch_size=args.batch_size,
+    )
+    return await scaleout.scaleout(setup, sum(seeded.values()))
 
 
 async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
@@ -89,36 +156,7 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     if args.only:  # seed only the tenants the chosen figures use
         wanted = {tenant for figure in args.only for tenant in TENANTS[figure]}
         plan = {tenant: n for tenant, n in plan.items() if tenant in wanted}
-    seeded: dict[str, int] = {}
-    # A bulk load builds its GIN indexes once at the end, not row by row (the
-    # mention indexes of migration 0006 cost several times the seeding otherwise;
-    # docs/performance.md). Every figure is measured with them in place, as the
-    # service runs.
-    indexes = await conn.fetch(
-        "SELECT indexname, indexdef FROM pg_indexes "
-        "WHERE schemaname = 'public' AND indexname LIKE '%\\_mentions\\_idx'"
-    )
-    for index in indexes:
-        await conn.execute(f'DROP INDEX "{index["indexname"]}"')
-    for tenant, contacts in plan.items():
-        started = time.perf_counter()
-        summary = await seed_tenant(
-            conn,
-            blobs,
-            tenant,
-            contacts=contacts,
-            seed=1,
-            messages_per_contact=args.messages_per_contact,
-        )
-        seeded[tenant] = await measure.tenant_rows(conn, tenant)
-        log(
-            f"seeded {tenant}: {summary.contacts} contacts, {summary.messages} messages, "
-            f"{seeded[tenant]} rows in {time.perf_counter() - started:.1f}s"
-        )
-    started = time.perf_counter()
-    for index in indexes:
-        await conn.execute(index["indexdef"])
-    log(f"built {len(indexes)} mention indexes in {time.perf_counter() - started:.1f}s")
+    seeded = await _seed(conn, blobs, plan, args.messages_per_contact)
     listed = await _fill_suppressions(conn, tmp, args.suppressed) if "suppress" in plan else None
     # The seeded tables only: statistics taken of the service's own tables while
     # they are empty make plans cached for the whole run (the foreign key checks'
@@ -130,7 +168,7 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     # here, so that no figure pays for it.
     await conn.execute("CHECKPOINT")
     await asyncio.to_thread(os.sync)
-    port = _free_port()
+    port = measure.free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -299,6 +337,19 @@ def table(results: dict[str, Any]) -> str:
                 ">= 20,000 ids/s, p99 <= 20 ms",
             )
         )
+    if so := results.get("scaleout"):
+        for run in so["runs"]:
+            busy = run["cores_busy"]
+            rows.append(
+                (
+                    f"7 {so['tenants']} Anonymize, {run['processes']}x{run['workers_per_process']}",
+                    f"{run['rows_per_s']:,.0f} rows/s",
+                    f"CPU workers {busy['workers']:.2f} pg {busy['postgres']:.2f}",
+                    run["speedup"],
+                    f"x of 1x{so['workers_per_process']}; CPU allows "
+                    f"{run['ceiling_rows_per_s']:,.0f}/s on {so['cores']} cores",
+                )
+            )
     out = [f"{'figure':<26}{'service':>24}{'beside':>32}{'ratio':>8}  target"]
     for label, svc, raw, ratio, goal in rows:
         r = f"{ratio:.2f}" if ratio is not None else "-"
@@ -336,8 +387,18 @@ def cli() -> None:
     parser.add_argument(
         "--suppression-callers", type=int, default=16, help="concurrent checkers (16)"
     )
+    parser.add_argument(
+        "--scale-contacts",
+        type=int,
+        help="contacts in each of figure 7's tenants (2,500; --quick 500)",
+    )
+    parser.add_argument(
+        "--scale-tenants", type=int, default=4, help="figure 7's tenants, one job each (4)"
+    )
     parser.add_argument("--batch-size", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="workers in each process with workers (2)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--only",
@@ -348,9 +409,18 @@ def cli() -> None:
     args = parser.parse_args()
     # --quick changes the defaults only: what is given on the command line stays.
     defaults = (
-        (2000, 1000, 500, 10_000, 300) if args.quick else (100_000, 2000, 2000, 100_000, 2000)
+        (2000, 1000, 500, 10_000, 300, 500)
+        if args.quick
+        else (100_000, 2000, 2000, 100_000, 2000, 2500)
     )
-    names = ("contacts", "requests", "naive_rows", "suppressed", "suppression_calls")
+    names = (
+        "contacts",
+        "requests",
+        "naive_rows",
+        "suppressed",
+        "suppression_calls",
+        "scale_contacts",
+    )
     for name, default in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, default)

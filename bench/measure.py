@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import socket
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
@@ -54,6 +56,17 @@ async def tenant_rows(conn: asyncpg.Connection, tenant: str) -> int:
     for table in TABLES:
         total += await conn.fetchval(f"SELECT count(*) FROM {table} WHERE tenant_id = $1", tenant)
     return total
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 @dataclass(frozen=True)

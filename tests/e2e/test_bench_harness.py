@@ -39,16 +39,29 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
         *("--contacts", "60", "--subjects", "5", "--callers", "4"),
         *("--requests", "20", "--naive-rows", "10"),
         *("--suppressed", "200", "--suppression-calls", "20", "--suppression-callers", "4"),
+        *("--scale-contacts", "20", "--scale-tenants", "3"),
     )
     results = json.loads(out.read_text())
     figures = ("erase", "anonymize", "export", "latency_small", "latency_large", "submission")
-    for figure in (*figures, "suppression"):
+    for figure in (*figures, "suppression", "scaleout"):
         assert figure in results, figure
     assert results["erase"]["ratio"] > 0
     assert results["export"]["raw_bytes"] > 0
     assert results["suppression"]["entries"] == 200
     assert results["suppression"]["service"]["identifiers_per_s"] > 0
     assert results["suppression"]["raw"]["identifiers_per_s"] > 0
+    # Figure 7: the same jobs by 1, 2 and 4 worker processes, on copies of the same
+    # rows, with where the CPU went.
+    scale = results["scaleout"]
+    shapes = [(run["processes"], run["workers_per_process"]) for run in scale["runs"]]
+    assert shapes == [(1, 2), (2, 2), (4, 2), (1, 3)]  # the control: a worker per tenant
+    assert {run["rows"] for run in scale["runs"]} == {scale["rows"]}
+    assert scale["rows"] > 0
+    assert scale["runs"][0]["speedup"] == 1
+    for run in scale["runs"]:
+        assert run["rows_per_s"] > 0
+        assert run["cpu_seconds"]["workers"] > 0
+        assert run["cpu_seconds"]["postgres"] > 0
     # The export beside its JSON limit too: the same rows as row_to_json, by COPY.
     assert results["export"]["json_copy_bytes"] > results["export"]["raw_bytes"]
     # As many erasures in flight in either tenant of figure 4.
@@ -60,6 +73,9 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
         "4 erase latency",
         "5 submission",
         "6 CheckSuppression",
+        "7 3 Anonymize, 1x2",
+        "7 3 Anonymize, 4x2",
+        "7 3 Anonymize, 1x3",
     ):
         assert label in text
 
@@ -75,7 +91,15 @@ async def test_only_measures_the_figures_asked_for(server_url: str, tmp_path: Pa
     results = json.loads(out.read_text())
     assert results["submission"]["requests"] == 10  # given sizes win over --quick's
     assert results["args"]["contacts"] == "40"
-    for figure in ("erase", "anonymize", "export", "latency_small", "latency_large", "suppression"):
+    for figure in (
+        "erase",
+        "anonymize",
+        "export",
+        "latency_small",
+        "latency_large",
+        "suppression",
+        "scaleout",
+    ):
         assert figure not in results, figure
     assert list(results["seeded_rows"]) == ["small"]  # only the tenants the figure uses
     assert "5 submission" in text
