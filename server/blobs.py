@@ -93,7 +93,7 @@ class LocalBlobStore:
         return f"{tenant_id}/{secrets.token_hex(16)}"
 
     def check(self, tenant_id: str, key: str) -> None:
-        _checked_parts(tenant_id, key)
+        check_key_parts(tenant_id, key)
 
     def _entry(self, tenant_id: str, key: str, *, create: bool = False) -> str:
         """The key's directory entry, in its checked directory (the entry itself is
@@ -101,7 +101,7 @@ class LocalBlobStore:
         parent, _, name = key.rpartition("/")
         known = self._dirs.get(parent)
         if known is None or known[0] != tenant_id:
-            _checked_parts(tenant_id, key)
+            check_key_parts(tenant_id, key)
             directory = self._directory(tenant_id, key, parent, create=create)
         elif name in _NOT_NAMES or "\0" in name:
             raise BlobKeyRefused(tenant_id, key, _ESCAPES)
@@ -217,7 +217,7 @@ class LocalBlobStore:
         return sum(not self.delete(tenant_id, key) for key in keys)
 
 
-def _checked_parts(tenant_id: str, key: str) -> None:
+def check_key_parts(tenant_id: str, key: str) -> None:
     """Refuse a key that is not `<tenant>/<name>[/…]` of plain names: another
     tenant's, an absolute path, `.` or `..`, an empty part, a NUL."""
     if tenant_id in _NOT_NAMES or "/" in tenant_id or "\0" in tenant_id:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,11 +19,12 @@ import pytest
 
 from clients.client import PrivacyClient
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import embedded_url, migrate
 from server.keyring import Keyring
 from server.tenant_keys import open_keyring
+from tests.helpers import s3
 from tests.helpers.database import with_database
 from tests.helpers.workers import JobRunner, job_runner
 
@@ -86,6 +87,28 @@ def blob_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def blobs(blob_dir: Path) -> LocalBlobStore:
     return LocalBlobStore(blob_dir)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 protocol server on loopback (moto's server mode), the AWS variables
+    pointing at it meanwhile."""
+    with s3.moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "s3"])
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    """Each store in turn: a local directory, then a versioned bucket on the S3 server."""
+    if request.param == "local":
+        yield LocalBlobStore(tmp_path / "store")
+        return
+    request.getfixturevalue("s3_endpoint")
+    store = s3.new_store()
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @pytest.fixture
