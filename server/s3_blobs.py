@@ -111,10 +111,16 @@ class S3BlobStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, tenant_id: str, key: str, data: bytes) -> None:
+        """One PUT: readers see the old object or the new one, never half of it. On a
+        versioned bucket the versions before it are deleted after it (a rewrite that
+        kept the old version would keep what the rewrite took out)."""
         name = self.object_name(tenant_id, key)
         with _store_errors():
-            # One PUT: readers see the old object or the new one, never half of it.
-            self.client.put_object(Bucket=self.bucket, Key=name, Body=data)
+            reply = self.client.put_object(Bucket=self.bucket, Key=name, Body=data)
+        written = reply.get("VersionId")
+        if written and written != "null":
+            older = [(v, m) for v, m in self.versions(tenant_id, key) if v != written]
+            self._delete_versions(tenant_id, key, name, older)
 
     def get(self, tenant_id: str, key: str) -> bytes:
         name = self.object_name(tenant_id, key)
@@ -178,6 +184,12 @@ class S3BlobStore:
         was no version with contents (gone already; the outbox may retry)."""
         name = self.object_name(tenant_id, key)
         found = self.versions(tenant_id, key)
+        self._delete_versions(tenant_id, key, name, found)
+        return any(not marker for _, marker in found)
+
+    def _delete_versions(
+        self, tenant_id: str, key: str, name: str, found: Sequence[tuple[str, bool]]
+    ) -> None:
         for start in range(0, len(found), _DELETE_CHUNK):
             chunk = found[start : start + _DELETE_CHUNK]
             objects: Any = [{"Key": name, "VersionId": version} for version, _ in chunk]
@@ -191,7 +203,6 @@ class S3BlobStore:
                 if "AccessDenied" in codes or any("lock" in c.lower() for c in codes):
                     raise BlobLocked(tenant_id, key, _locked_reason(errors))
                 raise BlobStoreError(f"the blob store refused a deletion: {', '.join(codes)}")
-        return any(not marker for _, marker in found)
 
     # Many at once: the requests overlap, as many as the client keeps connections.
     def get_many(self, tenant_id: str, keys: Sequence[str]) -> list[bytes | None]:

@@ -12,7 +12,7 @@ import pytest
 from server.blobs import BlobKeyRefused, BlobMissing
 from server.config import ConfigError, Settings
 from server.s3_blobs import BlobLocked, S3BlobStore, open_blob_store, parse_s3_url, s3_client
-from tests.helpers import s3
+from tests.helpers import blob_view, s3
 
 
 @pytest.fixture
@@ -32,12 +32,13 @@ def test_objects_live_under_the_prefix_by_tenant(store: S3BlobStore) -> None:
 
 def test_erasure_deletes_every_version_and_every_delete_marker(store: S3BlobStore) -> None:
     key, other = store.new_key("acme"), store.new_key("acme")
-    for text in (b"first", b"second", b"third"):
-        store.put("acme", key, text)
-    # A plain DELETE, as a careless client would: only a marker, the data stays.
     name = store.object_name("acme", key)
+    # Versions written by another client (the store's own put keeps only the latest);
+    # a plain DELETE, as a careless client would: only a marker, the data stays.
+    for text in (b"first", b"second", b"third"):
+        store.client.put_object(Bucket=store.bucket, Key=name, Body=text)
     store.client.delete_object(Bucket=store.bucket, Key=name)
-    store.put("acme", key, b"fourth")
+    store.client.put_object(Bucket=store.bucket, Key=name, Body=b"fourth")
     store.put("acme", other, b"not erased")
     # A name the key's is a prefix of is another object: left alone.
     store.client.put_object(Bucket=store.bucket, Key=name + "x", Body=b"a neighbour")
@@ -148,3 +149,11 @@ def test_the_settings_open_the_s3_store(s3_endpoint: str) -> None:
     key = store.new_key("acme")
     store.put("acme", key, b"x")
     assert store.get("acme", key) == b"x"
+
+
+def test_a_rewrite_leaves_no_old_version(store: S3BlobStore) -> None:
+    key = store.new_key("acme")
+    store.put("acme", key, b"Call Zoe")
+    store.put_many("acme", [(key, b"Call [redacted]")])
+    assert blob_view.leftovers(store) == []
+    assert blob_view.stored(store) == {key: b"Call [redacted]"}

@@ -1,0 +1,54 @@
+"""What a blob store holds, whichever it is: for tests that compare every blob before
+and after a job, or look for what a job must leave nowhere.
+
+`stored` is every blob as a reader finds it, by key; `leftovers` is what a reader
+does not see but the store still keeps: in a versioned bucket, old versions and
+delete markers (an erasure or a rewrite must leave none of the key's)."""
+
+from __future__ import annotations
+
+from server.blobs import BlobStore, LocalBlobStore
+from server.s3_blobs import S3BlobStore
+
+
+def stored(store: BlobStore, tenant: str | None = None) -> dict[str, bytes]:
+    """Every blob's contents by key (one tenant's, or all)."""
+    if isinstance(store, LocalBlobStore):
+        root = store.root if tenant is None else store.root / tenant
+        if not root.exists():
+            return {}
+        return {
+            str(p.relative_to(store.root)): p.read_bytes() for p in root.rglob("*") if p.is_file()
+        }
+    assert isinstance(store, S3BlobStore)
+    found: dict[str, bytes] = {}
+    start = f"{store.prefix}/" if store.prefix else ""
+    prefix = start if tenant is None else f"{start}{tenant}/"
+    for page in store.client.get_paginator("list_objects_v2").paginate(
+        Bucket=store.bucket, Prefix=prefix
+    ):
+        for item in page.get("Contents", []):
+            name = item["Key"]
+            body = store.client.get_object(Bucket=store.bucket, Key=name)["Body"]
+            found[name[len(start) :]] = body.read()
+    return found
+
+
+def leftovers(store: BlobStore) -> list[str]:
+    """What the store keeps that no reader sees: old versions and delete markers of a
+    versioned bucket, temporary files of a directory."""
+    if isinstance(store, LocalBlobStore):
+        return [k for k in stored(store) if k.endswith(".tmp")]
+    assert isinstance(store, S3BlobStore)
+    left: list[str] = []
+    for page in store.client.get_paginator("list_object_versions").paginate(Bucket=store.bucket):
+        left.extend(
+            f"{v['Key']} {v['VersionId']}" for v in page.get("Versions", []) if not v["IsLatest"]
+        )
+        left.extend(f"{m['Key']} (delete marker)" for m in page.get("DeleteMarkers", []))
+    return sorted(left)
+
+
+def read(store: BlobStore, key: str) -> bytes | None:
+    """A blob's contents by its key alone (the tenant is its first part); None: none."""
+    return store.get_many(key.split("/", 1)[0], [key])[0]
