@@ -4,6 +4,7 @@ audit log only grown. And the same through the real CLI against a real server.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zipfile
 from pathlib import Path
@@ -13,9 +14,8 @@ import asyncpg
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from demo.seeding import seed_tenant
-from server.blobs import LocalBlobStore
-from tests.helpers import processes
-from tests.helpers.files import contents_of_files_in
+from server.blobs import BlobStore
+from tests.helpers import blob_view, processes
 from tests.helpers.worlds import pg_dump
 
 TABLES = (
@@ -49,8 +49,7 @@ async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
     client: PrivacyClient,
     db: asyncpg.Connection,
     db_url: str,
-    blobs: LocalBlobStore,
-    blob_dir: Path,
+    blobs: BlobStore,
 ) -> None:
     summary = await seed_tenant(db, blobs, "demo", contacts=30, seed=7)
     assert summary.contacts == 30
@@ -69,7 +68,8 @@ async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
     assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
     dump = pg_dump(db_url)
     assert [i for i in identifiers if i.lower() in dump.lower()] == []
-    blob_text = (await contents_of_files_in(blob_dir)).lower()
+    blob_text = b"\n".join((await asyncio.to_thread(blob_view.stored, blobs)).values()).lower()
+    assert await asyncio.to_thread(blob_view.leftovers, blobs) == []
     assert [i for i in identifiers if i.lower().encode() in blob_text] == []
     after = await _rows(db)
     assert jane["id"] not in after["contacts"]

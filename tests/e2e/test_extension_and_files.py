@@ -15,7 +15,7 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from clients.export_files import records_of
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
 from server.config import Settings
 from tests import factories
 from tests.helpers.images import APP1_EXIF, JPEG
@@ -91,7 +91,7 @@ async def test_a_registered_data_type_is_exported_anonymized_and_erased(
 
 
 async def test_anonymize_strips_file_metadata_renames_and_rewrites_contents(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore, blob_dir: Path
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore, blob_dir: Path
 ) -> None:
     await factories.tenant(db)
     jane = await factories.contact(db, "acme", "Jane", "Doe", blobs=blobs, files=1)

@@ -7,7 +7,9 @@ delete markers (an erasure or a rewrite must leave none of the key's)."""
 
 from __future__ import annotations
 
-from server.blobs import BlobStore, LocalBlobStore
+from collections.abc import Sequence
+
+from server.blobs import BlobMissing, BlobStore, LocalBlobStore
 from server.s3_blobs import S3BlobStore
 
 
@@ -52,3 +54,50 @@ def leftovers(store: BlobStore) -> list[str]:
 def read(store: BlobStore, key: str) -> bytes | None:
     """A blob's contents by its key alone (the tenant is its first part); None: none."""
     return store.get_many(key.split("/", 1)[0], [key])[0]
+
+
+def remove(store: BlobStore, key: str) -> None:
+    """Take a blob away behind the service's back (a blob gone from the store)."""
+    store.delete(key.split("/", 1)[0], key)
+
+
+class Wrapped:
+    """A store around another (either kind), for tests that make one call fail or
+    wait: the many-at-once calls go through this object's own one-at-a-time ones."""
+
+    def __init__(self, inner: BlobStore) -> None:
+        self.inner = inner
+
+    def new_key(self, tenant_id: str) -> str:
+        return self.inner.new_key(tenant_id)
+
+    def check(self, tenant_id: str, key: str) -> None:
+        self.inner.check(tenant_id, key)
+
+    def put(self, tenant_id: str, key: str, data: bytes) -> None:
+        self.inner.put(tenant_id, key, data)
+
+    def get(self, tenant_id: str, key: str) -> bytes:
+        return self.inner.get(tenant_id, key)
+
+    def delete(self, tenant_id: str, key: str) -> bool:
+        return self.inner.delete(tenant_id, key)
+
+    def exists(self, tenant_id: str, key: str) -> bool:
+        return self.inner.exists(tenant_id, key)
+
+    def get_many(self, tenant_id: str, keys: Sequence[str]) -> list[bytes | None]:
+        found: list[bytes | None] = []
+        for key in keys:
+            try:
+                found.append(self.get(tenant_id, key))
+            except BlobMissing:
+                found.append(None)
+        return found
+
+    def put_many(self, tenant_id: str, items: Sequence[tuple[str, bytes]]) -> None:
+        for key, data in items:
+            self.put(tenant_id, key, data)
+
+    def delete_many(self, tenant_id: str, keys: Sequence[str]) -> int:
+        return sum(not self.delete(tenant_id, key) for key in keys)
