@@ -52,6 +52,18 @@ class BlobMissing(LookupError):
         self.key = key
 
 
+class BlobLocked(OSError):
+    """The store keeps a version of the blob it was asked to delete (Object Lock, a
+    retention period, a legal hold): it cannot be erased, and the job must not say it
+    was. The reason names the store's rule, never the key."""
+
+    def __init__(self, tenant_id: str, key: str, why: str) -> None:
+        super().__init__(f"the blob store keeps this blob: {why}")
+        self.tenant_id = tenant_id
+        self.key = key
+        self.why = why
+
+
 class BlobStore(Protocol):
     """Where file contents live, per tenant.
 
@@ -63,6 +75,9 @@ class BlobStore(Protocol):
     def check(self, tenant_id: str, key: str) -> None: ...
     def put(self, tenant_id: str, key: str, data: bytes) -> None: ...
     def get(self, tenant_id: str, key: str) -> bytes: ...  # BlobMissing when there is none
+    # `length` bytes from `start`, fewer at the end, none past it: a large blob read a
+    # part at a time (export). BlobMissing when there is none.
+    def read_range(self, tenant_id: str, key: str, start: int, length: int) -> bytes: ...
     def delete(self, tenant_id: str, key: str) -> bool: ...  # False: it was gone already
     def exists(self, tenant_id: str, key: str) -> bool: ...
     # Many at once: each store knows what concurrency suits it (a remote one would
@@ -180,6 +195,29 @@ class LocalBlobStore:
                 raise BlobMissing(tenant_id, key) from None
         try:
             return _read_to_end(fd)
+        finally:
+            os.close(fd)
+
+    def read_range(self, tenant_id: str, key: str, start: int, length: int) -> bytes:
+        entry = self._entry(tenant_id, key)
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise BlobMissing(tenant_id, key) from None
+            if exc.errno != errno.ELOOP:
+                raise
+            try:
+                fd = os.open(self._linked(tenant_id, key, entry), os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                raise BlobMissing(tenant_id, key) from None
+        try:
+            parts: list[bytes] = []
+            while length > 0 and (chunk := os.pread(fd, length, start)):
+                parts.append(chunk)
+                start += len(chunk)
+                length -= len(chunk)
+            return b"".join(parts)
         finally:
             os.close(fd)
 

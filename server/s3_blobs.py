@@ -27,7 +27,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from server.blobs import BlobKeyRefused, BlobMissing, BlobStore, LocalBlobStore, check_key_parts
+from server.blobs import (
+    BlobKeyRefused,
+    BlobLocked,
+    BlobMissing,
+    BlobStore,
+    LocalBlobStore,
+    check_key_parts,
+)
 from server.config import Settings
 
 if TYPE_CHECKING:
@@ -47,15 +54,8 @@ class BlobStoreError(OSError):
     as the BlobStore protocol says (an OSError), with the service's code only."""
 
 
-class BlobLocked(BlobStoreError):
-    """A version of the blob is kept by the bucket (Object Lock, a retention period, a
-    legal hold): it cannot be erased, and the job must not say it was."""
-
-    def __init__(self, tenant_id: str, key: str, why: str) -> None:
-        super().__init__(f"the blob store keeps this blob: {why}")
-        self.tenant_id = tenant_id
-        self.key = key
-        self.why = why
+class _PastTheEnd(BlobStoreError):
+    """A range that starts at or after the object's end (InvalidRange, 416)."""
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -142,13 +142,16 @@ class S3BlobStore:
         if length <= 0:
             return b""
         byte_range = f"bytes={start}-{start + length - 1}"
-        with _store_errors(missing=lambda: BlobMissing(tenant_id, key)):
-            reply = self.client.get_object(Bucket=self.bucket, Key=name, Range=byte_range)
-            body = reply["Body"]
-            try:
-                return body.read()
-            finally:
-                body.close()
+        try:
+            with _store_errors(missing=lambda: BlobMissing(tenant_id, key)):
+                reply = self.client.get_object(Bucket=self.bucket, Key=name, Range=byte_range)
+                body = reply["Body"]
+                try:
+                    return body.read()
+                finally:
+                    body.close()
+        except _PastTheEnd:
+            return b""  # an empty object, or a range after its end: nothing there
 
     def exists(self, tenant_id: str, key: str) -> bool:
         name = self.object_name(tenant_id, key)
@@ -249,8 +252,9 @@ class S3BlobStore:
 
 
 def _locked_reason(errors: Sequence[Any]) -> str:
-    messages = sorted({str(e.get("Message") or e.get("Code") or "refused") for e in errors})
-    return "a version is under Object Lock or a retention period (" + "; ".join(messages) + ")"
+    # The codes only: a service's message may quote the key.
+    codes = sorted({str(e.get("Code") or "refused") for e in errors})
+    return "a version is under Object Lock or a retention period (" + ", ".join(codes) + ")"
 
 
 @contextmanager
@@ -265,6 +269,8 @@ def _store_errors(missing: Callable[[], Exception] | None = None) -> Iterator[No
         code = str(exc.response.get("Error", {}).get("Code", "?"))
         if missing is not None and code in _MISSING:
             raise missing() from None
+        if code == "InvalidRange":
+            raise _PastTheEnd(code) from None
         raise BlobStoreError(f"the blob store answered {code}") from None
     except BotoCoreError as exc:
         raise BlobStoreError(f"the blob store failed: {type(exc).__name__}") from None

@@ -114,6 +114,11 @@ class _StuckReads(blob_view.Wrapped):
         self.go.wait(AUDITED_WITHIN)
         return super().get(tenant_id, key)
 
+    def read_range(self, tenant_id: str, key: str, start: int, length: int) -> bytes:
+        self.reading.set()
+        self.go.wait(AUDITED_WITHIN)
+        return super().read_range(tenant_id, key, start, length)
+
 
 async def test_an_export_cancelled_while_it_reads_a_file_is_started_then_aborted(
     db: asyncpg.Connection, settings: Settings, blobs: BlobStore

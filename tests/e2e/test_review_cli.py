@@ -20,6 +20,7 @@ from tests.helpers import blob_view, processes
 from tests.helpers.documents import pdf
 
 
+@pytest.mark.blob_stores
 async def test_files_for_review_are_shown_and_deleted_with_privacyctl(
     app: App, db: asyncpg.Connection, db_url: str, blob_dir: Path, blobs: BlobStore
 ) -> None:
@@ -58,6 +59,7 @@ async def test_files_for_review_are_shown_and_deleted_with_privacyctl(
     assert re.search(r"job \S+ succeeded: files 1/1", out), out
     assert await db.fetchval("SELECT count(*) FROM files WHERE id = $1", file_id) == 0
     assert blob_view.read(blobs, key) is None
+    assert blob_view.leftovers(blobs) == []
     # Only Erase takes a file.
     code, out = await processes.run(
         ["anonymize", *target, "--tenant", tenant, "--file-id", str(file_id)], env

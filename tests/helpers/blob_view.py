@@ -20,7 +20,9 @@ def stored(store: BlobStore, tenant: str | None = None) -> dict[str, bytes]:
         if not root.exists():
             return {}
         return {
-            str(p.relative_to(store.root)): p.read_bytes() for p in root.rglob("*") if p.is_file()
+            str(p.relative_to(store.root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and not p.name.endswith(".tmp")  # a write's, not a blob
         }
     assert isinstance(store, S3BlobStore)
     found: dict[str, bytes] = {}
@@ -40,7 +42,9 @@ def leftovers(store: BlobStore) -> list[str]:
     """What the store keeps that no reader sees: old versions and delete markers of a
     versioned bucket, temporary files of a directory."""
     if isinstance(store, LocalBlobStore):
-        return [k for k in stored(store) if k.endswith(".tmp")]
+        return sorted(
+            str(p.relative_to(store.root)) for p in store.root.rglob("*.tmp") if p.is_file()
+        )
     assert isinstance(store, S3BlobStore)
     left: list[str] = []
     for page in store.client.get_paginator("list_object_versions").paginate(Bucket=store.bucket):
@@ -79,6 +83,9 @@ class Wrapped:
 
     def get(self, tenant_id: str, key: str) -> bytes:
         return self.inner.get(tenant_id, key)
+
+    def read_range(self, tenant_id: str, key: str, start: int, length: int) -> bytes:
+        return self.inner.read_range(tenant_id, key, start, length)
 
     def delete(self, tenant_id: str, key: str) -> bool:
         return self.inner.delete(tenant_id, key)

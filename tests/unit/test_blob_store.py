@@ -165,3 +165,20 @@ def test_writing_over_a_link_replaces_the_link_never_its_target(tmp_path: Path) 
     assert outside.read_bytes() == b"not the store's"
     assert not (tmp_path / "blobs" / key).is_symlink()
     assert store.get("acme", key) == b"rewritten"
+
+
+def test_ranged_reads_of_either_store(blob_store: BlobStore) -> None:
+    store = blob_store
+    key, empty = store.new_key("acme"), store.new_key("acme")
+    data = bytes(i % 251 for i in range(200_000))
+    store.put("acme", key, data)
+    store.put("acme", empty, b"")
+    assert store.read_range("acme", key, 0, 10) == data[:10]
+    assert store.read_range("acme", key, 150_000, 100_000) == data[150_000:]
+    assert store.read_range("acme", key, 200_000, 10) == b""  # at the end: nothing
+    assert store.read_range("acme", key, 300_000, 10) == b""
+    assert store.read_range("acme", empty, 0, 10) == b""
+    with pytest.raises(BlobMissing):
+        store.read_range("acme", store.new_key("acme"), 0, 10)
+    with pytest.raises(BlobKeyRefused):
+        store.read_range("acme", "globex/abc", 0, 10)
