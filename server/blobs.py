@@ -1,7 +1,7 @@
 """The blob store: file contents, apart from the database.
 
-A local directory by default; the interface is small so an S3-compatible store
-can replace it. Keys are opaque and carry no personal data. Every call names the
+A local directory by default; an S3-compatible store with PRIVACY_BLOB_URL
+(server/s3_blobs.py). Keys are opaque and carry no personal data. Every call names the
 tenant whose row holds the key, and the store acts only on that tenant's blobs: a
 key that leaves the tenant's directory (another tenant's, `..`, an absolute path,
 a link pointing out) is refused with BlobKeyRefused, a data error of the row.
@@ -213,7 +213,9 @@ class LocalBlobStore:
                 raise BlobMissing(tenant_id, key) from None
         try:
             parts: list[bytes] = []
-            while length > 0 and (chunk := os.pread(fd, length, start)):
+            # A read at a time, as `get`: a small file in one read and the empty one
+            # after it, never a buffer of the whole range for a few bytes.
+            while length > 0 and (chunk := os.pread(fd, min(length, _READ_BYTES), start)):
                 parts.append(chunk)
                 start += len(chunk)
                 length -= len(chunk)
