@@ -30,8 +30,10 @@ import asyncpg
 
 from bench import measure, scaleout
 from demo.seeding import seed_tenant
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore, LocalBlobStore
+from server.config import Settings
 from server.database import migrate, resolve_url
+from server.s3_blobs import open_blob_store
 from server.tenant_keys import open_keyring, tenant_key
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -80,7 +82,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _seed(
-    conn: asyncpg.Connection, blobs: LocalBlobStore, plan: dict[str, int], messages: int
+    conn: asyncpg.Connection, blobs: BlobStore, plan: dict[str, int], messages: int
 ) -> dict[str, int]:
     """Seed each tenant of `plan` (tenant: contacts; seed 1, so the same data); their rows."""
     seeded: dict[str, int] = {}
@@ -141,7 +143,9 @@ async def _scaleout(
 
 
 async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
-    blobs = LocalBlobStore(tmp / "blobs")
+    # The store the served process uses too: PRIVACY_BLOB_URL (S3) when it is set,
+    # else a directory of this run.
+    blobs = open_blob_store(Settings(blob_dir=tmp / "blobs", blob_url=Settings.from_env().blob_url))
     conn = await asyncpg.connect(url)
     await migrate(conn)
     small = max(args.contacts // 100, 50)

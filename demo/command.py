@@ -7,11 +7,11 @@ import asyncio
 import asyncpg
 
 from demo.seeding import seed_tenant
-from server.blobs import LocalBlobStore
 from server.commands import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from server.config import ConfigError, Settings
 from server.database import connect_and_migrate, resolve_url
 from server.errors import PrivacyError
+from server.s3_blobs import open_blob_store
 
 
 def seed(tenant_id: str, *, contacts: int, seed: int) -> int:
@@ -37,8 +37,9 @@ async def _seed(settings: Settings, tenant_id: str, *, contacts: int, seed: int)
     await connect_and_migrate(url)
     conn = await asyncpg.connect(url)
     try:
+        # The store the server uses (PRIVACY_BLOB_URL or the blob directory).
         summary = await seed_tenant(
-            conn, LocalBlobStore(settings.blob_dir), tenant_id, contacts=contacts, seed=seed
+            conn, open_blob_store(settings), tenant_id, contacts=contacts, seed=seed
         )
         # Demo data, made up by faker: safe to show, and it saves a look-up.
         sample = await conn.fetchval(

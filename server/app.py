@@ -19,7 +19,7 @@ from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
 from server import checkpoints, credentials, metrics, retention, suppression_sweep, tenant_keys
 from server.auth import Authenticator, AuthInterceptor
-from server.blobs import BlobStore, LocalBlobStore
+from server.blobs import BlobStore
 from server.config import Settings
 from server.database import bounded_connection, connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
@@ -28,6 +28,7 @@ from server.interceptors import ErrorInterceptor, RequestInterceptor
 from server.keyring import Keyring
 from server.ratelimit import RateLimit
 from server.retention import RetentionPolicy
+from server.s3_blobs import open_blob_store
 from server.service import AuditCheckpoints, PrivacyService
 from server.tls import server_credentials
 from server.worker import Worker, worker_name
@@ -51,7 +52,7 @@ class App:
     ) -> None:
         self.settings = settings
         self.registry = registry or default_registry()
-        self.blobs = blobs or LocalBlobStore(settings.blob_dir)
+        self.blobs = blobs or open_blob_store(settings)
         self._want_grpc = grpc_server
         self.events = JobEvents()
         self.pool: asyncpg.Pool | None = None

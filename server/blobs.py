@@ -1,7 +1,7 @@
 """The blob store: file contents, apart from the database.
 
-A local directory by default; the interface is small so an S3-compatible store
-can replace it. Keys are opaque and carry no personal data. Every call names the
+A local directory by default; an S3-compatible store with PRIVACY_BLOB_URL
+(server/s3_blobs.py). Keys are opaque and carry no personal data. Every call names the
 tenant whose row holds the key, and the store acts only on that tenant's blobs: a
 key that leaves the tenant's directory (another tenant's, `..`, an absolute path,
 a link pointing out) is refused with BlobKeyRefused, a data error of the row.
@@ -52,6 +52,18 @@ class BlobMissing(LookupError):
         self.key = key
 
 
+class BlobLocked(OSError):
+    """The store keeps a version of the blob it was asked to delete (Object Lock, a
+    retention period, a legal hold): it cannot be erased, and the job must not say it
+    was. The reason names the store's rule, never the key."""
+
+    def __init__(self, tenant_id: str, key: str, why: str) -> None:
+        super().__init__(f"the blob store keeps this blob: {why}")
+        self.tenant_id = tenant_id
+        self.key = key
+        self.why = why
+
+
 class BlobStore(Protocol):
     """Where file contents live, per tenant.
 
@@ -63,6 +75,9 @@ class BlobStore(Protocol):
     def check(self, tenant_id: str, key: str) -> None: ...
     def put(self, tenant_id: str, key: str, data: bytes) -> None: ...
     def get(self, tenant_id: str, key: str) -> bytes: ...  # BlobMissing when there is none
+    # `length` bytes from `start`, fewer at the end, none past it: a large blob read a
+    # part at a time (export). BlobMissing when there is none.
+    def read_range(self, tenant_id: str, key: str, start: int, length: int) -> bytes: ...
     def delete(self, tenant_id: str, key: str) -> bool: ...  # False: it was gone already
     def exists(self, tenant_id: str, key: str) -> bool: ...
     # Many at once: each store knows what concurrency suits it (a remote one would
@@ -93,7 +108,7 @@ class LocalBlobStore:
         return f"{tenant_id}/{secrets.token_hex(16)}"
 
     def check(self, tenant_id: str, key: str) -> None:
-        _checked_parts(tenant_id, key)
+        check_key_parts(tenant_id, key)
 
     def _entry(self, tenant_id: str, key: str, *, create: bool = False) -> str:
         """The key's directory entry, in its checked directory (the entry itself is
@@ -101,7 +116,7 @@ class LocalBlobStore:
         parent, _, name = key.rpartition("/")
         known = self._dirs.get(parent)
         if known is None or known[0] != tenant_id:
-            _checked_parts(tenant_id, key)
+            check_key_parts(tenant_id, key)
             directory = self._directory(tenant_id, key, parent, create=create)
         elif name in _NOT_NAMES or "\0" in name:
             raise BlobKeyRefused(tenant_id, key, _ESCAPES)
@@ -183,6 +198,31 @@ class LocalBlobStore:
         finally:
             os.close(fd)
 
+    def read_range(self, tenant_id: str, key: str, start: int, length: int) -> bytes:
+        entry = self._entry(tenant_id, key)
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise BlobMissing(tenant_id, key) from None
+            if exc.errno != errno.ELOOP:
+                raise
+            try:
+                fd = os.open(self._linked(tenant_id, key, entry), os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                raise BlobMissing(tenant_id, key) from None
+        try:
+            parts: list[bytes] = []
+            # A read at a time, as `get`: a small file in one read and the empty one
+            # after it, never a buffer of the whole range for a few bytes.
+            while length > 0 and (chunk := os.pread(fd, min(length, _READ_BYTES), start)):
+                parts.append(chunk)
+                start += len(chunk)
+                length -= len(chunk)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
+
     def delete(self, tenant_id: str, key: str) -> bool:
         # unlink() removes a link itself, never what it points to: the entry in its
         # checked directory is enough. Deleting twice is fine: the outbox may retry.
@@ -217,7 +257,7 @@ class LocalBlobStore:
         return sum(not self.delete(tenant_id, key) for key in keys)
 
 
-def _checked_parts(tenant_id: str, key: str) -> None:
+def check_key_parts(tenant_id: str, key: str) -> None:
     """Refuse a key that is not `<tenant>/<name>[/…]` of plain names: another
     tenant's, an absolute path, `.` or `..`, an empty part, a NUL."""
     if tenant_id in _NOT_NAMES or "/" in tenant_id or "\0" in tenant_id:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import unquote, urlsplit
 
 from anonymizers.text.phones import is_region
 
@@ -67,6 +68,8 @@ class Settings:
     database_url: str | None = None  # None: the embedded PostgreSQL under data_dir
     data_dir: Path = DEFAULT_DATA_DIR
     blob_dir: Path = DEFAULT_DATA_DIR / "blobs"
+    # s3://bucket/prefix: blobs in an S3-compatible store (server.s3_blobs); None: blob_dir.
+    blob_url: str | None = None
     grpc_addr: str = DEFAULT_GRPC_ADDR
     metrics_addr: str = DEFAULT_METRICS_ADDR  # empty: no metrics endpoint
     workers: int = DEFAULT_WORKERS
@@ -134,10 +137,12 @@ class Settings:
         """Build settings from PRIVACY_* variables and DATABASE_URL."""
         env = os.environ if env is None else env
         data_dir = Path(env.get("PRIVACY_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        blob_dir, blob_url = _blob_store(env, data_dir)
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             data_dir=data_dir,
-            blob_dir=Path(env.get("PRIVACY_BLOB_DIR", str(data_dir / "blobs"))),
+            blob_dir=blob_dir,
+            blob_url=blob_url,
             grpc_addr=env.get("PRIVACY_GRPC_ADDR", DEFAULT_GRPC_ADDR),
             metrics_addr=env.get("PRIVACY_METRICS_ADDR", DEFAULT_METRICS_ADDR),
             workers=_int(env, "PRIVACY_WORKERS", DEFAULT_WORKERS, minimum=0),
@@ -280,3 +285,18 @@ def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
     return timedelta(seconds=value)
+
+
+def _blob_store(env: Mapping[str, str], data_dir: Path) -> tuple[Path, str | None]:
+    """(blob_dir, blob_url) from PRIVACY_BLOB_URL: s3://bucket/prefix, or file:///path
+    (the directory); without it, PRIVACY_BLOB_DIR or <data_dir>/blobs."""
+    blob_dir = Path(env.get("PRIVACY_BLOB_DIR", str(data_dir / "blobs")))
+    url = env.get("PRIVACY_BLOB_URL", "").strip()
+    if not url:
+        return blob_dir, None
+    parts = urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path:
+        return Path(unquote(parts.path)), None
+    if parts.scheme == "s3" and parts.netloc and not (parts.query or parts.fragment):
+        return blob_dir, f"s3://{parts.netloc}/{parts.path.strip('/')}"
+    raise ConfigError("PRIVACY_BLOB_URL must be s3://bucket/prefix or file:///path")

@@ -143,21 +143,23 @@ class ExportPacker:
             self._files.missing.add(file_id=item.file_id, path=item.path, reason=item.reason)
             self._part(0, ready)
             return ready
-        data = item.data
+        data, last = item.data, isinstance(item, export.ExportedFile)
         for offset in range(0, max(len(data), 1), CHUNK_BYTES):
             piece = data[offset : offset + CHUNK_BYTES]  # a small file's slice is itself
             self._files.chunks.add(
                 file_id=item.file_id,
                 path=item.path,
-                offset=offset,
+                offset=item.offset + offset,  # a large file's ranges come one by one
                 data=piece,
-                last=offset + CHUNK_BYTES >= len(data),
+                last=last and offset + CHUNK_BYTES >= len(data),
             )
             self._part(len(piece), ready)
-        self._files.done.add(
-            file_id=item.file_id, path=item.path, size_bytes=len(data), sha256=item.sha256
-        )
-        self._part(0, ready)
+        if isinstance(item, export.ExportedFile):
+            size = item.offset + len(data)
+            self._files.done.add(
+                file_id=item.file_id, path=item.path, size_bytes=size, sha256=item.sha256
+            )
+            self._part(0, ready)
         return ready
 
     def _part(self, size: int, ready: list[pb.ExportChunk]) -> None:

@@ -18,23 +18,25 @@ the manifest, or `export.aborted` saying how far it got and why.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from array import array
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from anonymizers.records import BLOCK_BYTES, NEVER_EXPORTED, Rendered, file_path
 from anonymizers.registry import Registry
 from db.connection import Connection
 from server import audit, subjects, tenant_keys
 from server.audit import AuditEntry
-from server.blobs import BlobKeyRefused, BlobMissing, BlobStore
-from server.errors import DataLoss, PrivacyError, StorageUnavailable
+from server.blobs import BlobStore
+from server.export_blobs import ExportedFile as ExportedFile
+from server.export_blobs import FilePiece as FilePiece
+from server.export_blobs import MissingFile as MissingFile
+from server.export_blobs import PendingFile, read_blobs
 from server.keyring import Keyring
 from server.queries import Q
 from server.subjects import Subject
@@ -43,12 +45,7 @@ from server.tenancy import enter_tenant, require_tenant
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
-# Why a file is listed as missing (the manifest's `reason`).
-MISSING_BLOB = "its contents are not in the blob store (deleted, or never written)"
 CANCELLED = "cancelled by the caller"
-# Files read per trip to a thread, up to this many bytes.
-READ_AHEAD_FILES = 256
-READ_AHEAD_BYTES = 1024 * 1024
 # File rows read again at once for their blob keys, after the records.
 FILE_ROWS_AT_ONCE = 1000
 
@@ -63,25 +60,6 @@ class Records:
     count: int
 
 
-class ExportedFile(NamedTuple):
-    """One file's contents and their SHA-256 (the service sends them in chunks, then
-    the file's entry). A tuple: a tenant's export makes hundreds of thousands."""
-
-    file_id: str
-    path: str
-    data: bytes
-    sha256: str
-
-
-class MissingFile(NamedTuple):
-    """A file whose record went out but whose contents the blob store does not hold:
-    listed, not sent (the manifest's `missing_files`)."""
-
-    file_id: str
-    path: str
-    reason: str
-
-
 @dataclass
 class Manifest:
     snapshot_at: datetime
@@ -93,7 +71,7 @@ class Manifest:
     schema_version: str = SCHEMA_VERSION
 
 
-Part = Records | ExportedFile | MissingFile  # what travels before the manifest
+Part = Records | FilePiece | ExportedFile | MissingFile  # what travels before the manifest
 Item = Part | Manifest
 Connect = Callable[[], AbstractAsyncContextManager[Connection]]
 
@@ -110,6 +88,8 @@ class _Sent:
     def add(self, part: Part) -> None:
         if isinstance(part, Records):
             self.records[part.data_type] = self.records.get(part.data_type, 0) + part.count
+        elif isinstance(part, FilePiece):
+            self.file_bytes += len(part.data)
         elif isinstance(part, ExportedFile):
             self.files += 1
             self.file_bytes += len(part.data)
@@ -123,12 +103,6 @@ class _Sent:
             "bytes": self.file_bytes,
             "files_missing": self.files_missing,
         }
-
-
-class _PendingFile(NamedTuple):
-    file_id: str
-    path: str
-    blob_key: str
 
 
 async def export(
@@ -306,7 +280,7 @@ async def _snapshot(
         # Blobs are not in the database snapshot; their rows were, so read them now,
         # a chunk of rows at a time from the same snapshot.
         for start in range(0, len(file_ids), FILE_ROWS_AT_ONCE):
-            async for exported in _read_blobs(
+            async for exported in read_blobs(
                 blobs,
                 tenant_id,
                 await _pending_files(conn, tenant_id, file_ids[start : start + FILE_ROWS_AT_ONCE]),
@@ -314,7 +288,7 @@ async def _snapshot(
                 if isinstance(exported, MissingFile):
                     manifest.files_missing += 1
                 else:
-                    manifest.files += 1
+                    manifest.files += isinstance(exported, ExportedFile)
                     manifest.file_bytes += len(exported.data)
                 yield exported
     yield manifest
@@ -327,79 +301,11 @@ def _records(data_type: str, lines: bytearray) -> Records:
     return Records(data_type, block, block.count(b"\n"))
 
 
-async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> list[_PendingFile]:
+async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> list[PendingFile]:
     """The files of `ids`, in that order, with their paths and blob keys."""
     rows = {r["id"]: r for r in await conn.fetch(Q["export_file_keys"], tenant_id, ids.tolist())}
     return [
-        _PendingFile(str(i), file_path(i, rows[i]["name"]), rows[i]["blob_key"])
+        PendingFile(str(i), file_path(i, rows[i]["name"]), rows[i]["blob_key"])
         for i in ids
         if i in rows
     ]
-
-
-def _read_one(blobs: BlobStore, tenant_id: str, f: _PendingFile) -> ExportedFile | MissingFile:
-    """One file's contents, or its missing entry. A key the store refuses is DataLoss,
-    a store that fails otherwise StorageUnavailable: each names the file, never the
-    key, and neither is taken for a database error."""
-    try:
-        data = blobs.get(tenant_id, f.blob_key)
-    except BlobMissing:
-        return MissingFile(f.file_id, f.path, MISSING_BLOB)
-    except BlobKeyRefused as exc:
-        raise DataLoss(
-            f"file {f.file_id}: its blob key {exc.why}; the export stops here "
-            "(an operator must repair the row: docs/runbook.md)"
-        ) from None
-    except OSError as exc:
-        raise StorageUnavailable(
-            f"file {f.file_id}: the blob store could not read it "
-            f"({type(exc).__name__}); retry later"
-        ) from exc
-    return ExportedFile(f.file_id, f.path, data, hashlib.sha256(data).hexdigest())
-
-
-async def _read_blobs(
-    blobs: BlobStore, tenant_id: str, pending: list[_PendingFile]
-) -> AsyncIterator[ExportedFile | MissingFile]:
-    """Each file with its contents and their SHA-256 (or its missing entry), read a
-    group at a time off the event loop, the next group while this one is sent.
-
-    One thread hop per group, not per file (a tenant has thousands of small
-    files); a group stops at READ_AHEAD_BYTES, so memory stays bounded. A file that
-    cannot be read ends its group: the files before it go out, then its error.
-    """
-
-    def read_group(group: list[_PendingFile]) -> list[ExportedFile | MissingFile | PrivacyError]:
-        contents: list[ExportedFile | MissingFile | PrivacyError] = []
-        size = 0
-        for f in group:
-            try:
-                read = _read_one(blobs, tenant_id, f)
-            except PrivacyError as exc:
-                contents.append(exc)
-                break
-            contents.append(read)
-            size += len(read.data) if isinstance(read, ExportedFile) else 0
-            if size >= READ_AHEAD_BYTES:
-                break
-        return contents
-
-    start = 0
-    reading = asyncio.ensure_future(asyncio.to_thread(read_group, pending[:READ_AHEAD_FILES]))
-    try:
-        while start < len(pending):
-            contents = await reading
-            start += len(contents)
-            # No read ahead past a file that failed: the export ends there.
-            if start < len(pending) and not isinstance(contents[-1], PrivacyError):
-                ahead = pending[start : start + READ_AHEAD_FILES]
-                reading = asyncio.ensure_future(asyncio.to_thread(read_group, ahead))
-            for exported in contents:
-                if isinstance(exported, PrivacyError):
-                    raise exported
-                yield exported
-    finally:  # a read ahead that the caller no longer wants
-        if not reading.done():
-            reading.cancel()
-        elif not reading.cancelled():
-            reading.exception()  # retrieved: nobody waits for it any more

@@ -9,7 +9,7 @@ import asyncpg
 
 from anonymizers.steps import UnknownPart
 from db.connection import Connection
-from server.blobs import BlobKeyRefused
+from server.blobs import BlobKeyRefused, BlobLocked
 from server.queries import Q
 
 # The worker's log lines keep the logger they always had, wherever the code lives.
@@ -38,6 +38,8 @@ async def failure_text(conn: Connection, exc: BaseException) -> str:
     names (code's names, nothing of a row); other failures as safe_error."""
     if isinstance(exc, UnknownPart):
         return str(exc)
+    if isinstance(exc, BlobLocked):  # kept by the store: the job does not pretend
+        return f"a blob in the outbox: {exc}"
     if not isinstance(exc, BlobKeyRefused):
         return safe_error(exc)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,11 +19,13 @@ import pytest
 
 from clients.client import PrivacyClient
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import embedded_url, migrate
 from server.keyring import Keyring
+from server.s3_blobs import S3BlobStore
 from server.tenant_keys import open_keyring
+from tests.helpers import s3
 from tests.helpers.database import with_database
 from tests.helpers.workers import JobRunner, job_runner
 
@@ -83,18 +85,81 @@ def blob_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def blobs(blob_dir: Path) -> LocalBlobStore:
-    return LocalBlobStore(blob_dir)
+BLOB_BACKENDS = ("local", "s3")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "blob_stores: run the test against each blob store (local and s3)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked blob_stores runs once per store: its `blobs`, `settings` (so its
+    App) and the privacyctl processes it starts all use that store."""
+    if metafunc.definition.get_closest_marker("blob_stores") and (
+        "blob_backend" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("blob_backend", BLOB_BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def settings(db_url: str, blob_dir: Path, tmp_path: Path) -> Settings:
+def blob_backend(request: pytest.FixtureRequest) -> str:
+    """ "local" unless the test is marked blob_stores (then each in turn)."""
+    backend: str = getattr(request, "param", "local")
+    return backend
+
+
+@pytest.fixture
+def blobs(blob_backend: str, blob_dir: Path, request: pytest.FixtureRequest) -> Iterator[BlobStore]:
+    """The test's blob store: the directory blob_dir, or a versioned bucket of its own
+    on the loopback S3 server (PRIVACY_BLOB_URL then names it to the processes the
+    test starts, which inherit the environment)."""
+    if blob_backend == "local":
+        yield LocalBlobStore(blob_dir)
+        return
+    request.getfixturevalue("s3_endpoint")
+    store = s3.new_store()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRIVACY_BLOB_URL", f"s3://{store.bucket}/{store.prefix}")
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 protocol server on loopback (moto's server mode), the AWS variables
+    pointing at it meanwhile."""
+    with s3.moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "s3"])
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    """Each store in turn: a local directory, then a versioned bucket on the S3 server."""
+    if request.param == "local":
+        yield LocalBlobStore(tmp_path / "store")
+        return
+    request.getfixturevalue("s3_endpoint")
+    store = s3.new_store()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def settings(db_url: str, blob_dir: Path, blobs: BlobStore, tmp_path: Path) -> Settings:
     """Settings for an in-process server: any free port, small batches, quick polls."""
     return Settings(
         database_url=db_url,
         data_dir=tmp_path / "data",
         blob_dir=blob_dir,
+        blob_url=(
+            f"s3://{blobs.bucket}/{blobs.prefix}" if isinstance(blobs, S3BlobStore) else None
+        ),
         grpc_addr="127.0.0.1:0",
         metrics_addr="",
         workers=2,
@@ -117,7 +182,7 @@ async def keyring(db: asyncpg.Connection, settings: Settings) -> Keyring:
 
 @pytest.fixture
 async def worker(
-    settings: Settings, keyring: Keyring, blobs: LocalBlobStore
+    settings: Settings, keyring: Keyring, blobs: BlobStore
 ) -> AsyncIterator[JobRunner]:
     """Jobs over the test database without App or gRPC: `worker.submit` (submission.submit),
     then `worker.lease` / `worker.run_batch`, or `worker.run(job_id)` with worker loops;

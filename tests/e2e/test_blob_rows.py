@@ -22,10 +22,14 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, PrivacyClientError, subject
 from clients.export_files import file_chunks_of, write_zip
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
 from server.config import Settings
 from tests import factories
+from tests.helpers import blob_view
 from tests.helpers.waiting import eventually
+
+# Every test here runs against the local store and the S3 one.
+pytestmark = pytest.mark.blob_stores
 
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "export-manifest.schema.json").read_text()
@@ -95,7 +99,7 @@ ESCAPING = ["acme/../../outside.txt", "{outside}"]
 async def test_an_erase_whose_blob_key_leaves_the_store_fails_naming_the_file(
     quick_client: PrivacyClient,
     db: asyncpg.Connection,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     tmp_path: Path,
     key: str,
     *,
@@ -123,7 +127,7 @@ async def test_an_erase_whose_blob_key_leaves_the_store_fails_naming_the_file(
 async def test_an_anonymize_whose_blob_key_leaves_the_store_fails_naming_the_file(
     quick_client: PrivacyClient,
     db: asyncpg.Connection,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     tmp_path: Path,
     key: str,
 ) -> None:
@@ -142,7 +146,7 @@ async def test_an_anonymize_whose_blob_key_leaves_the_store_fails_naming_the_fil
 async def test_an_export_whose_blob_key_leaves_the_store_answers_data_loss(
     client: PrivacyClient,
     db: asyncpg.Connection,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     tmp_path: Path,
     key: str,
 ) -> None:
@@ -157,7 +161,7 @@ async def test_an_export_whose_blob_key_leaves_the_store_answers_data_loss(
     assert "outside" not in raised.value.message
 
 
-async def _globex_file(db: asyncpg.Connection, blobs: LocalBlobStore) -> tuple[str, bytes]:
+async def _globex_file(db: asyncpg.Connection, blobs: BlobStore) -> tuple[str, bytes]:
     """Another tenant's file: its key and contents."""
     await factories.tenant(db, "globex")
     await factories.contact(db, "globex", "Gus", "Globex", blobs=blobs, files=1)
@@ -172,7 +176,7 @@ async def _export_files(client: PrivacyClient, tenant: str, email: str, sent: li
 
 
 async def test_a_row_holding_another_tenants_key_is_refused_by_export(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     key, contents = await _globex_file(db, blobs)
     tenant = await factories.tenant(db)
@@ -187,7 +191,7 @@ async def test_a_row_holding_another_tenants_key_is_refused_by_export(
 
 
 async def test_a_row_holding_another_tenants_key_fails_the_erase_and_spares_the_blob(
-    quick_client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore, blob_dir: Path
+    quick_client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore, blob_dir: Path
 ) -> None:
     key, contents = await _globex_file(db, blobs)
     tenant = await factories.tenant(db)
@@ -197,20 +201,20 @@ async def test_a_row_holding_another_tenants_key_fails_the_erase_and_spares_the_
     job = await _settled(quick_client, accepted.id)
     assert job.state == pb.JOB_STATE_FAILED
     assert f"file {bad}" in job.error_message
-    assert (blob_dir / key).read_bytes() == contents  # globex's file is untouched
+    assert blob_view.read(blobs, key) == contents  # globex's file is untouched
 
 
 async def test_a_missing_blob_is_listed_in_the_export_manifest(
     client: PrivacyClient,
     db: asyncpg.Connection,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     blob_dir: Path,
     tmp_path: Path,
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=2)
     rows = await db.fetch("SELECT id, name, blob_key FROM files ORDER BY id")
-    (blob_dir / rows[0]["blob_key"]).unlink()  # gone from the store, still in the table
+    blob_view.remove(blobs, rows[0]["blob_key"])  # gone from the store, still in the table
     out = tmp_path / "jane.zip"
     manifest = await write_zip(client.export(tenant, subject(email=jane.email)), out)
     jsonschema.validate(manifest, SCHEMA)
@@ -226,14 +230,14 @@ async def test_a_missing_blob_is_listed_in_the_export_manifest(
 
 
 async def test_a_missing_blob_does_not_stop_an_erase_and_is_recorded(
-    quick_client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore, blob_dir: Path
+    quick_client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore, blob_dir: Path
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=1)
     bob = await factories.contact(db, tenant, "Bob", "Roe", blobs=blobs, files=1)
     # Jane's blob and someone else's (read by the files' mentions step) are gone.
     for row in await db.fetch("SELECT blob_key FROM files"):
-        (blob_dir / row["blob_key"]).unlink()
+        blob_view.remove(blobs, row["blob_key"])
     bobs = await db.fetchval("SELECT id FROM files WHERE contact_id = $1", bob.id)
     accepted = await quick_client.erase(tenant, subject(email=jane.email))
     job = await _settled(quick_client, accepted.id)
@@ -250,15 +254,15 @@ async def test_a_missing_blob_does_not_stop_an_erase_and_is_recorded(
 
 
 async def test_a_missing_blob_does_not_stop_an_anonymize_and_is_not_made_up(
-    quick_client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore, blob_dir: Path
+    quick_client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore, blob_dir: Path
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=1)
     row = await db.fetchrow("SELECT id, blob_key FROM files")
     assert row is not None
-    (blob_dir / row["blob_key"]).unlink()
+    blob_view.remove(blobs, row["blob_key"])
     accepted = await quick_client.anonymize(tenant, subject(email=jane.email))
     job = await _settled(quick_client, accepted.id)
     assert job.state == pb.JOB_STATE_SUCCEEDED, job.error_message
     assert "Jane" not in await db.fetchval("SELECT name FROM files WHERE id = $1", row["id"])
-    assert not (blob_dir / row["blob_key"]).exists()  # no contents invented for it
+    assert blob_view.read(blobs, row["blob_key"]) is None  # no contents invented for it

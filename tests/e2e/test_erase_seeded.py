@@ -4,18 +4,19 @@ audit log only grown. And the same through the real CLI against a real server.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zipfile
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from demo.seeding import seed_tenant
-from server.blobs import LocalBlobStore
-from tests.helpers import processes
-from tests.helpers.files import contents_of_files_in
+from server.blobs import BlobStore
+from tests.helpers import blob_view, processes
 from tests.helpers.worlds import pg_dump
 
 TABLES = (
@@ -45,12 +46,12 @@ async def _subject(db: asyncpg.Connection) -> asyncpg.Record:
     return row
 
 
+@pytest.mark.blob_stores
 async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
     client: PrivacyClient,
     db: asyncpg.Connection,
     db_url: str,
-    blobs: LocalBlobStore,
-    blob_dir: Path,
+    blobs: BlobStore,
 ) -> None:
     summary = await seed_tenant(db, blobs, "demo", contacts=30, seed=7)
     assert summary.contacts == 30
@@ -69,7 +70,8 @@ async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
     assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
     dump = pg_dump(db_url)
     assert [i for i in identifiers if i.lower() in dump.lower()] == []
-    blob_text = (await contents_of_files_in(blob_dir)).lower()
+    blob_text = b"\n".join((await asyncio.to_thread(blob_view.stored, blobs)).values()).lower()
+    assert await asyncio.to_thread(blob_view.leftovers, blobs) == []
     assert [i for i in identifiers if i.lower().encode() in blob_text] == []
     after = await _rows(db)
     assert jane["id"] not in after["contacts"]
@@ -84,9 +86,11 @@ async def test_seed_then_erase_by_email_leaves_nothing_of_the_contact(
     assert len(audit_after) > len(audit_before)
 
 
+@pytest.mark.blob_stores
 async def test_cli_seed_and_erase_wait_against_a_served_process(
-    db: asyncpg.Connection, db_url: str, blob_dir: Path, tmp_path: Path
+    db: asyncpg.Connection, db_url: str, blob_dir: Path, blobs: BlobStore, tmp_path: Path
 ) -> None:
+    # `blobs`: the processes inherit PRIVACY_BLOB_URL when it is a bucket.
     port = processes.free_port()
     env = processes.env(db_url, blob_dir, PRIVACY_GRPC_ADDR=f"127.0.0.1:{port}")
     code, out = await processes.run(
@@ -98,6 +102,8 @@ async def test_cli_seed_and_erase_wait_against_a_served_process(
     code, out = await processes.run(["seed", "--tenant", "demo", "--contacts", "5"], env)
     assert code == 1
     assert "exists already" in out
+    seeded = await asyncio.to_thread(blob_view.stored, blobs)
+    assert seeded  # `privacyctl seed` wrote its files to the configured store
 
     email = await db.fetchval("SELECT email FROM contacts ORDER BY id LIMIT 1")
     server = await processes.start(["serve"], env, tmp_path / "serve.log")

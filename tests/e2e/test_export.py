@@ -19,15 +19,18 @@ from clients.client import PrivacyClient, PrivacyClientError, open_channel, subj
 from clients.export_files import files_done_of, records_of, write_ndjson, write_zip
 from demo.seeding import seed_tenant
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
 from tests.helpers.waiting import eventually
+
+# Every test here runs against the local store and the S3 one.
+pytestmark = pytest.mark.blob_stores
 
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "export-manifest.schema.json").read_text()
 )
 
 
-async def _seeded(db: asyncpg.Connection, blobs: LocalBlobStore) -> asyncpg.Record:
+async def _seeded(db: asyncpg.Connection, blobs: BlobStore) -> asyncpg.Record:
     await seed_tenant(db, blobs, "demo", contacts=20, seed=5)
     # Someone with files, and if there is one, an attachment to a message too.
     row = await db.fetchrow(
@@ -39,7 +42,7 @@ async def _seeded(db: asyncpg.Connection, blobs: LocalBlobStore) -> asyncpg.Reco
 
 
 async def test_a_contacts_zip_holds_exactly_their_records_and_files(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore, tmp_path: Path
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore, tmp_path: Path
 ) -> None:
     jane = await _seeded(db, blobs)
     out = tmp_path / "jane.zip"
@@ -122,7 +125,7 @@ async def test_a_contacts_zip_holds_exactly_their_records_and_files(
 
 
 async def test_export_is_one_snapshot_while_others_write(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     jane = await _seeded(db, blobs)
     # Enough messages that the export is still reading when the first chunk arrives:
@@ -157,7 +160,7 @@ async def test_export_is_one_snapshot_while_others_write(
 
 
 async def test_ndjson_lines_and_the_erased_subject(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore, tmp_path: Path
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore, tmp_path: Path
 ) -> None:
     jane = await _seeded(db, blobs)
     out = tmp_path / "jane.ndjson"
@@ -178,7 +181,7 @@ async def test_ndjson_lines_and_the_erased_subject(
 
 
 async def test_bad_export_requests_write_nothing(
-    app: App, client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    app: App, client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     jane = await _seeded(db, blobs)
     before = await db.fetchval("SELECT count(*) FROM privacy_audit_log")
@@ -208,7 +211,7 @@ async def test_bad_export_requests_write_nothing(
 
 
 async def test_a_cancelled_export_leaves_no_open_transaction(
-    client: PrivacyClient, db: asyncpg.Connection, db_url: str, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, db_url: str, blobs: BlobStore
 ) -> None:
     jane = await _seeded(db, blobs)
     await db.execute(
@@ -250,7 +253,7 @@ async def test_a_cancelled_export_leaves_no_open_transaction(
 
 
 async def test_a_user_account_and_a_whole_tenant(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     await _seeded(db, blobs)
     user = await db.fetchrow("SELECT id, email FROM users ORDER BY id LIMIT 1")

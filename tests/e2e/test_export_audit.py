@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,10 +16,14 @@ import pytest
 from clients.client import PrivacyClient, PrivacyClientError, subject
 from clients.export_files import records_of
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
 from server.config import Settings
 from tests import factories
+from tests.helpers import blob_view
 from tests.helpers.waiting import eventually
+
+# Every test here runs against the local store and the S3 one.
+pytestmark = pytest.mark.blob_stores
 
 # How long the server may take to write the entry of an export its caller left.
 AUDITED_WITHIN = 30.0
@@ -46,7 +49,7 @@ async def _export_entries(db: asyncpg.Connection, *, ended: bool = True) -> list
     return await eventually(read_ended, timeout=AUDITED_WITHIN, what="the export ending in the log")
 
 
-async def _jane(db: asyncpg.Connection, blobs: LocalBlobStore, messages: int) -> factories.Person:
+async def _jane(db: asyncpg.Connection, blobs: BlobStore, messages: int) -> factories.Person:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=2)
     # Several blocks of records (about 1 MiB each), so the first message is not the last.
@@ -62,7 +65,7 @@ async def _jane(db: asyncpg.Connection, blobs: LocalBlobStore, messages: int) ->
 
 
 async def test_a_completed_export_is_started_then_completed(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     jane = await _jane(db, blobs, messages=3)
     chunks = [c async for c in client.export("acme", subject(email=jane.email))]
@@ -79,7 +82,7 @@ async def test_a_completed_export_is_started_then_completed(
 
 
 async def test_an_export_cancelled_after_its_first_message_is_started_then_aborted(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     jane = await _jane(db, blobs, messages=3000)
     stream = client.export("acme", subject(email=jane.email), data_types=["messages", "files"])
@@ -97,12 +100,12 @@ async def test_an_export_cancelled_after_its_first_message_is_started_then_abort
     assert aborted["details"]["files"] == 0  # files come after the records
 
 
-class _StuckReads(LocalBlobStore):
+class _StuckReads(blob_view.Wrapped):
     """Reads that wait until let go: an export busy reading a file, not waiting to
     send, when its caller leaves (its task is cancelled, not its stream closed)."""
 
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
+    def __init__(self, inner: BlobStore) -> None:
+        super().__init__(inner)
         self.reading = threading.Event()
         self.go = threading.Event()
 
@@ -111,11 +114,16 @@ class _StuckReads(LocalBlobStore):
         self.go.wait(AUDITED_WITHIN)
         return super().get(tenant_id, key)
 
+    def read_range(self, tenant_id: str, key: str, start: int, length: int) -> bytes:
+        self.reading.set()
+        self.go.wait(AUDITED_WITHIN)
+        return super().read_range(tenant_id, key, start, length)
+
 
 async def test_an_export_cancelled_while_it_reads_a_file_is_started_then_aborted(
-    db: asyncpg.Connection, settings: Settings, blob_dir: Path
+    db: asyncpg.Connection, settings: Settings, blobs: BlobStore
 ) -> None:
-    blobs = _StuckReads(blob_dir)
+    blobs = _StuckReads(blobs)
     jane = await _jane(db, blobs, messages=1)
     async with App(settings, blobs=blobs) as app:
         try:
@@ -133,7 +141,7 @@ async def test_an_export_cancelled_while_it_reads_a_file_is_started_then_aborted
 
 
 async def test_an_export_ended_by_an_error_is_started_then_aborted(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     jane = await _jane(db, blobs, messages=3)
     # A file row holding a key the store refuses: the export ends with DATA_LOSS
@@ -153,7 +161,7 @@ async def test_an_export_ended_by_an_error_is_started_then_aborted(
 
 
 async def test_a_refused_export_writes_nothing(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     await _jane(db, blobs, messages=1)
     with pytest.raises(PrivacyClientError) as raised:

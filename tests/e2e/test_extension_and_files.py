@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -15,9 +14,10 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from clients.export_files import records_of
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
 from server.config import Settings
 from tests import factories
+from tests.helpers import blob_view
 from tests.helpers.images import APP1_EXIF, JPEG
 from tests.plugins.loyalty import TABLE_SQL, LoyaltyCardsAnonymizer
 
@@ -90,8 +90,9 @@ async def test_a_registered_data_type_is_exported_anonymized_and_erased(
     assert await db.fetchval("SELECT count(*) FROM loyalty_cards") == 1  # Jane's stays
 
 
+@pytest.mark.blob_stores
 async def test_anonymize_strips_file_metadata_renames_and_rewrites_contents(
-    client: PrivacyClient, db: asyncpg.Connection, blobs: LocalBlobStore, blob_dir: Path
+    client: PrivacyClient, db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     await factories.tenant(db)
     jane = await factories.contact(db, "acme", "Jane", "Doe", blobs=blobs, files=1)
@@ -118,6 +119,7 @@ async def test_anonymize_strips_file_metadata_renames_and_rewrites_contents(
             assert identifier not in data
         assert "Jane" not in row["name"]
         assert "Doe" not in row["name"]
+    assert blob_view.leftovers(blobs) == []  # no version of the old contents kept
     photo = blobs.get("acme", key)
     assert APP1_EXIF not in photo
     assert b"Exif" not in photo  # GPS and all

@@ -25,9 +25,14 @@ from anonymizers.text import documents, phones
 from anonymizers.text.normalize import fold
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
+from server.blobs import BlobStore
 from server.config import Settings
+from tests.helpers import blob_view
 from tests.helpers.documents import CONTENT_TYPES, W, pdf, zipped
 from tests.helpers.worlds import World, pg_dump
+
+# Every world here is made on the local store, then on the S3 one.
+pytestmark = pytest.mark.blob_stores
 
 TENANT, BYSTANDER = "outsider", "bystander"
 R = "[redacted]"
@@ -374,13 +379,12 @@ def residue(text: str) -> list[str]:
     return found
 
 
-def blob_views(root: Path, tenant: str, skip: set[str]) -> dict[str, str]:
+def blob_views(store: BlobStore, tenant: str, skip: set[str]) -> dict[str, str]:
     """Every blob of the tenant, as the text its readers see (documents.text_views)."""
     out = {}
-    for path in (root / tenant).rglob("*"):
-        key = str(path.relative_to(root))
-        if path.is_file() and key not in skip:
-            views = documents.text_views(path.read_bytes(), "application/octet-stream", key)
+    for key, data in blob_view.stored(store, tenant).items():
+        if key not in skip:
+            views = documents.text_views(data, "application/octet-stream", key)
             out[key] = "\n".join(views)
     return out
 
@@ -394,9 +398,9 @@ async def _run(w: World, settings: Settings, anonymize: bool, who: pb.Subject) -
 
 @pytest.fixture
 async def world(
-    server_url: str, template_db: str, tmp_path: Path
+    server_url: str, template_db: str, tmp_path: Path, blob_backend: str
 ) -> Any:  # an async generator of World
-    async with World(server_url, template_db, tmp_path) as w:
+    async with World(server_url, template_db, tmp_path, blob_backend) as w:
         yield w
 
 
@@ -412,7 +416,7 @@ class Before:
 
     rows: dict[str, dict[int, str]]
     bystander: dict[str, dict[int, str]]
-    bystander_blobs: dict[Path, bytes]
+    bystander_blobs: dict[str, bytes]
     audit: list[asyncpg.Record]
 
 
@@ -420,7 +424,7 @@ async def _before(w: World) -> Before:
     return Before(
         await rows(w.conn, TENANT),
         await rows(w.conn, BYSTANDER),
-        {p: p.read_bytes() for p in (w.blob_dir / BYSTANDER).rglob("*")},
+        blob_view.stored(w.blobs, BYSTANDER),
         await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq"),
     )
 
@@ -440,7 +444,7 @@ async def _common_checks(w: World, ids: Ids, was: Before, job: pb.Job) -> dict[s
     }
     # Nothing of her in the database (the review files' rows name no one) or any blob.
     assert residue(_dump_of(w, TENANT)) == []
-    for key, text in blob_views(w.blob_dir, TENANT, review_keys).items():
+    for key, text in blob_views(w.blobs, TENANT, review_keys).items():
         assert residue(text) == [], key
     after = await rows(w.conn, TENANT)
     for table, record_id in (
@@ -456,7 +460,8 @@ async def _common_checks(w: World, ids: Ids, was: Before, job: pb.Job) -> dict[s
     )
     assert [m["body"] for m in petrovic_messages] == ["Hi it's Zoë"]
     assert await rows(w.conn, BYSTANDER) == was.bystander
-    assert {p: p.read_bytes() for p in (w.blob_dir / BYSTANDER).rglob("*")} == was.bystander_blobs
+    assert blob_view.stored(w.blobs, BYSTANDER) == was.bystander_blobs
+    assert blob_view.leftovers(w.blobs) == []  # no old version, no delete marker
     audit_after = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
     assert audit_after[: len(was.audit)] == was.audit
     assert len(audit_after) > len(was.audit)
@@ -496,7 +501,7 @@ async def test_erase_finds_her_however_she_is_written_and_no_one_else(
     assert page == f"/contacts?q={PCT}"
     for name, _, _, expected_bytes in TEXT_FILES:
         row = await one(w.conn, "SELECT * FROM files WHERE id = $1", ids.files[name])
-        contents = (w.blob_dir / row["blob_key"]).read_bytes()
+        contents = blob_view.read(w.blobs, row["blob_key"])
         assert contents == expected_bytes, name
         assert row["sha256"] == hashlib.sha256(contents).hexdigest()
     assert ids.files["cv.txt"] not in after["files"]
@@ -507,7 +512,7 @@ async def test_erase_finds_her_however_she_is_written_and_no_one_else(
     done = await _run(w, settings, False, subject(file_id=pdf_id))
     assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
     assert await w.conn.fetchval("SELECT count(*) FROM files WHERE id = $1", pdf_id) == 0
-    assert not (w.blob_dir / key).exists()
+    assert blob_view.read(w.blobs, key) is None
     assert await w.conn.fetchval("SELECT count(*) FROM files WHERE tenant_id = $1", TENANT) == (
         len(after["files"]) - 1
     )
@@ -586,7 +591,7 @@ async def test_erasing_a_number_never_touches_the_same_digits_abroad(
         "Ruth: (207) 946-0958. Hugh: +44 20 7946 0958.",
     )
     before = await rows(w.conn, TENANT)
-    blobs_before = {p: p.read_bytes() for p in w.blob_dir.rglob("*") if p.is_file()}
+    blobs_before = blob_view.stored(w.blobs)
 
     job = await _run(w, settings, False, subject(phone=written))
     assert job.state == pb.JOB_STATE_SUCCEEDED, job.error_message
@@ -600,9 +605,11 @@ async def test_erasing_a_number_never_touches_the_same_digits_abroad(
         assert theirs, table
         assert all(after[table].get(k) == v for k, v in theirs.items()), table
     # Their file is gone; the other's, which holds the other number, is as it was.
-    left = {p: data for p, data in blobs_before.items() if p.exists()}
+    now = blob_view.stored(w.blobs)
+    left = {key: data for key, data in blobs_before.items() if key in now}
     assert len(left) == len(blobs_before) - 1
-    assert all(p.read_bytes() == data for p, data in left.items())
+    assert all(now[key] == data for key, data in left.items())
+    assert blob_view.leftovers(w.blobs) == []
     note = await w.conn.fetchval("SELECT body FROM notes WHERE contact_id = $1", other_id)
     assert note == (
         f"Ruth: {R}. Hugh: +44 20 7946 0958."
@@ -625,7 +632,7 @@ async def test_a_file_changed_after_it_was_indexed_is_read_again(
     done = await _run(w, settings, False, subject(contact_id=ruth))  # indexes every file
     assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
     key = await w.conn.fetchval("SELECT blob_key FROM files WHERE id = $1", file_id)
-    assert (w.blob_dir / key).read_bytes() == f"Lunch with {R}.".encode()
+    assert blob_view.read(w.blobs, key) == f"Lunch with {R}.".encode()
     # The index holds keyed hashes, not the words of anyone's files.
     lexemes = await w.conn.fetchval(
         "SELECT array_to_string(tsvector_to_array(tokens), ' ') FROM privacy_file_tokens "
@@ -645,4 +652,4 @@ async def test_a_file_changed_after_it_was_indexed_is_read_again(
     )
     done = await _run(w, settings, False, subject(contact_id=hugh))
     assert done.state == pb.JOB_STATE_SUCCEEDED, done.error_message
-    assert (w.blob_dir / key).read_bytes() == f"Call {R}, {R}.".encode()
+    assert blob_view.read(w.blobs, key) == f"Call {R}, {R}.".encode()

@@ -14,14 +14,15 @@ import pytest
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, PrivacyClientError, subject
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
 from tests import factories
-from tests.helpers import processes
+from tests.helpers import blob_view, processes
 from tests.helpers.documents import pdf
 
 
+@pytest.mark.blob_stores
 async def test_files_for_review_are_shown_and_deleted_with_privacyctl(
-    app: App, db: asyncpg.Connection, db_url: str, blob_dir: Path, blobs: LocalBlobStore
+    app: App, db: asyncpg.Connection, db_url: str, blob_dir: Path, blobs: BlobStore
 ) -> None:
     tenant = await factories.tenant(db)
     zoe = await factories.contact(db, tenant, "Zoë", "Šimić")
@@ -57,7 +58,8 @@ async def test_files_for_review_are_shown_and_deleted_with_privacyctl(
     assert code == 0, out
     assert re.search(r"job \S+ succeeded: files 1/1", out), out
     assert await db.fetchval("SELECT count(*) FROM files WHERE id = $1", file_id) == 0
-    assert not (blob_dir / key).exists()
+    assert blob_view.read(blobs, key) is None
+    assert blob_view.leftovers(blobs) == []
     # Only Erase takes a file.
     code, out = await processes.run(
         ["anonymize", *target, "--tenant", tenant, "--file-id", str(file_id)], env

@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,15 @@ from anonymizers.text.replacements import fake_replacer
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from server import tenant_keys
+from server.blobs import BlobStore
 from server.config import Settings
 from server.keyring import Keyring
 from tests.generated import OTHER_LAST, Person, TenantSpec, insert, spelled, tenants
+from tests.helpers import blob_view
 from tests.helpers.worlds import World, pg_dump
+
+# Every world here is made on the local store, then on the S3 one.
+pytestmark = pytest.mark.blob_stores
 
 TENANT, OTHER = "t1", "t2"
 # Tables and the columns compared; rows are matched by (tenant_id, id).
@@ -68,12 +73,12 @@ async def snapshot(conn: asyncpg.Connection) -> Snapshot:
     return out
 
 
-def blob_texts(root: Path, skip: set[str]) -> str:
+def blob_texts(store: BlobStore, skip: set[str]) -> str:
     """Every blob as its readers see it (documents.text_views), but those in `skip`."""
     return "\n".join(
-        "\n".join(documents.text_views(p.read_bytes(), "", p.name))
-        for p in root.rglob("*")
-        if p.is_file() and str(p.relative_to(root)) not in skip
+        "\n".join(documents.text_views(data, "", key.rpartition("/")[2]))
+        for key, data in blob_view.stored(store).items()
+        if key not in skip
     )
 
 
@@ -110,14 +115,16 @@ def redacted(value: Any, redactor: Redactor, replace_: Replace) -> Any:
     return value
 
 
-WorldArgs = tuple[str, str, Path, Settings]
+WorldArgs = tuple[str, str, Path, Settings, str]
 
 
 @pytest.fixture
 def world_args(
-    server_url: str, template_db: str, tmp_path: Path, settings: Settings
-) -> tuple[str, str, Path, Settings]:
-    return server_url, template_db, tmp_path, settings
+    server_url: str, template_db: str, tmp_path: Path, settings: Settings, blob_backend: str
+) -> WorldArgs:
+    if blob_backend == "s3":
+        settings = replace(settings, blob_url=None)  # each World names its own bucket
+    return server_url, template_db, tmp_path, settings, blob_backend
 
 
 def redactor_for(people: list[Person], *, everyone: bool = False) -> Redactor:
@@ -147,7 +154,7 @@ class Outcome:
 
 
 async def run_and_check(
-    args: tuple[str, str, Path, Settings],
+    args: WorldArgs,
     spec: TenantSpec,
     other: TenantSpec,
     *,
@@ -160,13 +167,13 @@ async def run_and_check(
     blob left, exactly its old self with the subject's identifiers replaced; the
     other tenant untouched; the audit log only grew; no identifiers kept.
     """
-    server_url, template, tmp, settings_ = args
-    async with World(server_url, template, tmp) as w:
+    server_url, template, tmp, settings_, backend = args
+    async with World(server_url, template, tmp, backend) as w:
         ids = await insert(w.conn, w.blobs, TENANT, spec)
         await insert(w.conn, w.blobs, OTHER, other)
         who, people, special = pick(ids)
         before = await snapshot(w.conn)
-        blobs_before = {p: p.read_bytes() for p in w.blob_dir.rglob("*") if p.is_file()}
+        blobs_before = blob_view.stored(w.blobs)
         audit_before = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
 
         def submit(c: PrivacyClient) -> Awaitable[pb.Job]:
@@ -188,7 +195,9 @@ async def run_and_check(
             )
         }
         dump = pg_dump(w.url)
-        texts = blob_texts(w.blob_dir, review_keys)
+        texts = blob_texts(w.blobs, review_keys)
+        # Nothing kept out of sight either: no old version, no delete marker.
+        assert blob_view.leftovers(w.blobs) == []
         family = not (whole_tenant and anonymize)
         for person in people:
             left = [line for line in dump.splitlines() if residue(line, person, family=family)]
@@ -215,9 +224,10 @@ async def run_and_check(
                 elif row_key in after[table] and not {(table, row_key[1]), (table, 0)} & special:
                     expected = tuple(redacted(v, redactor, replace_) for v in old)
                     assert after[table][row_key] == expected, (table, row_key)
-        check_blobs(w.blob_dir, blobs_before, review_keys, redactor, replace_)
+        check_blobs(w.blobs, blobs_before, review_keys, redactor, replace_)
         for row in await w.conn.fetch("SELECT blob_key, sha256 FROM files"):
-            data = (w.blob_dir / row["blob_key"]).read_bytes()
+            data = blob_view.read(w.blobs, row["blob_key"])
+            assert data is not None
             assert hashlib.sha256(data).hexdigest() == row["sha256"]  # rows match contents
 
         audit_after = await w.conn.fetch("SELECT * FROM privacy_audit_log ORDER BY tenant_id, seq")
@@ -283,26 +293,27 @@ async def check_spellings(
 
 
 def check_blobs(
-    blob_dir: Path,
-    blobs_before: dict[Path, bytes],
+    store: BlobStore,
+    blobs_before: dict[str, bytes],
     review_keys: set[str],
     redactor: Redactor,
     replace_: Replace,
 ) -> None:
     """Every blob left is its old self with the subject's identifiers replaced (the
     other tenant's, and documents listed for review, untouched)."""
-    for path, data in blobs_before.items():
-        key = str(path.relative_to(blob_dir))
-        if not path.exists():  # erased blobs were checked by the residue search
+    after = blob_view.stored(store)
+    for key, data in blobs_before.items():
+        now = after.get(key)
+        if now is None:  # erased blobs were checked by the residue search
             continue
-        if OTHER in path.parts or key in review_keys:
-            assert path.read_bytes() == data, path  # not theirs, or not rewritable
+        if key.split("/")[0] == OTHER or key in review_keys:
+            assert now == data, key  # not theirs, or not rewritable
             continue
         try:
             text = data.decode()
         except UnicodeDecodeError:
             continue  # a document: checked by the residue search
-        assert path.read_bytes().decode() == redactor.redact(text, replace_), path
+        assert now.decode() == redactor.redact(text, replace_), key
 
 
 def a_contact(spec: TenantSpec, who: int, by: str) -> Pick:

@@ -17,8 +17,10 @@ import asyncpg
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient
 from server.app import App
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
+from server.s3_blobs import S3BlobStore
+from tests.helpers import s3
 from tests.helpers.database import with_database
 
 
@@ -42,12 +44,20 @@ def _pg_bin() -> str:
 class World:
     """One example's database, blob store and server."""
 
-    def __init__(self, server_url: str, template: str, tmp: Path) -> None:
+    def __init__(self, server_url: str, template: str, tmp: Path, backend: str = "local") -> None:
         self.name = f"privacy_prop_{uuid.uuid4().hex[:10]}"
         self.url = with_database(server_url, self.name)
         self.server_url, self.template = server_url, template
         self.blob_dir = tmp / self.name
-        self.blobs = LocalBlobStore(self.blob_dir)
+        # "s3": a bucket of its own on the loopback S3 server (the s3_endpoint fixture).
+        self.blobs: BlobStore = (
+            s3.new_store(prefix=self.name) if backend == "s3" else LocalBlobStore(self.blob_dir)
+        )
+        self.blob_url = (
+            f"s3://{self.blobs.bucket}/{self.blobs.prefix}"
+            if isinstance(self.blobs, S3BlobStore)
+            else None
+        )
 
     async def __aenter__(self) -> World:
         admin = await asyncpg.connect(self.server_url)
@@ -62,11 +72,17 @@ class World:
         await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         await admin.close()
         shutil.rmtree(self.blob_dir, ignore_errors=True)
+        if isinstance(self.blobs, S3BlobStore):
+            self.blobs.close()
 
     async def run(
         self, settings_: Settings, call: Callable[[PrivacyClient], Awaitable[pb.Job]]
     ) -> pb.Job:
-        app = App(replace(settings_, database_url=self.url, blob_dir=self.blob_dir))
+        app = App(
+            replace(
+                settings_, database_url=self.url, blob_dir=self.blob_dir, blob_url=self.blob_url
+            )
+        )
         await app.start()
         try:
             async with PrivacyClient(f"127.0.0.1:{app.port}", token=app.dev_token) as client:

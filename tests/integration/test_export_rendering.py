@@ -11,7 +11,10 @@ import pytest
 from anonymizers import records
 from anonymizers.records import NEVER_EXPORTED, Rendered, rendered
 from demo.seeding import seed_tenant
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
+
+# Every test here runs against the local store and the S3 one.
+pytestmark = pytest.mark.blob_stores
 
 # Every exported table, every column: the values of each type the export meets.
 _QUERIES = {
@@ -51,7 +54,7 @@ def _lines(block: Rendered) -> list[bytes]:
 
 @pytest.mark.parametrize("kind", sorted(_QUERIES))
 async def test_the_database_renders_what_python_rendered(
-    db: asyncpg.Connection, blobs: LocalBlobStore, kind: str
+    db: asyncpg.Connection, blobs: BlobStore, kind: str
 ) -> None:
     await seed_tenant(db, blobs, "demo", contacts=12, seed=3)
     # Values the seed may not make: nested and non-ASCII JSON, a birthday, a whole
@@ -132,7 +135,7 @@ async def test_records_cut_into_blocks_anywhere_come_back_whole(
 
 
 async def test_file_records_carry_their_path_and_ids(
-    db: asyncpg.Connection, blobs: LocalBlobStore
+    db: asyncpg.Connection, blobs: BlobStore
 ) -> None:
     await seed_tenant(db, blobs, "demo", contacts=12, seed=3)
     # Names that keep letters of any script and lose what no disk takes.

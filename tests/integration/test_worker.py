@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,12 +14,12 @@ from anonymizers.builtin.messages import MessagesAnonymizer
 from anonymizers.registry import Registry, default_registry
 from db.connection import Connection
 from server import job_model, jobs
-from server.blobs import LocalBlobStore
+from server.blobs import BlobStore
 from server.job_model import JobState
 from server.queries import Q
 from server.subjects import SubjectKind
 from tests import factories
-from tests.helpers.files import entries_in, files_in
+from tests.helpers import blob_view
 from tests.helpers.waiting import eventually
 from tests.helpers.workers import JobRunner, Outcome
 
@@ -116,11 +116,11 @@ async def test_cancel_before_start_does_nothing(db: asyncpg.Connection, worker: 
     assert await db.fetchval("SELECT count(*) FROM messages") == 2
 
 
-class _FlakyBlobs(LocalBlobStore):
+class _FlakyBlobs(blob_view.Wrapped):
     """Fails the first deletions, as a crash between commit and delete would."""
 
-    def __init__(self, root: Path, failures: int) -> None:
-        super().__init__(root)
+    def __init__(self, inner: BlobStore, failures: int) -> None:
+        super().__init__(inner)
         self.failures = failures
 
     def delete(self, tenant_id: str, key: str) -> bool:
@@ -130,23 +130,26 @@ class _FlakyBlobs(LocalBlobStore):
         return super().delete(tenant_id, key)
 
 
+@pytest.mark.blob_stores
 async def test_blobs_of_erased_rows_are_gone_before_the_job_succeeds(
-    db: asyncpg.Connection, worker: JobRunner, blob_dir: Path
+    db: asyncpg.Connection, worker: JobRunner, blobs: BlobStore
 ) -> None:
     tenant = await factories.tenant(db)
-    blobs = _FlakyBlobs(blob_dir, failures=2)
+    store = blobs
+    blobs = _FlakyBlobs(store, failures=2)
     jane = await factories.contact(db, tenant, "Jane", "Doe", blobs=blobs, files=4)
-    assert len(await entries_in(blob_dir)) == 5  # the tenant folder and 4 blobs
+    assert len(await asyncio.to_thread(blob_view.stored, store)) == 4
     flaky = worker.configured(blobs=blobs)
     [job] = await flaky.run((await flaky.erase(tenant, EMAIL, jane.email)).id)
     assert job.state == JobState.SUCCEEDED
     assert blobs.failures == 0
-    assert await files_in(blob_dir) == []
+    assert await asyncio.to_thread(blob_view.stored, store) == {}
+    assert await asyncio.to_thread(blob_view.leftovers, store) == []
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
     assert await db.fetchval("SELECT count(*) FROM files") == 0
 
 
-class _SlowDeletes(LocalBlobStore):
+class _SlowDeletes(blob_view.Wrapped):
     """Deletes each blob only after a while, as a busy disk does."""
 
     def delete(self, tenant_id: str, key: str) -> bool:
@@ -154,14 +157,16 @@ class _SlowDeletes(LocalBlobStore):
         return super().delete(tenant_id, key)
 
 
+@pytest.mark.blob_stores
 async def test_deletions_still_running_when_the_worker_lets_go_finish_before_the_job(
-    db: asyncpg.Connection, worker: JobRunner, blob_dir: Path
+    db: asyncpg.Connection, worker: JobRunner, blobs: BlobStore
 ) -> None:
     # Time slices far shorter than the blob deletions: the worker gives the job
     # back while deletions run behind it, and the job still ends only with every
     # blob gone and its outbox empty.
     tenant = await factories.tenant(db)
-    blobs = _SlowDeletes(blob_dir)
+    store = blobs
+    blobs = _SlowDeletes(store)
     for i in range(3):
         await factories.contact(db, tenant, "Jane", f"Doe{i}", blobs=blobs, files=8)
     sliced = worker.configured(blobs=blobs, time_slice=timedelta(milliseconds=1))
@@ -169,7 +174,8 @@ async def test_deletions_still_running_when_the_worker_lets_go_finish_before_the
     [job] = await sliced.run(accepted.id, workers=1)
     assert job.state == JobState.SUCCEEDED
     assert await db.fetchval("SELECT slices FROM privacy_jobs WHERE id = $1", accepted.id) > 1
-    assert await files_in(blob_dir) == []
+    assert await asyncio.to_thread(blob_view.stored, store) == {}
+    assert await asyncio.to_thread(blob_view.leftovers, store) == []
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
     assert await db.fetchval("SELECT count(*) FROM files") == 0
 

@@ -1,5 +1,6 @@
-"""LocalBlobStore: keys stay inside their tenant's directory, and writing or deleting
-never follows a link."""
+"""The blob stores: keys stay their tenant's in both (the tests that take `blob_store`
+run against a local directory and a versioned bucket on a loopback S3 server); in
+LocalBlobStore, writing or deleting never follows a link."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from server.blobs import BlobKeyRefused, BlobMissing, LocalBlobStore
+from server.blobs import BlobKeyRefused, BlobMissing, BlobStore, LocalBlobStore
 
 
-def test_put_get_delete_and_delete_again(tmp_path: Path) -> None:
-    store = LocalBlobStore(tmp_path / "blobs")
+def test_put_get_delete_and_delete_again(blob_store: BlobStore) -> None:
+    store = blob_store
     key = store.new_key("acme")
     store.put("acme", key, b"contents")
     assert store.get("acme", key) == b"contents"
@@ -21,17 +22,17 @@ def test_put_get_delete_and_delete_again(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 300_000])
-def test_blobs_of_any_size_read_back_whole(tmp_path: Path, size: int) -> None:
+def test_blobs_of_any_size_read_back_whole(blob_store: BlobStore, size: int) -> None:
     # Around the size of one read: empty, one read short, exactly one, more than one.
-    store = LocalBlobStore(tmp_path / "blobs")
+    store = blob_store
     key = store.new_key("acme")
     data = bytes(i % 251 for i in range(size))
     store.put("acme", key, data)
     assert store.get("acme", key) == data
 
 
-def test_many_at_once(tmp_path: Path) -> None:
-    store = LocalBlobStore(tmp_path / "blobs")
+def test_many_at_once(blob_store: BlobStore) -> None:
+    store = blob_store
     items = [(store.new_key("acme"), f"blob {i}".encode()) for i in range(20)]
     store.put_many("acme", items)
     assert [store.get("acme", key) for key, _ in items] == [data for _, data in items]
@@ -42,8 +43,8 @@ def test_many_at_once(tmp_path: Path) -> None:
     assert store.get_many("acme", [items[0][0], items[10][0]]) == [None, b"blob 10"]
 
 
-def test_a_missing_blob_is_its_own_error_not_an_os_error(tmp_path: Path) -> None:
-    store = LocalBlobStore(tmp_path / "blobs")
+def test_a_missing_blob_is_its_own_error_not_an_os_error(blob_store: BlobStore) -> None:
+    store = blob_store
     with pytest.raises(BlobMissing) as raised:
         store.get("acme", store.new_key("acme"))  # not even the tenant's directory
     assert not isinstance(raised.value, OSError)  # never taken for a database error
@@ -101,13 +102,15 @@ def test_keys_that_leave_the_directory_are_refused(tmp_path: Path, key: str) -> 
 @pytest.mark.parametrize(
     "key", ["globex/{name}", "/{root}/globex/{name}", "acme/../globex/{name}", "acme//{name}"]
 )
-def test_a_key_is_acted_on_only_for_its_own_tenant(tmp_path: Path, key: str) -> None:
-    store = LocalBlobStore(tmp_path / "blobs")
+def test_a_key_is_acted_on_only_for_its_own_tenant(
+    blob_store: BlobStore, tmp_path: Path, key: str
+) -> None:
+    store = blob_store
     theirs = store.new_key("globex")
     store.put("globex", theirs, b"globex's")
     store.put("acme", store.new_key("acme"), b"acme's")  # acme's directory is remembered
     name = theirs.split("/")[1]
-    foreign = key.format(name=name, root=str(tmp_path / "blobs").lstrip("/"))
+    foreign = key.format(name=name, root=str(tmp_path / "store").lstrip("/"))
     for act in (
         lambda: store.get("acme", foreign),
         lambda: store.get_many("acme", [foreign]),
@@ -162,3 +165,20 @@ def test_writing_over_a_link_replaces_the_link_never_its_target(tmp_path: Path) 
     assert outside.read_bytes() == b"not the store's"
     assert not (tmp_path / "blobs" / key).is_symlink()
     assert store.get("acme", key) == b"rewritten"
+
+
+def test_ranged_reads_of_either_store(blob_store: BlobStore) -> None:
+    store = blob_store
+    key, empty = store.new_key("acme"), store.new_key("acme")
+    data = bytes(i % 251 for i in range(200_000))
+    store.put("acme", key, data)
+    store.put("acme", empty, b"")
+    assert store.read_range("acme", key, 0, 10) == data[:10]
+    assert store.read_range("acme", key, 150_000, 100_000) == data[150_000:]
+    assert store.read_range("acme", key, 200_000, 10) == b""  # at the end: nothing
+    assert store.read_range("acme", key, 300_000, 10) == b""
+    assert store.read_range("acme", empty, 0, 10) == b""
+    with pytest.raises(BlobMissing):
+        store.read_range("acme", store.new_key("acme"), 0, 10)
+    with pytest.raises(BlobKeyRefused):
+        store.read_range("acme", "globex/abc", 0, 10)
