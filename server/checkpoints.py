@@ -39,7 +39,7 @@ from server import audit
 from server.audit import Anchor, Verdict
 from server.database import wait_durable
 from server.errors import FailedPrecondition, NotFound
-from server.events import wait_first
+from server.events import repeat
 from server.queries import Q
 
 log = logging.getLogger(__name__)
@@ -387,15 +387,14 @@ async def run_forever(
     """Checkpoint the heads that moved, every `every`, until stop is set; one process
     at a time (the others skip their turn); a failed run is tried next time."""
     signed: dict[str, tuple[int, str]] = {}
-    while not stop.is_set():
-        try:
-            async with pool.acquire() as conn:
-                taken = await take(conn, signer, checkpoints, skip=signed, wait=False)
-            for c in taken or ():
-                signed[c.tenant_id] = (c.seq, c.hash)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("audit checkpoint failed", extra={"error": type(exc).__name__})
-        await wait_first(every, stop)
+
+    async def once() -> None:
+        async with pool.acquire() as conn:
+            taken = await take(conn, signer, checkpoints, skip=signed, wait=False)
+        for c in taken or ():
+            signed[c.tenant_id] = (c.seq, c.hash)
+
+    await repeat(once, every=every, stop=stop, what="audit checkpoint", logger=log)
 
 
 async def verify(

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import asyncpg
@@ -117,3 +117,21 @@ async def wait_first(timeout: timedelta, *events: asyncio.Event) -> None:
     finally:
         for w in waiters:
             w.cancel()
+
+
+async def repeat(
+    step: Callable[[], Awaitable[object]],
+    *,
+    every: timedelta,
+    stop: asyncio.Event,
+    what: str,
+    logger: logging.Logger,
+) -> None:
+    """Run `step` every `every` until stop is set. A database that cannot be reached
+    fails one run, logged as "<what> failed" on `logger`; the next run tries again."""
+    while not stop.is_set():
+        try:
+            await step()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            logger.warning(f"{what} failed", extra={"error": type(exc).__name__})
+        await wait_first(every, stop)

@@ -17,7 +17,7 @@ from wsgiref.simple_server import WSGIServer
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from server.events import wait_first
+from server.events import repeat
 from server.queries import Q
 
 log = logging.getLogger(__name__)
@@ -159,9 +159,6 @@ async def refresh_backlog(pool: asyncpg.Pool) -> None:
 
 async def refresh_forever(pool: asyncpg.Pool, every: timedelta, stop: asyncio.Event) -> None:
     """Refresh the backlog figures until stop is set; a failed read is retried next time."""
-    while not stop.is_set():
-        try:
-            await refresh_backlog(pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("backlog refresh failed", extra={"error": type(exc).__name__})
-        await wait_first(every, stop)
+    await repeat(
+        lambda: refresh_backlog(pool), every=every, stop=stop, what="backlog refresh", logger=log
+    )

@@ -24,7 +24,7 @@ from db.connection import Connection
 from server import audit, submission
 from server.audit import AuditEntry
 from server.config import DEFAULT_NOTE_RETENTION, DEFAULT_PHONE_REGION, Settings
-from server.events import wait_first
+from server.events import repeat
 from server.job_model import RETENTION_PRIORITY, Job, JobKind, JobRequest, ReasonCode
 from server.keyring import Keyring
 from server.queries import Q
@@ -238,18 +238,17 @@ async def run_forever(
     stop: asyncio.Event,
 ) -> None:
     """Run the rules every `every` until stop is set; a failed run is tried next time."""
-    while not stop.is_set():
-        try:
-            async with pool.acquire() as conn:
-                await run(
-                    conn,
-                    registry,
-                    defaults=defaults,
-                    deadline=deadline,
-                    keyring=keyring,
-                    default_region=default_region,
-                    note_retention=note_retention,
-                )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("retention run failed", extra={"error": type(exc).__name__})
-        await wait_first(every, stop)
+
+    async def once() -> None:
+        async with pool.acquire() as conn:
+            await run(
+                conn,
+                registry,
+                defaults=defaults,
+                deadline=deadline,
+                keyring=keyring,
+                default_region=default_region,
+                note_retention=note_retention,
+            )
+
+    await repeat(once, every=every, stop=stop, what="retention run", logger=log)

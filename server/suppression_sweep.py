@@ -53,7 +53,7 @@ from db.connection import Connection
 from db.queries import load_queries
 from server import job_plan, metrics, submission, suppressions, tenant_keys
 from server.errors import PrivacyError
-from server.events import wait_first
+from server.events import repeat
 from server.job_model import Job, JobKind, JobRequest, ReasonCode
 from server.keyring import Keyring
 from server.subjects import Subject, SubjectKind
@@ -285,16 +285,11 @@ async def run_forever(
     stop: asyncio.Event,
 ) -> None:
     """Sweep every `every` until stop is set; a failed pass is tried next time."""
-    while not stop.is_set():
-        try:
-            async with pool.acquire() as conn:
-                await run(
-                    conn,
-                    registry,
-                    keyring=keyring,
-                    deadline=deadline,
-                    default_region=default_region,
-                )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("suppression sweep failed", extra={"error": type(exc).__name__})
-        await wait_first(every, stop)
+
+    async def once() -> None:
+        async with pool.acquire() as conn:
+            await run(
+                conn, registry, keyring=keyring, deadline=deadline, default_region=default_region
+            )
+
+    await repeat(once, every=every, stop=stop, what="suppression sweep", logger=log)
