@@ -127,6 +127,11 @@ class BatchResult:
     blob_keys: tuple[str, ...] = field(default=())
     # New contents for blobs this batch anonymized: written once the batch commits.
     blob_rewrites: tuple[tuple[str, bytes], ...] = field(default=())
+    # (blob key, id of the row that holds or held it) for blob_keys and blob_rewrites:
+    # a blob the store keeps (Object Lock, a retention period) goes on the job's
+    # needs_review by that row, as this anonymizer's data type. A blob with no row
+    # here fails its job instead: nothing else could name it without its key.
+    blob_rows: tuple[tuple[str, int], ...] = field(default=())
     # (file id, why): files that hold the subject but could not be rewritten safely;
     # the job lists them for an operator instead of pretending.
     needs_review: tuple[tuple[int, str], ...] = field(default=())

@@ -216,7 +216,7 @@ class BatchRunner:
             at.finished,
             list(at.parts_done),
         )
-        await self._outbox.record(conn, job.id, job.tenant_id, result)
+        await self._outbox.record(conn, job.id, job.tenant_id, task.data_type, result)
         if result.needs_review:
             ids, reasons = zip(*result.needs_review, strict=True)
             await conn.execute(

@@ -56,7 +56,7 @@ class Worker:
         self._config = config
         self._lease = config.lease
         # Blob work of committed batches, running while the next batches do.
-        self._outbox = BlobOutbox(pool, blobs)
+        self._outbox = BlobOutbox(name, pool, blobs)
         self._batches = BatchRunner(name, pool, registry, blobs, self._outbox, config=config)
 
     async def run(self, stop: asyncio.Event) -> None:

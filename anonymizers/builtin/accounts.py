@@ -140,6 +140,7 @@ class AccountsAnonymizer:
             checkpoint=ids[-1] if ids else batch.after,
             finished=len(users) < batch.limit,
             blob_keys=tuple(u["profile_picture"] for u in users if u["profile_picture"]),
+            blob_rows=tuple((u["profile_picture"], u["id"]) for u in users if u["profile_picture"]),
         )
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
@@ -177,13 +178,17 @@ class AccountsAnonymizer:
                 [f.email(r["email"]) for r in rows],
                 [fake_full_name(f, r["display_name"]) if r["display_name"] else None for r in rows],
             )
+        pictures = tuple(
+            (r["profile_picture"], r["id"])
+            for r in rows
+            if batch.part == "users" and r["profile_picture"]
+        )
         return BatchResult(
             processed=len(rows),
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
-            blob_keys=tuple(
-                r["profile_picture"] for r in rows if batch.part == "users" and r["profile_picture"]
-            ),
+            blob_keys=tuple(key for key, _ in pictures),
+            blob_rows=pictures,
         )
 
     async def export(self, conn: Connection, scope: Scope) -> AsyncIterator[Rendered]:

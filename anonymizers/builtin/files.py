@@ -245,6 +245,7 @@ class FilesAnonymizer:
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
             blob_rewrites=tuple(rewrites),
+            blob_rows=tuple((r["blob_key"], r["id"]) for r in rows),
             needs_review=tuple(reviews),
             missing_files=_missing(rows, contents),
         )
@@ -256,6 +257,7 @@ class FilesAnonymizer:
             checkpoint=max((r["id"] for r in rows), default=batch.after),
             finished=len(rows) < batch.limit,
             blob_keys=tuple(r["blob_key"] for r in rows),
+            blob_rows=tuple((r["blob_key"], r["id"]) for r in rows),
         )
 
     async def anonymize(self, conn: Connection, batch: Batch, tools: Tools) -> BatchResult:
@@ -301,6 +303,7 @@ class FilesAnonymizer:
             checkpoint=rows[-1]["id"] if rows else batch.after,
             finished=len(rows) < batch.limit,
             blob_rewrites=tuple(rewrites),
+            blob_rows=tuple((r["blob_key"], r["id"]) for r in rows),
             needs_review=tuple(reviews),
             missing_files=_missing(rows, contents),
         )

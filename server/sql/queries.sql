@@ -131,12 +131,13 @@ WHERE tenant_id = $1 AND NOT whole_tenant;
 DELETE FROM privacy_job_identifiers WHERE job_id = $1;
 
 -- name: insert_reviews
--- Files a batch found holding the subject but could not rewrite ($3 file ids, $4
--- data types, $5 reasons); a file listed again keeps its first reason.
+-- Files a batch found holding the subject but could not rewrite, or blobs the store
+-- keeps ($3 row ids, $4 data types, $5 reasons); a row listed again keeps its first
+-- reason.
 INSERT INTO privacy_job_reviews (job_id, tenant_id, file_id, data_type, reason)
 SELECT $1, $2, r.file_id, r.data_type, r.reason
 FROM unnest($3::bigint[], $4::text[], $5::text[]) AS r(file_id, data_type, reason)
-ON CONFLICT (job_id, file_id) DO NOTHING;
+ON CONFLICT (job_id, data_type, file_id) DO NOTHING;
 
 -- name: job_reviews
 SELECT job_id, file_id, data_type, reason FROM privacy_job_reviews
@@ -326,8 +327,10 @@ WHERE j.id = $1 AND old.tenant_id = j.tenant_id AND old.id = j.id AND j.state IN
 RETURNING old.state, j.started_at IS NULL AS not_started, j.tenant_id, j.subject_hash;
 
 -- name: queue_blob_deletion
-INSERT INTO privacy_blob_deletions (tenant_id, blob_key, job_id)
-SELECT $1, unnest($2::text[]), $3
+-- $2 keys, $5 the ids of the rows (of data type $4) that held them, in the same order.
+INSERT INTO privacy_blob_deletions (tenant_id, blob_key, job_id, data_type, row_id)
+SELECT $1, d.blob_key, $3, $4, d.row_id
+FROM unnest($2::text[], $5::bigint[]) AS d(blob_key, row_id)
 ON CONFLICT DO NOTHING;
 
 -- name: pending_blob_deletions
@@ -351,10 +354,14 @@ WHERE tenant_id = $1 AND ctid = ANY(ARRAY(
     FOR UPDATE SKIP LOCKED));
 
 -- name: queue_blob_rewrite
--- $2 keys and $4 contents, in the same order: a batch's rewrites in one statement.
-INSERT INTO privacy_blob_rewrites (tenant_id, blob_key, job_id, data)
-SELECT $1, r.blob_key, $3, r.data FROM unnest($2::text[], $4::bytea[]) AS r(blob_key, data)
-ON CONFLICT (tenant_id, blob_key) DO UPDATE SET data = excluded.data, job_id = excluded.job_id;
+-- $2 keys, $4 contents and $6 the ids of the rows (of data type $5) that hold them,
+-- in the same order: a batch's rewrites in one statement.
+INSERT INTO privacy_blob_rewrites (tenant_id, blob_key, job_id, data, data_type, row_id)
+SELECT $1, r.blob_key, $3, r.data, $5, r.row_id
+FROM unnest($2::text[], $4::bytea[], $6::bigint[]) AS r(blob_key, data, row_id)
+ON CONFLICT (tenant_id, blob_key) DO UPDATE
+SET data = excluded.data, job_id = excluded.job_id,
+    data_type = excluded.data_type, row_id = excluded.row_id;
 
 -- name: pending_blob_rewrites
 SELECT tenant_id, blob_key, data FROM privacy_blob_rewrites
@@ -362,6 +369,18 @@ WHERE job_id = $1 ORDER BY queued_at LIMIT $2;
 
 -- name: forget_blob_rewrite
 DELETE FROM privacy_blob_rewrites WHERE tenant_id = $1 AND blob_key = ANY($2::text[]);
+
+-- name: kept_blob_deletions
+-- Which rows held the blobs ($2 keys) the store keeps: for the job's review list.
+SELECT blob_key, data_type, row_id FROM privacy_blob_deletions
+WHERE tenant_id = $1 AND blob_key = ANY($2::text[]);
+
+-- name: job_kind_and_subject
+SELECT kind, subject_hash FROM privacy_jobs WHERE id = $1;
+
+-- name: kept_blob_rewrites
+SELECT blob_key, data_type, row_id FROM privacy_blob_rewrites
+WHERE tenant_id = $1 AND blob_key = ANY($2::text[]);
 
 -- name: audit_append
 SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb);

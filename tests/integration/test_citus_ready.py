@@ -31,10 +31,10 @@ NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 # LOCKED, which Citus runs on no distributed table. privacy_jobs is keyed by its
 # uuid, which the API, the leases and its children (tasks, identifiers, reviews)
 # name it by; the children carry no tenant_id (tasks, identifiers) or are keyed by
-# job (reviews, whose ON CONFLICT (job_id, file_id) needs that key).
+# job (reviews, whose ON CONFLICT (job_id, data_type, file_id) needs that key).
 CATALOG_EXCEPTIONS = {
     "privacy_jobs: primary key (id) does not start with tenant_id",
-    "privacy_job_reviews: primary key (job_id, file_id) does not start with tenant_id",
+    "privacy_job_reviews: primary key (job_id, data_type, file_id) does not start with tenant_id",
     "privacy_job_reviews: foreign key privacy_job_reviews_job_id_fkey (job_id) ->"
     " privacy_jobs (id) does not pair tenant_id with tenant_id",
     "privacy_job_tasks: foreign key privacy_job_tasks_job_id_fkey (job_id) ->"
