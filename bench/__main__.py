@@ -46,6 +46,7 @@ FIGURES = (
     "anonymize",
     "suppression",
     "scaleout",
+    "ratelimit",
 )
 # The tenants each figure uses (see _run's steps).
 TENANTS = {
@@ -56,6 +57,7 @@ TENANTS = {
     "anonymize": ("anon_svc", "anon_raw"),
     "suppression": ("suppress",),
     "scaleout": (),  # its own tenants, in a database of its own (see _scaleout)
+    "ratelimit": (),  # buckets only, no data
 }
 
 
@@ -229,6 +231,9 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
                     ),
                 )
             )
+        steps.append(
+            ("ratelimit", lambda: measure.rate_limit(url, args.rate_limit_calls, args.callers // 4))
+        )
         for key, step in steps:
             if args.only and key.split("_")[0] not in args.only:
                 continue
@@ -354,6 +359,26 @@ def table(results: dict[str, Any]) -> str:
                     f"{run['ceiling_rows_per_s']:,.0f}/s on {so['cores']} cores",
                 )
             )
+    if rl := results.get("ratelimit"):
+        one, own = rl["take"], rl["take_own_buckets"]
+        rows.append(
+            (
+                "8 rate limit, per call",
+                f"{one['p50_ms']:.2f} ms p50 (+{rl['extra_ms_per_call']:.2f})",
+                f"SELECT 1 {rl['select_one']['p50_ms']:.2f} ms",
+                rl["ratio"],
+                "measured: one statement",
+            )
+        )
+        rows.append(
+            (
+                f"8 rate limit, {rl['callers']} callers",
+                f"{rl['take_one_bucket']['calls_per_s']:,.0f}/s one bucket",
+                f"{own['calls_per_s']:,.0f}/s own buckets",
+                None,
+                "measured",
+            )
+        )
     out = [f"{'figure':<26}{'service':>24}{'beside':>32}{'ratio':>8}  target"]
     for label, svc, raw, ratio, goal in rows:
         r = f"{ratio:.2f}" if ratio is not None else "-"
@@ -398,6 +423,9 @@ def cli() -> None:
     )
     parser.add_argument(
         "--scale-tenants", type=int, default=4, help="figure 7's tenants, one job each (4)"
+    )
+    parser.add_argument(
+        "--rate-limit-calls", type=int, default=2000, help="figure 8's calls in each run (2,000)"
     )
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument(

@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, email, subject
 from clients.export_files import file_chunks_of, lines_of
-from server import suppressions
+from server import ratelimit, suppressions
 from server.job_model import ReasonCode
 
 # Every table of a tenant, in an order a plain DELETE can follow (references first).
@@ -510,3 +510,46 @@ async def suppression(
         "raw": raw,
         "ratio": service["identifiers_per_s"] / raw["identifiers_per_s"],
     }
+
+
+async def rate_limit(url: str, calls: int, callers: int) -> dict[str, Any]:
+    """What the shared rate limit costs a call: `calls` draws on the database's token
+    buckets (server/ratelimit.py, the statement every limited RPC runs) beside as
+    many `SELECT 1` round trips, from one caller, and from `callers` concurrent
+    callers drawing on one bucket (its row lock queues them) or each on its own."""
+    limit = ratelimit.RateLimit(per_minute=60_000_000, burst=1_000_000)  # never refuses
+    pool = await asyncpg.create_pool(url, min_size=callers, max_size=callers)
+    figures: dict[str, Any] = {"calls": calls, "callers": callers}
+    try:
+
+        async def select_one(_: list[int]) -> None:
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+
+        def draw(same_bucket: bool) -> Any:
+            async def call(batch: list[int]) -> None:
+                caller = "bench" if same_bucket else f"bench-{batch[0] % callers}"
+                async with pool.acquire() as conn:
+                    if await ratelimit.take(conn, limit, "ratelimit", caller, "erase") > 0:
+                        raise RuntimeError("the bench's bucket refused a call")
+
+            return call
+
+        batches = [[i] for i in range(calls)]
+        for name, call, n in (
+            ("select_one", select_one, 1),
+            ("take", draw(True), 1),
+            ("select_one_concurrent", select_one, callers),
+            ("take_one_bucket", draw(True), callers),
+            ("take_own_buckets", draw(False), callers),
+        ):
+            await _callers(batches[: 2 * n], n, call)  # warm up
+            elapsed, latencies = await _callers(batches, n, call)
+            figures[name] = _rates(calls, elapsed, latencies)
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM privacy_rate_buckets WHERE tenant_id = 'ratelimit'")
+    finally:
+        await pool.close()
+    figures["extra_ms_per_call"] = figures["take"]["p50_ms"] - figures["select_one"]["p50_ms"]
+    figures["ratio"] = figures["take"]["calls_per_s"] / figures["select_one"]["calls_per_s"]
+    return figures

@@ -17,7 +17,15 @@ from grpc_reflection.v1alpha import reflection
 
 from anonymizers.registry import Registry, default_registry
 from atomicrm.privacy.v1 import privacy_pb2_grpc
-from server import checkpoints, credentials, metrics, retention, suppression_sweep, tenant_keys
+from server import (
+    checkpoints,
+    credentials,
+    metrics,
+    ratelimit,
+    retention,
+    suppression_sweep,
+    tenant_keys,
+)
 from server.auth import Authenticator, AuthInterceptor
 from server.blobs import BlobStore
 from server.config import Settings
@@ -116,6 +124,13 @@ class App:
             self._start_suppression_sweep(self.pool, self.settings.suppression_sweep_interval)
         if signer is not None and every:
             self._start_checkpoints(self.pool, signer, every)
+        if self._want_grpc and self._rate_limit.enabled:
+            forget = ratelimit.forget_full_forever(self.pool, self._rate_limit, self._stop_workers)
+            self._side_tasks.append(asyncio.create_task(forget))
+
+    @property
+    def _rate_limit(self) -> RateLimit:
+        return RateLimit(self.settings.rate_limit_per_minute, self.settings.rate_limit_burst)
 
     async def _dev_credential(self, pool: asyncpg.Pool) -> None:
         """Make the development credential on a database with none, and show it once;
@@ -236,9 +251,7 @@ class App:
             self.blobs,
             keyring=self.keyring,
             acquire_timeout=self.settings.db_timeout,
-            rate_limit=RateLimit(
-                self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
-            ),
+            rate_limit=self._rate_limit,
             default_region=self.settings.default_phone_region,
             audit_checkpoints=AuditCheckpoints(
                 checkpoints.CheckpointLog(self.settings.audit_checkpoint_file),

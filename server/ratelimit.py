@@ -1,15 +1,32 @@
-"""Token buckets for sensitive operations, per (caller, tenant, operation), in process."""
+"""Token buckets for sensitive operations, per (tenant, caller, operation), kept in
+PostgreSQL so that the limit holds for the whole service: N serving processes give
+a caller the documented limit, not N times it (docs/security.md).
+
+One short statement per limited call (`take_rate_token`): the bucket's row lock
+queues only the calls of that bucket, and the database's clock is the one clock
+every process shares. Full buckets are forgotten now and then (`forget_full`): a
+missing row is a full bucket, so the table holds only recent callers however many
+tenant ids requests name.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-# Buckets kept at most; beyond it, full (idle) buckets are dropped. Tenant ids come
-# from requests, so without a bound a caller could grow the table at will.
-MAX_BUCKETS = 10_000
+import asyncpg
+
+from db.connection import Connection
+from server.events import repeat
+from server.queries import Q
+
+log = logging.getLogger(__name__)
+
+# How often a serving process forgets full buckets.
+FORGET_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -23,38 +40,47 @@ class RateLimit:
     def enabled(self) -> bool:
         return self.per_minute > 0
 
+    @property
+    def per_second(self) -> float:
+        return self.per_minute / 60.0
+
 
 NO_RATE_LIMIT = RateLimit(per_minute=0, burst=1)
 
 
-class RateLimiter:
-    """Answers whether a call may go now, or how many seconds until it may."""
+async def take(
+    conn: Connection,
+    limit: RateLimit,
+    tenant_id: str,
+    caller: str,
+    operation: str,
+    *,
+    now: datetime | None = None,
+) -> float:
+    """Take a token: 0 if the call may go, else the seconds to wait for one. `now`
+    for tests only; the service uses the database's clock."""
+    if not limit.enabled:
+        return 0.0
+    row = await conn.fetchrow(
+        Q["take_rate_token"], tenant_id, caller, operation, limit.burst, limit.per_second, now
+    )
+    assert row is not None  # an upsert answers its row
+    if row["granted"]:
+        return 0.0
+    return math.ceil((1.0 - float(row["tokens"])) / limit.per_second * 1000) / 1000
 
-    def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
-        self._limit = limit
-        self._clock = clock
-        self._rate = limit.per_minute / 60.0  # tokens per second
-        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
 
-    def take(self, caller: str, tenant_id: str, operation: str) -> float:
-        """Take a token: 0 if the call may go, else the seconds to wait for one."""
-        if not self._limit.enabled:
-            return 0.0
-        now = self._clock()
-        key = (caller, tenant_id, operation)
-        tokens, at = self._buckets.get(key, (float(self._limit.burst), now))
-        tokens = min(float(self._limit.burst), tokens + (now - at) * self._rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            self._prune(now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return math.ceil((1.0 - tokens) / self._rate * 1000) / 1000
+async def forget_full(conn: Connection, limit: RateLimit, *, now: datetime | None = None) -> int:
+    """Delete the buckets that have refilled; return how many."""
+    status = await conn.execute(Q["forget_full_rate_buckets"], limit.burst, limit.per_second, now)
+    return int(status.rsplit(" ", 1)[-1])
 
-    def _prune(self, now: float) -> None:
-        if len(self._buckets) <= MAX_BUCKETS:
-            return
-        full = float(self._limit.burst)
-        for key, (tokens, at) in list(self._buckets.items()):
-            if tokens + (now - at) * self._rate >= full:
-                del self._buckets[key]
+
+async def forget_full_forever(pool: asyncpg.Pool, limit: RateLimit, stop: asyncio.Event) -> None:
+    """forget_full every FORGET_EVERY until stop is set; a failed run is tried next time."""
+
+    async def once() -> None:
+        async with pool.acquire() as conn:
+            await forget_full(conn, limit)
+
+    await repeat(once, every=FORGET_EVERY, stop=stop, what="rate bucket cleanup", logger=log)

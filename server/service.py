@@ -28,6 +28,7 @@ from server import (
     job_plan,
     jobs,
     metrics,
+    ratelimit,
     submission,
     suppression_list,
     validation,
@@ -41,7 +42,7 @@ from server.errors import NotFound, RateLimited
 from server.events import JobEvents, wait_first
 from server.job_model import JobKind
 from server.keyring import Keyring
-from server.ratelimit import NO_RATE_LIMIT, RateLimit, RateLimiter
+from server.ratelimit import NO_RATE_LIMIT, RateLimit
 from server.subjects import SubjectKind
 
 # File parts per Export message: enough to amortize a message, small enough to
@@ -83,7 +84,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         # VerifyAuditLog checks the chain against these (none given: the chain alone).
         self._audit_checkpoints = audit_checkpoints
         self._pool = pool
-        self._limiter = RateLimiter(rate_limit)
+        self._rate_limit = rate_limit
         self._acquire_timeout = acquire_timeout
         self._blobs = blobs
         self._registry = registry
@@ -93,11 +94,13 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
     def _connection(self) -> AbstractAsyncContextManager[Connection]:
         return bounded_connection(self._pool, self._acquire_timeout)
 
-    def _limit(self, caller: Caller, tenant_id: str, operation: str) -> None:
+    async def _limit(
+        self, conn: Connection, caller: Caller, tenant_id: str, operation: str
+    ) -> None:
         # After validation and the caller's checks (a refused request costs no
-        # token), before any database work. Idempotent retries count too: telling
-        # them apart needs a query.
-        wait = self._limiter.take(caller.name, tenant_id, operation)
+        # token), before the call's own database work. Idempotent retries count
+        # too: telling them apart needs a query.
+        wait = await ratelimit.take(conn, self._rate_limit, tenant_id, caller.name, operation)
         if wait > 0:
             raise RateLimited(operation, wait)
 
@@ -118,8 +121,8 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         auth.require_tenant(caller, job_request.tenant_id)
         if kind is JobKind.ERASE and job_request.subject.kind is SubjectKind.WHOLE_TENANT:
             auth.require(Scope.ERASE_TENANT)
-        self._limit(caller, job_request.tenant_id, kind.value)
         async with self._connection() as conn:
+            await self._limit(conn, caller, job_request.tenant_id, kind.value)
             job = await submission.submit(
                 conn,
                 self._registry,
@@ -143,8 +146,8 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         caller = auth.current()
         query = validation.export_request(request, self._registry)
         auth.require_tenant(caller, query.tenant_id)
-        self._limit(caller, query.tenant_id, "export")
         async with self._connection() as conn:
+            await self._limit(conn, caller, query.tenant_id, "export")
             region = await job_plan.tenant_region(conn, query.tenant_id, self._default_region)
         subject = query.subject.in_region(region)
         packer = convert.ExportPacker(EXPORT_BATCH_PARTS, EXPORT_BATCH_BYTES)
@@ -313,8 +316,8 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         identifiers = validation.identifiers(request.identifiers, required=True)
         code = validation.reason_code(request.reason_code)
         auth.require_tenant(caller, tenant)
-        self._limit(caller, tenant, "suppress")
         async with self._connection() as conn:
+            await self._limit(conn, caller, tenant, "suppress")
             added = await suppression_list.suppress(
                 conn,
                 tenant,
@@ -334,8 +337,8 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         identifiers = validation.identifiers(request.identifiers, required=True)
         code = validation.reason_code(request.reason_code, required=True)
         auth.require_tenant(caller, tenant)
-        self._limit(caller, tenant, "unsuppress")
         async with self._connection() as conn:
+            await self._limit(conn, caller, tenant, "unsuppress")
             removed = await suppression_list.unsuppress(
                 conn,
                 tenant,

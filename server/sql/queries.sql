@@ -580,3 +580,26 @@ SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1) AS tenant_exists,
        (SELECT key_id FROM key) AS key_id,
        (SELECT wrapped FROM key) AS wrapped,
        (SELECT phone_region FROM privacy_tenant_settings WHERE tenant_id = $1) AS phone_region;
+
+-- name: take_rate_token
+-- A call's token from the bucket of ($1 tenant, $2 caller, $3 operation), in the
+-- database so that every serving process draws on the same bucket: $4 burst, $5
+-- tokens a second, $6 now (NULL: the database's clock, the one clock all processes
+-- share). The row lock queues the callers of one bucket only. Not granted: the
+-- bucket holds `tokens` (< 1), a token comes in (1 - tokens) / $5 seconds.
+INSERT INTO privacy_rate_buckets AS b (tenant_id, caller, operation, tokens, at, granted)
+SELECT $1, $2, $3, $4::float8 - 1, n.at, true
+FROM (SELECT coalesce($6::timestamptz, clock_timestamp()) AS at) AS n
+ON CONFLICT (tenant_id, caller, operation) DO UPDATE
+SET tokens = privacy_rate_refill(b.tokens, b.at, excluded.at, $4, $5)
+             - CASE WHEN privacy_rate_refill(b.tokens, b.at, excluded.at, $4, $5) >= 1
+                    THEN 1 ELSE 0 END,
+    granted = privacy_rate_refill(b.tokens, b.at, excluded.at, $4, $5) >= 1,
+    at = greatest(b.at, excluded.at)
+RETURNING granted, tokens;
+
+-- name: forget_full_rate_buckets
+-- Buckets that have refilled ($1 burst, $2 tokens a second, $3 now or NULL): the
+-- same as no row, so the table holds only the callers of the last few minutes.
+DELETE FROM privacy_rate_buckets
+WHERE privacy_rate_refill(tokens, at, coalesce($3::timestamptz, clock_timestamp()), $1, $2) >= $1;
