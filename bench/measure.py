@@ -133,23 +133,25 @@ async def submission(
 
 
 async def latency(
-    target: Target, conn: asyncpg.Connection, tenant: str, subjects: int
+    target: Target, conn: asyncpg.Connection, tenant: str, subjects: int, alone: int
 ) -> dict[str, Any]:
-    """Submit-to-SUCCEEDED of single-contact erasures, all in flight at once.
+    """Submit-to-SUCCEEDED of single-contact erasures: `alone` one at a time (one job
+    in flight), then all in flight at once.
 
-    Two rounds of `subjects` different contacts, the second timed: the first reads
-    the tenant's indexes in from disk (this machine gives back memory unused for a
-    minute), which a tenant in use has in memory already."""
+    Two rounds of `subjects` different contacts in flight, the second timed: the
+    first reads the tenant's indexes in from disk (this machine gives back memory
+    unused for a minute), which a tenant in use has in memory already; the ones
+    alone come after both."""
     ids = [
         r["id"]
         for r in await conn.fetch(
             "SELECT id FROM contacts WHERE tenant_id = $1 ORDER BY random() LIMIT $2",
             tenant,
-            2 * subjects,
+            2 * subjects + alone,
         )
     ]
-    if len(ids) < 2 * subjects:
-        raise RuntimeError(f"tenant {tenant} has fewer than {2 * subjects} contacts")
+    if len(ids) < 2 * subjects + alone:
+        raise RuntimeError(f"tenant {tenant} has fewer than {2 * subjects + alone} contacts")
     rows = await tenant_rows(conn, tenant)
 
     async def one(client: PrivacyClient, contact_id: int) -> float:
@@ -161,11 +163,18 @@ async def latency(
         return time.perf_counter() - started
 
     rounds: list[list[float]] = []
-    for contacts in (ids[:subjects], ids[subjects:]):
+    for contacts in (ids[:subjects], ids[subjects : 2 * subjects]):
         async with target.client() as client:
             rounds.append(list(await asyncio.gather(*(one(client, i) for i in contacts))))
     first, times = rounds
+    async with target.client() as client:
+        single = [await one(client, i) for i in ids[2 * subjects :]]
     return {
+        "alone": {
+            "subjects": alone,
+            "p50_ms": 1000 * statistics.median(single),
+            "p99_ms": 1000 * _percentile(single, 0.99),
+        },
         "tenant_rows": rows,
         "subjects": subjects,
         "p50_ms": 1000 * statistics.median(times),
