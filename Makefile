@@ -7,7 +7,7 @@ PROTO  := protos/atomicrm/privacy/v1/privacy.proto
 STUBS  := gen/atomicrm/privacy/v1/privacy_pb2.py
 EDITABLE := $(VENV)/.editable-installed
 
-.PHONY: run test test-unit lint proto clean setup check-alerts promtool bench bench-quick
+.PHONY: run test test-unit lint proto clean setup check-alerts promtool chromium bench bench-quick
 
 setup: $(EDITABLE)
 
@@ -35,7 +35,7 @@ $(EDITABLE): $(STUBS) pyproject.toml
 run: $(EDITABLE)
 	$(BIN)/privacyctl serve
 
-test: $(EDITABLE) check-alerts
+test: $(EDITABLE) check-alerts chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The fast tier alone: tests/unit, no database, no server.
@@ -59,6 +59,21 @@ promtool:
 	command -v promtool >/dev/null 2>&1 || { \
 		echo "promtool is missing and could not be installed: install Debian's" \
 		     "'prometheus' package (apt-get install prometheus) or put promtool on PATH" >&2; \
+		exit 1; }
+
+# A real headless browser renders an export's index.html in the tests
+# (tests/e2e/test_export_page.py); Debian's chromium, installed here when we can.
+chromium:
+	@command -v chromium >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "chromium not found: installing Debian's chromium package"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; \
+	fi; \
+	command -v chromium >/dev/null 2>&1 || { \
+		echo "chromium is missing and could not be installed: install Debian's" \
+		     "'chromium' package (apt-get install chromium) or put chromium on PATH" >&2; \
 		exit 1; }
 
 lint: $(EDITABLE)

@@ -32,12 +32,14 @@ class Rendered:
     UTF-8 JSON objects, each ending in a newline (JSON text holds none of its own).
     Per-row Python work is what an export's speed is made of: these pass through.
 
-    `file_ids`: files among these records whose contents the export carries too
-    (each record has the `path` they go to, `file_path`)."""
+    `kind`: the table they all come from (each record's `kind`), so an export can
+    file each kind apart. `file_ids`: files among these records whose contents the
+    export carries too (each record has the `path` they go to, `file_path`)."""
 
     ndjson: bytes
     count: int
     file_ids: tuple[int, ...] = ()
+    kind: str = ""
 
 
 def file_path(file_id: int, name: str | None) -> str:
@@ -179,7 +181,9 @@ async def rendered_files(conn: Connection, sql: str, *args: Any) -> AsyncIterato
         # A path is letters, digits, "_", ".", "-" and "/": nothing JSON escapes.
         lines = [f'{row[0][:-1]},"path":"{file_path(row[1], row[2])}"}}' for row in batch]
         lines.append("")
-        yield Rendered("\n".join(lines).encode(), len(batch), tuple(row[1] for row in batch))
+        yield Rendered(
+            "\n".join(lines).encode(), len(batch), tuple(row[1] for row in batch), kind="files"
+        )
 
 
 async def rendered(conn: Connection, kind: str, sql: str, *args: Any) -> AsyncIterator[Rendered]:
@@ -216,9 +220,9 @@ async def rendered(conn: Connection, kind: str, sql: str, *args: Any) -> AsyncIt
             if isinstance(chunk, BaseException):
                 raise chunk
             if block := lines.feed(chunk):
-                yield Rendered(block, block.count(b"\n"))
+                yield Rendered(block, block.count(b"\n"), kind=kind)
         if block := lines.end():
-            yield Rendered(block, block.count(b"\n"))
+            yield Rendered(block, block.count(b"\n"), kind=kind)
     finally:
         if not copying.done():
             copying.cancel()  # the caller stopped reading: so does the COPY

@@ -15,6 +15,8 @@ from clients.client import DEFAULT_TARGET, PrivacyClient
 EXIT_OK = 0
 EXIT_JOB_NOT_SUCCEEDED = 1
 EXIT_RPC_ERROR = 2
+# A command line that cannot be run as given: argparse's own exit status for it.
+EXIT_USAGE = 2
 
 REASON_CODES = {
     name.removeprefix("REASON_CODE_").lower(): value for name, value in pb.ReasonCode.items()

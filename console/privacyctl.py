@@ -15,15 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.account_deletion import AccountDeletion
 from clients.client import PrivacyClientError, subject
-from clients.export_files import write_ndjson, write_zip
+from clients.export_files import FORMATS, Requested, export_format, write_ndjson, write_zip
 from clients.progress import STATE_NAMES, watch_with_progress
 from console import common, suppression
-from console.common import EXIT_JOB_NOT_SUCCEEDED, EXIT_OK, EXIT_RPC_ERROR, REASON_CODES, add_target
+from console.common import (
+    EXIT_JOB_NOT_SUCCEEDED,
+    EXIT_OK,
+    EXIT_RPC_ERROR,
+    EXIT_USAGE,
+    REASON_CODES,
+    add_target,
+)
 
 _STATES = {name: value for value, name in STATE_NAMES.items() if name != "unspecified"}
 _KINDS = {"erase": pb.JOB_KIND_ERASE, "anonymize": pb.JOB_KIND_ANONYMIZE}
@@ -294,14 +302,22 @@ def _add_export_and_job_reading_commands(
         "export",
         help="export a subject's data (right of access, portability)",
         description="Stream a subject's (or a whole tenant's) data from one consistent "
-        "snapshot: --out X.zip writes manifest.json, one <data_type>.ndjson per type and "
-        "files/; --out X.ndjson (or -) writes NDJSON records and the manifest, no file "
-        "contents. See docs/export.md.",
+        "snapshot. zip: index.html (a page for the person), manifest.json, one "
+        "<kind>.ndjson per kind of record and files/; ndjson: records and the manifest "
+        "as NDJSON lines, no file contents. See docs/export.md.",
     )
     add_target(exp)
     exp.add_argument("--tenant", required=True)
     _add_subject(exp)
-    exp.add_argument("--out", required=True, help="a .zip or .ndjson path, or - for stdout")
+    exp.add_argument(
+        "--out", required=True, help="where to write: a path, or - for stdout (ndjson only)"
+    )
+    exp.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="zip or ndjson; default: as --out's name says (.zip; .ndjson, .jsonl or -), "
+        "and an error when it says neither",
+    )
 
     jobs = sub.add_parser(
         "jobs", help="list a tenant's jobs", description="List jobs, newest first."
@@ -441,19 +457,27 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _export(args: argparse.Namespace, console: Console) -> int:
+    try:
+        fmt = export_format(args.out, args.format)
+    except ValueError as error:  # before anything is asked or written
+        console.print(f"[red]error[/red] {escape(str(error))}", highlight=False)
+        return EXIT_USAGE
+    requested = Requested(args.tenant, _subject(args))
     async with common.client(args) as client:
-        chunks = client.export(args.tenant, _subject(args), data_types=args.data_types)
+        chunks = client.export(args.tenant, requested.subject, data_types=args.data_types)
         if args.out == "-":
-            await write_ndjson(chunks, sys.stdout)
+            await write_ndjson(chunks, sys.stdout, requested=requested)
             return EXIT_OK
         out = Path(args.out)
-        if out.suffix == ".ndjson":
+        if fmt == "ndjson":
             with await asyncio.to_thread(out.open, "w", encoding="utf-8") as f:
-                manifest = await write_ndjson(chunks, f)
+                manifest = await write_ndjson(chunks, f, requested=requested)
         else:
-            manifest = await write_zip(chunks, out, Console(stderr=True))
+            manifest = await write_zip(chunks, out, Console(stderr=True), requested=requested)
     counts = ", ".join(f"{k} {v}" for k, v in (manifest or {}).get("record_counts", {}).items())
     console.print(f"exported to {out}: {counts}", highlight=False)
+    if fmt == "zip":
+        console.print("open index.html in it to read it; manifest.json lists every file")
     if missing := (manifest or {}).get("missing_files"):
         console.print(
             f"{len(missing)} file(s) missing from the service's blob store: listed in the "

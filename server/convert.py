@@ -135,7 +135,7 @@ class ExportPacker:
         """The messages that are full once `item` is in."""
         if isinstance(item, export.Records):
             lines = pb.ExportRecordLines(
-                data_type=item.data_type, ndjson=item.ndjson, count=item.count
+                data_type=item.data_type, ndjson=item.ndjson, count=item.count, kind=item.kind
             )
             return [*self.flush(), pb.ExportChunk(lines=lines)]
         ready: list[pb.ExportChunk] = []

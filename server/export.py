@@ -53,11 +53,13 @@ FILE_ROWS_AT_ONCE = 1000
 @dataclass(frozen=True)
 class Records:
     """Export records of one data type, in order, as NDJSON: `count` JSON objects,
-    each ending in a newline."""
+    each ending in a newline. `kind`: the table all of them come from (their `kind`),
+    empty when not known."""
 
     data_type: str
     ndjson: bytes
     count: int
+    kind: str = ""
 
 
 @dataclass
@@ -259,23 +261,20 @@ async def _snapshot(
             if data_types and anonymizer.data_type not in data_types:
                 continue
             count = 0
-            lines = bytearray()  # records made here, sent a block at a time
+            lines = _Lines(anonymizer.data_type)  # records made here, a block at a time
             async for record in anonymizer.export(conn, scope):
                 if isinstance(record, Rendered):  # JSON made by the database: passed on
-                    if lines:
-                        yield _records(anonymizer.data_type, lines)
-                    yield Records(anonymizer.data_type, record.ndjson, record.count)
+                    if block := lines.take():
+                        yield block
+                    yield Records(anonymizer.data_type, record.ndjson, record.count, record.kind)
                     count += record.count
                     file_ids.extend(record.file_ids)
                     continue
-                public = {k: v for k, v in record.items() if k not in NEVER_EXPORTED}
-                lines += json.dumps(public, sort_keys=True).encode()
-                lines += b"\n"
+                for block in lines.add(record):
+                    yield block
                 count += 1
-                if len(lines) >= BLOCK_BYTES:
-                    yield _records(anonymizer.data_type, lines)
-            if lines:
-                yield _records(anonymizer.data_type, lines)
+            if block := lines.take():
+                yield block
             manifest.record_counts[anonymizer.data_type] = count
         # Blobs are not in the database snapshot; their rows were, so read them now,
         # a chunk of rows at a time from the same snapshot.
@@ -294,11 +293,35 @@ async def _snapshot(
     yield manifest
 
 
-def _records(data_type: str, lines: bytearray) -> Records:
-    """The records collected in `lines` (emptied)."""
-    block = bytes(lines)
-    lines.clear()
-    return Records(data_type, block, block.count(b"\n"))
+class _Lines:
+    """Records an anonymizer yields as dicts, made into NDJSON blocks of one kind each
+    (a block ends where the kind changes, so each kind can be filed apart)."""
+
+    def __init__(self, data_type: str) -> None:
+        self._data_type = data_type
+        self._kind = ""
+        self._lines = bytearray()
+
+    def add(self, record: dict[str, Any]) -> list[Records]:
+        """Take one record; the blocks ready to send (before it, or with it)."""
+        kind = str(record.get("kind") or self._data_type)
+        ready = [block] if kind != self._kind and (block := self.take()) else []
+        self._kind = kind
+        public = {k: v for k, v in record.items() if k not in NEVER_EXPORTED}
+        self._lines += json.dumps(public, sort_keys=True).encode()
+        self._lines += b"\n"
+        if len(self._lines) >= BLOCK_BYTES:
+            ready.append(self._block())
+        return ready
+
+    def take(self) -> Records | None:
+        """The records collected so far (then none), if any."""
+        return self._block() if self._lines else None
+
+    def _block(self) -> Records:
+        block = bytes(self._lines)
+        self._lines.clear()
+        return Records(self._data_type, block, block.count(b"\n"), self._kind)
 
 
 async def _pending_files(conn: Connection, tenant_id: str, ids: array[int]) -> list[PendingFile]:

@@ -53,15 +53,25 @@ async def test_a_contacts_zip_holds_exactly_their_records_and_files(
         names = set(archive.namelist())
         stored = json.loads(archive.read("manifest.json"))
         records = {
-            t: [json.loads(line) for line in archive.read(f"{t}.ndjson").decode().splitlines()]
-            for t in manifest["record_counts"]
-            if manifest["record_counts"][t]
+            r["path"]: [json.loads(line) for line in archive.read(r["path"]).decode().splitlines()]
+            for r in manifest["records"]
         }
         contents = {f["path"]: archive.read(f["path"]) for f in manifest["files"]}
         raw = b"".join(archive.read(n) for n in names)
     assert stored == manifest
-    assert {t: len(r) for t, r in records.items()} == {
-        t: n for t, n in manifest["record_counts"].items() if n
+    # One file per kind, holding that kind alone: notes and deals beside contacts.
+    for entry in manifest["records"]:
+        assert [r["kind"] for r in records[entry["path"]]] == [entry["kind"]] * entry["count"]
+        assert entry["path"] == f"{entry['kind']}.ndjson"
+    by_type: dict[str, int] = {}
+    for entry in manifest["records"]:
+        by_type[entry["data_type"]] = by_type.get(entry["data_type"], 0) + entry["count"]
+    assert by_type == {t: n for t, n in manifest["record_counts"].items() if n}
+    assert names == {
+        "index.html",
+        "manifest.json",
+        *records,
+        *(f["path"] for f in manifest["files"]),
     }
 
     # What the data map says is Jane's, asked of the database directly.

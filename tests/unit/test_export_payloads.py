@@ -32,9 +32,10 @@ def test_every_payload_gives_the_same_records() -> None:
 
     assert [(r.data_type, r.json) for r in records_of(block)] == [("contacts", _NOTE)] * 2
     assert [(r.data_type, r.json) for r in records_of(one)] == [("contacts", _NOTE)]
+    # An older server's records are filed by the kind their JSON names.
     assert lines_of(several) == [
-        Lines("contacts", f"{_NOTE}\n{_NOTE}\n".encode(), 2),
-        Lines("messages", f"{_MESSAGE}\n".encode(), 1),
+        Lines("contacts", f"{_NOTE}\n{_NOTE}\n".encode(), 2, "notes"),
+        Lines("messages", f"{_MESSAGE}\n".encode(), 1, "messages"),
     ]
     assert lines_of(pb.ExportChunk(files=pb.ExportFiles())) == []
 
