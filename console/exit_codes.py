@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from typing import NoReturn
 
 EXIT_OK = 0
@@ -53,7 +54,10 @@ _MEANINGS = (
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 
-HELP = "exit status:\n" + "".join(f"  {code:<4} {text}\n" for code, text in _MEANINGS)
+HELP = "exit status:\n" + "".join(
+    textwrap.fill(text, 79, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7) + "\n"
+    for code, text in _MEANINGS
+)
 
 
 class Parser(argparse.ArgumentParser):
