@@ -12,11 +12,12 @@ import grpc
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import DEFAULT_TARGET, PrivacyClient
 
-EXIT_OK = 0
-EXIT_JOB_NOT_SUCCEEDED = 1
-EXIT_RPC_ERROR = 2
-# A command line that cannot be run as given: argparse's own exit status for it.
-EXIT_USAGE = 2
+# The exit statuses live in console/exit_codes.py (the table --help prints); these
+# names stay here for the commands that import them from here.
+from console.exit_codes import EXIT_JOB_NOT_SUCCEEDED as EXIT_JOB_NOT_SUCCEEDED
+from console.exit_codes import EXIT_OK as EXIT_OK
+from console.exit_codes import EXIT_RPC_ERROR as EXIT_RPC_ERROR
+from console.exit_codes import EXIT_USAGE as EXIT_USAGE
 
 REASON_CODES = {
     name.removeprefix("REASON_CODE_").lower(): value for name, value in pb.ReasonCode.items()

@@ -15,30 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.account_deletion import AccountDeletion
-from clients.client import PrivacyClientError, subject
+from clients.client import PrivacyClient, PrivacyClientError, subject
 from clients.export_files import FORMATS, Requested, export_format, write_ndjson, write_zip
 from clients.progress import STATE_NAMES, watch_with_progress
-from console import common, suppression
-from console.common import (
-    EXIT_JOB_NOT_SUCCEEDED,
-    EXIT_OK,
-    EXIT_RPC_ERROR,
-    EXIT_USAGE,
-    REASON_CODES,
-    add_target,
-)
+from console import common, errors, exit_codes, suppression, waits
+from console.common import EXIT_JOB_NOT_SUCCEEDED, EXIT_OK, EXIT_USAGE, REASON_CODES, add_target
 
 _STATES = {name: value for value, name in STATE_NAMES.items() if name != "unspecified"}
 _KINDS = {"erase": pb.JOB_KIND_ERASE, "anonymize": pb.JOB_KIND_ANONYMIZE}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = exit_codes.Parser(
         prog="privacyctl",
         description="Run, seed and drive the AtomiCRM privacy service (Erase, Anonymize, Export).",
     )
@@ -417,6 +409,8 @@ def _describe(job: pb.Job) -> str:
         text += f": {counts}"
     if job.error_message:
         text += f" — {job.error_message}"
+    if timing := waits.timing(job):
+        text += f"\n  {timing}"
     for item in job.needs_review:
         # Files that name the subject but could not be rewritten: an operator decides.
         text += (
@@ -451,17 +445,29 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
             )
         console.print(f"accepted {_describe(job)}")
         if args.wait and job.state not in (pb.JOB_STATE_SUCCEEDED,):
-            job = await watch_with_progress(client, job.id, console)
-            console.print(_describe(job))
+            job = await _follow(client, job, console)
     return EXIT_OK if job.state != pb.JOB_STATE_FAILED else EXIT_JOB_NOT_SUCCEEDED
+
+
+async def _follow(client: PrivacyClient, job: pb.Job, console: Console) -> pb.Job:
+    """Follow a job to its end, progress on stderr, saying first what it waits for;
+    print its end on `console`."""
+    progress = Console(stderr=True)
+    if line := waits.waiting_line(job, STATE_NAMES.get(job.state, "?")):
+        errors.say(progress, line)
+    job = await watch_with_progress(client, job.id, progress)
+    console.print(_describe(job))
+    return job
 
 
 async def _export(args: argparse.Namespace, console: Console) -> int:
     try:
         fmt = export_format(args.out, args.format)
     except ValueError as error:  # before anything is asked or written
-        console.print(f"[red]error[/red] {escape(str(error))}", highlight=False)
+        errors.say(Console(stderr=True), f"privacyctl export: {error}")
         return EXIT_USAGE
+    if args.out != "-":
+        errors.check_writable(Path(args.out))
     requested = Requested(args.tenant, _subject(args))
     async with common.client(args) as client:
         chunks = client.export(args.tenant, requested.subject, data_types=args.data_types)
@@ -495,7 +501,17 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
             kind=_KINDS[args.kind] if args.kind else pb.JOB_KIND_UNSPECIFIED,
             page_size=args.limit,
         )
-    table = Table("id", "kind", "state", "created", "progress", "needs review", "error")
+    table = Table(
+        "id",
+        "kind",
+        "state",
+        "created",
+        "progress",
+        "waits for",
+        "deadline",
+        "needs review",
+        "error",
+    )
     for job in page.jobs:
         table.add_row(
             job.id,
@@ -503,6 +519,8 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
             STATE_NAMES.get(job.state, "?") + (" (dry run)" if job.dry_run else ""),
             job.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
             ", ".join(f"{p.data_type} {p.done}/{p.planned}" for p in job.progress),
+            _waits_for(job),
+            waits.moment(job.deadline) if waits.timing(job) else "",
             ", ".join(f"file {r.file_id}" for r in job.needs_review),
             job.error_message,
         )
@@ -510,10 +528,16 @@ async def _jobs(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _waits_for(job: pb.Job) -> str:
+    """The jobs table's short form of what a job waits for."""
+    if job.state == pb.JOB_STATE_SCHEDULED and job.HasField("not_before"):
+        return f"not before {waits.moment(job.not_before)}"
+    return waits.holds(job) if job.state == pb.JOB_STATE_HELD else ""
+
+
 async def _watch(args: argparse.Namespace, console: Console) -> int:
     async with common.client(args) as client:
-        job = await watch_with_progress(client, args.job_id, console)
-    console.print(_describe(job))
+        job = await _follow(client, await client.get_job(args.job_id), console)
     return EXIT_OK if job.state == pb.JOB_STATE_SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED
 
 
@@ -536,6 +560,10 @@ async def _delete_account(args: argparse.Namespace, console: Console) -> int:
             return EXIT_OK
         if not args.wait:
             return EXIT_OK
+        progress = Console(stderr=True)
+        for job in scheduled.jobs:
+            if line := waits.waiting_line(job, STATE_NAMES.get(job.state, "?")):
+                errors.say(progress, line)
         outcome = await workflow.wait(scheduled)
     console.print(outcome.summary(), highlight=False)
     return EXIT_OK if outcome.succeeded else EXIT_JOB_NOT_SUCCEEDED
@@ -557,6 +585,9 @@ async def _hold(args: argparse.Namespace, console: Console) -> int:
             held = await client.list_legal_holds(args.tenant, include_released=args.all)
     for hold in held:
         console.print(_describe_hold(hold), highlight=False)
+    if not held:
+        which = "legal holds" if args.all else "active legal holds (--all: released ones too)"
+        console.print(f"no {which} in tenant {args.tenant}", highlight=False)
     return EXIT_OK
 
 
@@ -626,11 +657,8 @@ def main(argv: list[str] | None = None) -> int:
     }[args.command]
     try:
         return asyncio.run(run(args, console))
-    except PrivacyClientError as error:
-        console.print(f"[red]error[/red] {error.code.name}: {error.message}", highlight=False)
-        for field, description in error.field_violations:
-            console.print(f"  {field}: {description}", highlight=False)
-        return EXIT_RPC_ERROR
+    except (PrivacyClientError, OSError, KeyboardInterrupt) as error:
+        return errors.report(error, args, Console(stderr=True))
 
 
 if __name__ == "__main__":

@@ -16,17 +16,13 @@ from rich.console import Console
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import MAX_IDENTIFIERS, email, phone
 from console import common
-from console.common import EXIT_OK, EXIT_RPC_ERROR, REASON_CODES, add_target
+from console.common import EXIT_OK, REASON_CODES, add_target
+from console.exit_codes import EXIT_USAGE
 
 _REASON_NAMES = {value: name for name, value in REASON_CODES.items()}
 # ListSuppressions answers at most this many entries a page.
 _MAX_PAGE = 1000
 _DEFAULT_LIMIT = 100
-
-_EXIT_CODES = (
-    "Exit status: 0 when the service answered, 2 on an error (the service's, or a "
-    "command line without identifiers)."
-)
 
 
 def add_erase_option(cmd: argparse.ArgumentParser) -> None:
@@ -57,19 +53,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="is each identifier suppressed?",
         description="Ask whether each identifier is suppressed in the tenant; prints one "
         "line per identifier, in the order given: 'suppressed', 'not suppressed', or "
-        "'invalid' (neither an email nor a phone number). " + _EXIT_CODES,
+        "'invalid' (neither an email nor a phone number).",
     )
     add = commands.add_parser(
         "add",
         help="suppress identifiers (audited)",
         description="Suppress emails or phone numbers that were never in the CRM (a person "
-        "who asks not to be contacted or stored). Each must be valid. Audited. " + _EXIT_CODES,
+        "who asks not to be contacted or stored). Each must be valid. Audited.",
     )
     remove = commands.add_parser(
         "remove",
         help="lift suppressions (audited; --reason-code required)",
         description="Lift suppressions, e.g. when the person consents again. The reason "
-        "code is required and kept in the audit log. " + _EXIT_CODES,
+        "code is required and kept in the audit log.",
     )
     for cmd in (check, add, remove):
         add_target(cmd)
@@ -92,7 +88,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="the tenant's entries: hashes, kind, when, why, by which job",
         description="List the tenant's entries, newest first: the keyed hash of each "
         "identifier (never the identifier), its kind, when and why it was suppressed, the "
-        "Erase job that did (or '-': suppressed by hand) and the caller. " + _EXIT_CODES,
+        "Erase job that did (or '-': suppressed by hand) and the caller.",
     )
     add_target(listing)
     listing.add_argument("--tenant", required=True)
@@ -145,12 +141,15 @@ async def run(args: argparse.Namespace, console: Console) -> int:
     if args.suppression_command == "list":
         return await _list(args, console)
     identifiers: list[pb.Identifier] = args.identifiers
+    # A wrong command line, like argparse's own errors: on stderr, EXIT_USAGE.
     if not identifiers:
-        console.print("[red]error[/red] give at least one --email or --phone")
-        return EXIT_RPC_ERROR
+        Console(stderr=True).print("[red]error[/red] give at least one --email or --phone")
+        return EXIT_USAGE
     if len(identifiers) > MAX_IDENTIFIERS:
-        console.print(f"[red]error[/red] at most {MAX_IDENTIFIERS:,} identifiers a call")
-        return EXIT_RPC_ERROR
+        Console(stderr=True).print(
+            f"[red]error[/red] at most {MAX_IDENTIFIERS:,} identifiers a call"
+        )
+        return EXIT_USAGE
     async with common.client(args) as client:
         if args.suppression_command == "check":
             answers = await client.check_suppression(args.tenant, identifiers)

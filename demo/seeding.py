@@ -56,11 +56,13 @@ async def seed_tenant(
     seed: int = 0,
     users: int = 3,
     messages_per_contact: int = 6,
+    progress: Callable[[int], None] | None = None,
 ) -> SeedSummary:
     """Create tenant `tenant_id` and fill it with demo data, in one transaction.
 
     Raises TenantExists if the tenant exists already. Blobs are written before the
-    commit; if anything fails they are deleted again (best effort).
+    commit; if anything fails they are deleted again (best effort). `progress` is
+    told how many contacts are written, after each chunk.
     """
     _validate(tenant_id, contacts=contacts, users=users, messages=messages_per_contact)
     stored = StoredBlobs(blobs, tenant_id)
@@ -90,7 +92,7 @@ async def seed_tenant(
             writer = Writer(conn, tenant_id)
             await writer.staff(await _run(worker, partial(_prepare_staff, planner, stored)))
             prepare = partial(_prepare_contacts, planner, stored)
-            await _write_contacts(writer, worker, prepare, contacts)
+            await _write_contacts(writer, worker, prepare, contacts, progress or _quiet)
     except BaseException:
         # Also on cancellation: the rows are rolled back, so the blobs are orphans.
         # Wait for the worker first, so the list of stored blobs is complete.
@@ -149,8 +151,16 @@ async def _run(worker: ThreadPoolExecutor, fn: Callable[[], _T]) -> _T:
     return await asyncio.wrap_future(worker.submit(fn))
 
 
+def _quiet(_written: int) -> None:
+    """No progress to show."""
+
+
 async def _write_contacts(
-    writer: Writer, worker: ThreadPoolExecutor, prepare: Callable[[int], Plan], total: int
+    writer: Writer,
+    worker: ThreadPoolExecutor,
+    prepare: Callable[[int], Plan],
+    total: int,
+    progress: Callable[[int], None],
 ) -> None:
     """Copy the contacts chunk by chunk while the worker prepares the next chunk."""
 
@@ -165,6 +175,7 @@ async def _write_contacts(
             following = start + _CHUNK
             pending = submit(following) if following < total else None
             await writer.contacts(chunk)
+            progress(min(following, total))
     finally:
         if pending is not None:
             _forget(pending)

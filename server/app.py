@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import sys
 from datetime import timedelta
 from wsgiref.simple_server import WSGIServer
@@ -28,7 +30,7 @@ from server import (
 )
 from server.auth import Authenticator, AuthInterceptor
 from server.blobs import BlobStore
-from server.config import Settings
+from server.config import ConfigError, Settings
 from server.database import bounded_connection, connect_and_migrate, create_pool, resolve_url
 from server.events import JobEvents
 from server.interceptors import SERVICE as SERVICE_NAME
@@ -83,7 +85,13 @@ class App:
         return self._keyring
 
     async def __aenter__(self) -> App:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            # A start that fails half way (the address in use, say) leaves nothing
+            # open: the pool, the LISTEN connection, workers already started.
+            await self.stop()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -239,9 +247,15 @@ class App:
             # Errors outermost: refusals by AuthInterceptor become precise statuses;
             # requests that do not parse are refused innermost, after authentication.
             interceptors=[ErrorInterceptor(), AuthInterceptor(authenticator), RequestInterceptor()],
-            # Every request is small (ids, a subject, a reason): refuse big ones
-            # before they are parsed, with RESOURCE_EXHAUSTED from gRPC itself.
-            options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+            options=[
+                # Every request is small (ids, a subject, a reason): refuse big ones
+                # before they are parsed, with RESOURCE_EXHAUSTED from gRPC itself.
+                ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+                # gRPC sets SO_REUSEPORT by default: a second server on the same
+                # address would start and share the port with the first, each
+                # getting some of the calls. Refuse to start instead.
+                ("grpc.so_reuseport", 0),
+            ],
         )
         service = PrivacyService(
             pool,
@@ -268,20 +282,29 @@ class App:
             ],
             server,
         )
-        if self.settings.tls_cert is not None and self.settings.tls_key is not None:
-            credentials = server_credentials(
-                self.settings.tls_cert, self.settings.tls_key, self.settings.tls_client_ca
-            )
-            self.port = server.add_secure_port(self.settings.grpc_addr, credentials)
-        else:
-            self.port = server.add_insecure_port(self.settings.grpc_addr)
-        if self.port == 0:
-            raise OSError(f"cannot listen on {self.settings.grpc_addr}")
+        self.port = self._listen(server)
         await server.start()
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self.server = server
         log.info("serving", extra={"port": self.port})
+
+    def _listen(self, server: grpc.aio.Server) -> int:
+        """Bind the gRPC address; the port bound, else a ConfigError naming it."""
+        addr = self.settings.grpc_addr
+        try:
+            if self.settings.tls_cert is not None and self.settings.tls_key is not None:
+                credentials = server_credentials(
+                    self.settings.tls_cert, self.settings.tls_key, self.settings.tls_client_ca
+                )
+                port = server.add_secure_port(addr, credentials)
+            else:
+                port = server.add_insecure_port(addr)
+        except RuntimeError:  # grpc's "Failed to bind to address …"
+            port = 0
+        if port == 0:
+            raise ConfigError(f"cannot listen on {addr!r} (PRIVACY_GRPC_ADDR): {_why_not(addr)}")
+        return port
 
     async def wait(self, stop: asyncio.Event) -> None:
         """Return when stop is set or a worker died (the process must not limp on)."""
@@ -315,6 +338,26 @@ class App:
         await self.events.close()
         if self.pool is not None:
             await self.pool.close()
+
+
+def _why_not(addr: str) -> str:
+    """Why gRPC could not bind `addr`, found by binding it ourselves: gRPC only says
+    that it failed (and logs the reason in its own format)."""
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        return "not host:port (e.g. 127.0.0.1:50051)"
+    try:
+        family, kind, _, _, where = socket.getaddrinfo(
+            host.strip("[]"), int(port), type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind) as probe:
+            probe.bind(where)
+        return "gRPC could not bind it"
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        if error.errno == errno.EADDRINUSE:
+            reason += " (another privacyctl serve?)"
+        return reason
 
 
 async def run(settings: Settings, *, grpc_server: bool = True) -> None:

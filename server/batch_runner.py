@@ -266,7 +266,8 @@ class BatchRunner:
         done = {t["data_type"]: t["done"] for t in tasks}
         error = ""
         if state is JobState.CANCELLED:
-            error = f"cancelled at a batch boundary after {sum(done.values())} rows: {done}"
+            rows = ", ".join(f"{data_type} {n}" for data_type, n in done.items())
+            error = f"cancelled at a batch boundary after {sum(done.values())} rows ({rows})"
         details: dict[str, object] = {"done": done}
         shred = state is JobState.SUCCEEDED and self._erased_everything(job, tasks)
         if shred:

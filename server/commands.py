@@ -4,46 +4,103 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from server import app, logs
 from server.config import ConfigError, Settings
 from server.database import connect_and_migrate, resolve_url
-from server.errors import PrivacyError
+from server.errors import DatabaseUnavailable, NoDatabase, PrivacyError
 
 if TYPE_CHECKING:
     import asyncpg
 
 log = logging.getLogger(__name__)
 
+# privacyctl's exit statuses (console/exit_codes.py holds the table; the console is
+# above this module, so the numbers are repeated here, and a unit test keeps them equal).
 EXIT_OK = 0
-EXIT_CONFIG = 78  # EX_CONFIG
 EXIT_FAILED = 1
+EXIT_USAGE = 64  # EX_USAGE: a file named on the command line cannot be used
+EXIT_NO_DATABASE = 69  # EX_UNAVAILABLE: no database found, or it cannot be reached
+EXIT_CONFIG = 78  # EX_CONFIG
 
 
 @asynccontextmanager
-async def _migrated(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+async def _connected(
+    settings: Settings, *, migrate: bool = True
+) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the service's database (the embedded one when DATABASE_URL is
-    unset), migrated first, closed after."""
+    unset, never made here: NoDatabase), migrated first unless `migrate` is False,
+    closed after."""
     import asyncpg
 
-    url = resolve_url(settings.database_url, settings.data_dir)
-    await connect_and_migrate(url)
-    conn = await asyncpg.connect(url)
+    url = resolve_url(settings.database_url, settings.data_dir, create=False)
+    if migrate:
+        await connect_and_migrate(url)
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable() from exc
     try:
         yield conn
     finally:
         await conn.close()
 
 
+def _fail(command: str, message: str) -> None:
+    """An error, on stderr: stdout carries a command's results only."""
+    print(f"privacyctl{' ' if command else ''}{command}: {message}", file=sys.stderr, flush=True)
+
+
+def _where(settings: Settings) -> str:
+    """The database a command tried, without the URL's password."""
+    if not settings.database_url:
+        return f"the embedded database in {(settings.data_dir / 'pg').resolve()}"
+    url = urlsplit(settings.database_url)
+    return f"DATABASE_URL (host {url.hostname or 'local'}, database {url.path.strip('/') or '-'})"
+
+
+def run_database_command(command: str, settings: Settings, go: Callable[[], Awaitable[int]]) -> int:
+    """Run a command on the database and turn what it raises into a message and an
+    exit status: no traceback for a missing database or a refused change."""
+    import asyncpg
+
+    async def main() -> int:
+        return await go()
+
+    try:
+        return asyncio.run(main())
+    except ConfigError as error:
+        _fail(command, str(error))
+        return EXIT_CONFIG
+    except NoDatabase as error:
+        _fail(command, error.message)
+        return EXIT_NO_DATABASE
+    except DatabaseUnavailable:
+        _fail(command, f"cannot reach {_where(settings)}; is PostgreSQL running?")
+        return EXIT_NO_DATABASE
+    except asyncpg.UndefinedTableError:
+        _fail(
+            command,
+            f"{_where(settings)} holds no privacy service tables: is it the service's "
+            "database? (`privacyctl serve` creates them)",
+        )
+        return EXIT_NO_DATABASE
+    except PrivacyError as error:
+        _fail(command, error.message)
+        return EXIT_FAILED
+
+
 def _settings() -> Settings | None:
     try:
         return Settings.from_env()
     except ConfigError as error:
-        print(f"privacyctl: {error}", flush=True)
+        _fail("", str(error))
         return None
 
 
@@ -58,6 +115,7 @@ def worker() -> int:
 
 
 def _run(*, grpc_server: bool) -> int:
+    """serve and worker: the only commands that may create the embedded database."""
     settings = _settings()
     if settings is None:
         return EXIT_CONFIG
@@ -65,16 +123,19 @@ def _run(*, grpc_server: bool) -> int:
     try:
         loop_factory = _loop_factory(settings)
     except ConfigError as error:
-        print(f"privacyctl: {error}", flush=True)
+        _fail("", str(error))
         return EXIT_CONFIG
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         try:
             runner.run(app.run(settings, grpc_server=grpc_server))
-        except ConfigError as error:  # found at start: the keyring, for one
-            print(f"privacyctl: {error}", flush=True)
+        except ConfigError as error:  # found at start: the keyring, the gRPC address
+            _fail("", str(error))
             return EXIT_CONFIG
+        except DatabaseUnavailable:
+            _fail("", f"cannot reach {_where(settings)}; is PostgreSQL running?")
+            return EXIT_NO_DATABASE
         except PrivacyError as error:  # e.g. an audit signing key that cannot be read
-            print(f"privacyctl: {error.message}", flush=True)
+            _fail("", error.message)
             return EXIT_FAILED
     return EXIT_OK
 
@@ -102,8 +163,8 @@ def credentials(
     if settings is None:
         return EXIT_CONFIG
 
-    async def go() -> None:
-        async with _migrated(settings) as conn:
+    async def go() -> int:
+        async with _connected(settings) as conn:
             if action == "create":
                 assert name is not None
                 token = await store.create(conn, name, store.parse_scopes(scopes), tenants)
@@ -120,13 +181,9 @@ def credentials(
                         f"{', '.join(sorted(c.caller.scopes))}; tenants "
                         f"{', '.join(sorted(c.caller.tenants))}"
                     )
+        return EXIT_OK
 
-    try:
-        asyncio.run(go())
-    except PrivacyError as error:
-        print(f"privacyctl credentials: {error.message}", flush=True)
-        return EXIT_FAILED
-    return EXIT_OK
+    return run_database_command("credentials", settings, go)
 
 
 def audit_verify(
@@ -134,18 +191,21 @@ def audit_verify(
 ) -> int:
     """Check a tenant's audit chain, against its signed checkpoints too, and say where
     it breaks."""
-    import asyncpg
-
     from server import checkpoints
 
     settings = _settings()
     if settings is None:
         return EXIT_CONFIG
+    for given in (checkpoint_file, public_key_file):
+        # Named on the command line, a file that is not there is a typo, not "no
+        # checkpoint taken yet" (what a missing default file means).
+        if given is not None and not Path(given).is_file():
+            _fail("audit verify", f"no such file: {given}")
+            return EXIT_USAGE
 
     async def go() -> int:
-        url = resolve_url(settings.database_url, settings.data_dir)
-        conn = await asyncpg.connect(url)
-        try:
+        # Read only: a database without the service's tables is not this one's.
+        async with _connected(settings, migrate=False) as conn:
             verdict = await checkpoints.verify(
                 conn,
                 tenant_id,
@@ -155,8 +215,6 @@ def audit_verify(
                 settings.audit_signing_key,
                 Path(public_key_file) if public_key_file else None,
             )
-        finally:
-            await conn.close()
         anchored = (
             f", up to entry {verdict.checkpoint_seq} vouched for by a signed checkpoint"
             if verdict.checkpoint_seq
@@ -169,11 +227,7 @@ def audit_verify(
         print(f"audit log of {tenant_id!r}: BROKEN{where}: {verdict.problem}")
         return EXIT_FAILED
 
-    try:
-        return asyncio.run(go())
-    except PrivacyError as error:
-        print(f"privacyctl audit verify: {error.message}", flush=True)
-        return EXIT_FAILED
+    return run_database_command("audit verify", settings, go)
 
 
 def audit_checkpoint(tenant_id: str | None) -> int:
@@ -185,10 +239,11 @@ def audit_checkpoint(tenant_id: str | None) -> int:
     if settings is None:
         return EXIT_CONFIG
 
-    async def go() -> None:
-        signer = checkpoints.load_signer(settings.audit_signing_key)
+    async def go() -> int:
         log_file = checkpoints.CheckpointLog(settings.audit_checkpoint_file)
-        async with _migrated(settings) as conn:
+        async with _connected(settings) as conn:
+            # After connecting: no key is made beside a database that is not there.
+            signer = checkpoints.load_signer(settings.audit_signing_key)
             taken = await checkpoints.take(conn, signer, log_file, tenant_id=tenant_id) or []
         for c in taken:
             print(f"checkpoint of {c.tenant_id!r}: entry {c.seq}, hash {c.hash}")
@@ -197,13 +252,9 @@ def audit_checkpoint(tenant_id: str | None) -> int:
             f"{signer.key_id} (public key: "
             f"{checkpoints.public_key_file(settings.audit_signing_key)})"
         )
+        return EXIT_OK
 
-    try:
-        asyncio.run(go())
-    except PrivacyError as error:
-        print(f"privacyctl audit checkpoint: {error.message}", flush=True)
-        return EXIT_FAILED
-    return EXIT_OK
+    return run_database_command("audit checkpoint", settings, go)
 
 
 def audit_public_key() -> int:
@@ -217,12 +268,16 @@ def audit_public_key() -> int:
     try:
         signer = checkpoints.load_signer(settings.audit_signing_key)
     except PrivacyError as error:
-        print(f"privacyctl audit public-key: {error.message}", flush=True)
+        _fail("audit public-key", error.message)
         return EXIT_FAILED
     beside = checkpoints.public_key_file(settings.audit_signing_key)
     print(f"# key id {signer.key_id}, also in {beside}")
     print(checkpoints.public_key_pem(signer.public_key), end="")
     return EXIT_OK
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
 def retention(action: str, tenant_id: str | None, activity: str | None, closed: str | None) -> int:
@@ -239,9 +294,9 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
     defaults = rules.RetentionPolicy.defaults_of(settings)
 
     def show(p: rules.RetentionPolicy) -> str:
-        activity_rule = f"{p.activity_months} months" if p.activity_months else "off"
+        activity_rule = _plural(p.activity_months, "month") if p.activity_months else "off"
         closed_rule = (
-            f"{p.closed_account_days} days" if p.closed_account_days is not None else "off"
+            _plural(p.closed_account_days, "day") if p.closed_account_days is not None else "off"
         )
         return (
             f"anonymize activity older than: {activity_rule}; "
@@ -249,7 +304,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
         )
 
     async def go() -> int:
-        async with _migrated(settings) as conn:
+        async with _connected(settings) as conn:
             if action == "run":
                 submitted = await rules.run(
                     conn,
@@ -279,15 +334,13 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
             print(f"retention of {tenant_id!r}: {show(current)}")
             return EXIT_OK
 
-    try:
-        return asyncio.run(go())
-    except ConfigError as error:
-        print(f"privacyctl retention: {error}", flush=True)
-        return EXIT_CONFIG
-    except (PrivacyError, asyncpg.CheckViolationError) as error:
-        message = error.message if isinstance(error, PrivacyError) else "a value is out of range"
-        print(f"privacyctl retention: {message}", flush=True)
-        return EXIT_FAILED
+    async def checked() -> int:
+        try:
+            return await go()
+        except asyncpg.CheckViolationError:
+            raise PrivacyError("a value is out of range") from None
+
+    return run_database_command("retention", settings, checked)
 
 
 def tenant_region(tenant_id: str, region: str | None) -> int:
@@ -299,7 +352,7 @@ def tenant_region(tenant_id: str, region: str | None) -> int:
         return EXIT_CONFIG
 
     async def go() -> int:
-        async with _migrated(settings) as conn:
+        async with _connected(settings) as conn:
             if region is not None:
                 await tenant_settings.set_phone_region(conn, tenant_id, region, _operator(settings))
             current, own = await tenant_settings.phone_region(
@@ -309,11 +362,7 @@ def tenant_region(tenant_id: str, region: str | None) -> int:
         print(f"phone numbers of {tenant_id!r} without a country code: {current} ({origin})")
         return EXIT_OK
 
-    try:
-        return asyncio.run(go())
-    except PrivacyError as error:
-        print(f"privacyctl tenant: {error.message}", flush=True)
-        return EXIT_FAILED
+    return run_database_command("tenant", settings, go)
 
 
 def _operator(settings: Settings) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 
 from db.connection import Connection
-from server.config import DEFAULT_DB_TIMEOUT
-from server.errors import DatabaseUnavailable
+from server.config import DEFAULT_DB_TIMEOUT, ConfigError
+from server.errors import DatabaseUnavailable, NoDatabase
 from server.queries import Q
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,24 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def resolve_url(database_url: str | None, data_dir: Path) -> str:
-    """Return the URL to use: DATABASE_URL if given, else the embedded server's."""
-    return database_url if database_url else embedded_url(data_dir)
+def resolve_url(database_url: str | None, data_dir: Path, *, create: bool = True) -> str:
+    """Return the URL to use: DATABASE_URL if given, else the embedded server's.
+
+    `create=False` for every command but serve and worker: one run from another
+    directory would otherwise start a second, empty database there (PRIVACY_DATA_DIR
+    is relative) and work on that. Without one under data_dir it raises NoDatabase."""
+    if database_url:
+        return database_url
+    pgdata = (data_dir / "pg").resolve()
+    if not create and not (pgdata / "PG_VERSION").is_file():
+        raise NoDatabase(
+            f"no database: DATABASE_URL is unset and there is no embedded database in "
+            f"{pgdata} (PRIVACY_DATA_DIR={data_dir}, read from the current directory "
+            "when relative). Set DATABASE_URL to the service's PostgreSQL, or "
+            "PRIVACY_DATA_DIR to the directory `privacyctl serve` runs with; only "
+            "`privacyctl serve` and `privacyctl worker` create the embedded database."
+        )
+    return embedded_url(data_dir)
 
 
 async def create_pool(
@@ -191,9 +206,15 @@ async def migrate(conn: Connection) -> list[str]:
 
 
 async def connect_and_migrate(url: str) -> list[str]:
-    """Open one connection, migrate, close."""
+    """Open one connection, migrate, close. The first connection of every process: a
+    URL that is no PostgreSQL URL is a ConfigError here."""
     try:
         conn = await asyncpg.connect(url)
+    except ValueError as exc:  # asyncpg.ClientConfigurationError, or its int() of a port
+        # asyncpg's own text names what is wrong, never the URL (nor its password);
+        # another ValueError's might quote a part of it: its type only.
+        why = exc if isinstance(exc, asyncpg.ClientConfigurationError) else type(exc).__name__
+        raise ConfigError(f"DATABASE_URL is not a PostgreSQL URL ({why})") from exc
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable() from exc
     try:

@@ -52,6 +52,11 @@ class DatabaseUnavailable(PrivacyError):
     """The database cannot be reached; retry later."""
 
 
+class NoDatabase(PrivacyError):
+    """There is no database to work on: set DATABASE_URL, or PRIVACY_DATA_DIR to the
+    directory `privacyctl serve` uses."""
+
+
 class StorageUnavailable(PrivacyError):
     """The blob store could not be read; retry later."""
 

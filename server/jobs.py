@@ -84,7 +84,9 @@ async def cancel(conn: Connection, job_id: uuid.UUID, actor: str) -> Job:
         row = await conn.fetchrow(Q["request_cancel"], job_id)
         if row is None:
             job = await get(conn, job_id)  # NotFound when there is no such job
-            raise FailedPrecondition(f"job {job_id} is already {job.state.value}")
+            raise FailedPrecondition(
+                f"job {job_id} has already ended ({job.state.value}): nothing to cancel"
+            )
         if row["not_started"]:
             # Scheduled, pending or held before any batch: nothing happened to undo.
             before = JobState(row["state"]).value

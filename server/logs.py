@@ -13,12 +13,17 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        # One line of message: pgserver logs a command's whole output (initdb's two
+        # dozen lines) in its message; the lines after the first go in `output`.
+        msg, *more = record.getMessage().strip().splitlines() or [""]
+        entry: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": msg.strip(),
         }
+        if output := [line.rstrip() for line in more if line.strip()]:
+            entry["output"] = output
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: an exception's text can quote row values.

@@ -155,8 +155,18 @@ def job_request(
                 f"is more than {max_deadline.days} days away; the privacy policy "
                 "(section 8) allows no longer",
             )
-    if not_before is not None and not_before >= (deadline or now + max_deadline):
+    if not_before is not None and deadline is not None and not_before >= deadline:
         raise InvalidArgument("not_before", "must be before the deadline")
+    if not_before is not None and deadline is None and not_before >= now + max_deadline:
+        # Say which deadline: the caller gave none and may not know the default.
+        default = (now + max_deadline).isoformat(timespec="minutes")
+        raise InvalidArgument(
+            "not_before",
+            f"must be before the deadline; none was given, so it is the default, "
+            f"the request time + {max_deadline.days} days ({default}), the latest the "
+            "privacy policy allows: not_before must be earlier (and a deadline, if "
+            "given, after it)",
+        )
     return JobRequest(
         tenant_id=tenant,
         kind=kind,

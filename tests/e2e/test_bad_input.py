@@ -245,7 +245,7 @@ async def test_cancelling_a_finished_job_is_a_failed_precondition(
     with pytest.raises(PrivacyClientError) as raised:
         await client.cancel_job(job.id)
     assert raised.value.code is grpc.StatusCode.FAILED_PRECONDITION
-    assert raised.value.message == f"job {job.id} is already succeeded"
+    assert raised.value.message == f"job {job.id} has already ended (succeeded): nothing to cancel"
 
 
 async def test_reusing_an_idempotency_key_for_another_subject_is_refused(

@@ -117,7 +117,7 @@ async def test_add_list_and_remove_by_hand(
     assert _lines(out)[-1] == "1 entries"
 
     code, out = await processes.run(["suppression", "remove", *target, *people], env)
-    assert code == 2  # --reason-code is required
+    assert code == 64  # --reason-code is required: a wrong command line
     code, out = await processes.run(
         ["suppression", "remove", *target, *people, "--reason-code", "operator_correction"],
         env,

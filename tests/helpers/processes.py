@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -79,3 +80,46 @@ async def run(args: list[str], environment: dict[str, str], timeout: float = 60)
     out, _ = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return process.returncode, out.decode()
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A privacyctl process that ran to its end: its exit code, stdout and stderr apart."""
+
+    code: int
+    out: str
+    err: str
+
+
+async def run_apart(
+    args: list[str], environment: dict[str, str], timeout: float = 60, cwd: Path | None = None
+) -> Ran:
+    """Run privacyctl to its end (in `cwd`, if given), keeping stdout and stderr apart:
+    for what must go to one and not the other."""
+    process = await asyncio.create_subprocess_exec(
+        PRIVACYCTL,
+        *args,
+        env={**environment, "COLUMNS": "200"},
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()  # a process that should have ended must not outlive the test
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return Ran(process.returncode, out.decode(), err.decode())
+
+
+async def start_apart(
+    args: list[str], environment: dict[str, str], out: Path, err: Path
+) -> asyncio.subprocess.Process:
+    """Start privacyctl with its stdout and stderr in files of their own, to be read
+    while it runs."""
+    with out.open("ab") as stdout, err.open("ab") as stderr:
+        return await asyncio.create_subprocess_exec(
+            PRIVACYCTL, *args, env={**environment, "COLUMNS": "200"}, stdout=stdout, stderr=stderr
+        )

@@ -212,7 +212,8 @@ async def _privacyctl(
     capsys: pytest.CaptureFixture[str], target: str, *args: str
 ) -> tuple[int, str]:
     code = await asyncio.to_thread(privacyctl.main, [*args, "--target", target, "--token", "t"])
-    return code, capsys.readouterr().out
+    printed = capsys.readouterr()
+    return code, printed.out + printed.err  # results on stdout, errors on stderr
 
 
 async def test_privacyctl_check_prints_one_line_per_identifier(
@@ -265,7 +266,7 @@ async def test_privacyctl_add_remove_and_their_errors(
     # No identifiers: nothing is asked.
     asked = len(stand_in.requests)
     code, out = await _privacyctl(capsys, target, "suppression", "check", "--tenant", "t1")
-    assert code == 2
+    assert code == 64  # a wrong command line
     assert "--email or --phone" in out
     assert len(stand_in.requests) == asked
 
@@ -273,7 +274,7 @@ async def test_privacyctl_add_remove_and_their_errors(
 def test_privacyctl_remove_requires_a_reason_code(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as usage:
         privacyctl.main(["suppression", "remove", "--tenant", "t1", "--email", "a@x.io"])
-    assert usage.value.code == 2
+    assert usage.value.code == 64  # a wrong command line, not the service's answer (2)
     assert "--reason-code" in capsys.readouterr().err
 
 
