@@ -21,6 +21,7 @@ import asyncpg
 import jsonschema
 import pytest
 
+from console.exit_codes import EXIT_USAGE
 from demo.rows import ContactRow, DealRow, FileRow, MessageRow, NoteRow, Plan
 from demo.writer import write
 from server.blobs import BlobStore
@@ -258,13 +259,13 @@ async def test_the_format_is_chosen_never_guessed(served: Served, tmp_path: Path
     # A name that says no format, with none given: a usage error, nothing written.
     text = tmp_path / "jane.txt"
     code, printed = await processes.run([*export, str(text)], served.env)
-    assert code == 2, printed
+    assert code == EXIT_USAGE, printed
     assert "--format zip|ndjson" in printed, printed
     assert _written(tmp_path, "jane.txt") == []
     # A name that says another format than the one given; a zip to stdout.
     for args in ([str(tmp_path / "j.zip"), "--format", "ndjson"], ["-", "--format", "zip"]):
         code, printed = await processes.run([*export, *args], served.env)
-        assert code == 2, printed
+        assert code == EXIT_USAGE, printed
         assert "error" in printed, printed
     assert _written(tmp_path, "j.zip") == []
 
