@@ -17,6 +17,9 @@ from server.errors import PrivacyError
 if TYPE_CHECKING:
     import asyncpg
 
+    from server.credentials import Credential
+    from server.retention import RetentionPolicy
+
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
@@ -93,9 +96,15 @@ def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop]
 
 
 def credentials(
-    action: str, name: str | None, scopes: Sequence[str], tenants: Sequence[str]
+    action: str,
+    name: str | None,
+    scopes: Sequence[str],
+    tenants: Sequence[str],
+    *,
+    show: Callable[[Sequence[Credential]], None],
 ) -> int:
-    """Create (printing the token once), list or revoke callers' credentials."""
+    """Create (printing the token once), list (printed by `show`) or revoke callers'
+    credentials."""
     from server import credentials as store
 
     settings = _settings()
@@ -113,13 +122,7 @@ def credentials(
                 await store.revoke(conn, name)
                 print(f"credential {name!r} revoked")
             else:
-                for c in await store.list_credentials(conn):
-                    state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
-                    print(
-                        f"{c.caller.name}: {state}; scopes "
-                        f"{', '.join(sorted(c.caller.scopes))}; tenants "
-                        f"{', '.join(sorted(c.caller.tenants))}"
-                    )
+                show(await store.list_credentials(conn))
 
     try:
         asyncio.run(go())
@@ -137,6 +140,7 @@ def audit_verify(
     import asyncpg
 
     from server import checkpoints
+    from server.tenancy import require_known_tenant
 
     settings = _settings()
     if settings is None:
@@ -146,6 +150,7 @@ def audit_verify(
         url = resolve_url(settings.database_url, settings.data_dir)
         conn = await asyncpg.connect(url)
         try:
+            await require_known_tenant(conn, tenant_id)  # NotFound: not "intact, 0 entries"
             verdict = await checkpoints.verify(
                 conn,
                 tenant_id,
@@ -225,8 +230,16 @@ def audit_public_key() -> int:
     return EXIT_OK
 
 
-def retention(action: str, tenant_id: str | None, activity: str | None, closed: str | None) -> int:
-    """Show or set a tenant's retention rules, or run every tenant's rules once."""
+def retention(
+    action: str,
+    tenant_id: str | None,
+    activity: str | None,
+    closed: str | None,
+    *,
+    show: Callable[[str, RetentionPolicy], None],
+) -> int:
+    """Show (printed by `show`) or set a tenant's retention rules, or run every tenant's
+    rules once."""
     import asyncpg
 
     from anonymizers.registry import default_registry
@@ -238,7 +251,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
         return EXIT_CONFIG
     defaults = rules.RetentionPolicy.defaults_of(settings)
 
-    def show(p: rules.RetentionPolicy) -> str:
+    def described(p: rules.RetentionPolicy) -> str:
         activity_rule = f"{p.activity_months} months" if p.activity_months else "off"
         closed_rule = (
             f"{p.closed_account_days} days" if p.closed_account_days is not None else "off"
@@ -266,6 +279,9 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
                 return EXIT_OK
             assert tenant_id is not None
             current = await rules.policy(conn, tenant_id, defaults)
+            if action == "show":
+                show(tenant_id, current)
+                return EXIT_OK
             if action == "set":
                 current = await rules.set_policy(
                     conn,
@@ -276,7 +292,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
                     ),
                     actor=_operator(settings),
                 )
-            print(f"retention of {tenant_id!r}: {show(current)}")
+            print(f"retention of {tenant_id!r}: {described(current)}")
             return EXIT_OK
 
     try:
