@@ -293,13 +293,17 @@ class PrivacyClient:
         kind: pb.JobKind.ValueType = pb.JOB_KIND_UNSPECIFIED,
         page_size: int = 0,
         page_token: str = "",
+        all_tenants: bool = False,
     ) -> pb.ListJobsResponse:
+        """One page of a tenant's jobs, newest first; `all_tenants` (with tenant_id
+        ""): every tenant's, for a caller whose credential names the tenant '*'."""
         request = pb.ListJobsRequest(
             tenant_id=tenant_id,
             state=state,
             kind=kind,
             page_size=page_size,
             page_token=page_token,
+            all_tenants=all_tenants,
         )
         return await _unary(self._stub.ListJobs(request))
 
@@ -317,7 +321,17 @@ class PrivacyClient:
         return last
 
     async def cancel_job(self, job_id: str) -> pb.Job:
+        """Cancel a job; answers at once. A job that was running comes back with
+        cancel_requested set: it stops at its next batch boundary."""
         return await _unary(self._stub.CancelJob(pb.CancelJobRequest(job_id=job_id)))
+
+    async def find_subjects(
+        self, tenant_id: str, identifier: pb.Identifier
+    ) -> pb.FindSubjectsResponse:
+        """The ids of the contacts and user accounts `identifier` (`email(...)`,
+        `phone(...)`) names in the tenant, matched as Erase matches; audited."""
+        request = pb.FindSubjectsRequest(tenant_id=tenant_id, identifier=identifier)
+        return await _unary(self._stub.FindSubjects(request))
 
     async def verify_audit_log(
         self, tenant_id: str, *, timeout: float | None = None

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.account_deletion import AccountDeletion
 from clients.client import PrivacyClient, PrivacyClientError, subject
 from clients.export_files import FORMATS, Requested, export_format, write_ndjson, write_zip
 from clients.progress import STATE_NAMES, watch_with_progress
-from console import common, errors, exit_codes, suppression, waits
+from console import common, errors, exit_codes, lookup, output, suppression, waits
 from console.common import EXIT_JOB_NOT_SUCCEEDED, EXIT_OK, EXIT_USAGE, REASON_CODES, add_target
 
 _STATES = {name: value for value, name in STATE_NAMES.items() if name != "unspecified"}
@@ -42,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_audit_commands(sub)
     _add_export_and_job_reading_commands(sub)
     suppression.add_commands(sub)
+    lookup.add_command(sub)
     return parser
 
 
@@ -169,6 +169,7 @@ def _add_hold_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     add_target(hold_list)
     hold_list.add_argument("--tenant", required=True)
     hold_list.add_argument("--all", action="store_true", help="released ones too")
+    output.add_option(hold_list)
 
 
 def _add_database_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -184,6 +185,7 @@ def _add_database_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     keep_sub = keep.add_subparsers(dest="retention_command", required=True, metavar="COMMAND")
     keep_show = keep_sub.add_parser("show", help="a tenant's rules (its own or the defaults)")
     keep_show.add_argument("--tenant", required=True)
+    output.add_option(keep_show)
     keep_set = keep_sub.add_parser("set", help="give a tenant its own rules")
     keep_set.add_argument("--tenant", required=True)
     keep_set.add_argument(
@@ -222,7 +224,8 @@ def _add_database_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         help="make a credential and print its token",
         description="Scopes: erase, erase.tenant (whole-tenant Erase, with erase), "
         "anonymize, export, jobs.read, jobs.cancel, hold, audit.read, suppression.read "
-        "(CheckSuppression, ListSuppressions), suppression.write (Suppress, Unsuppress).",
+        "(CheckSuppression, ListSuppressions), suppression.write (Suppress, Unsuppress), "
+        "lookup (FindSubjects: privacyctl find).",
     )
     create.add_argument("name", help="the caller's name, e.g. account-deletion")
     create.add_argument(
@@ -235,7 +238,7 @@ def _add_database_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         required=True,
         help="a tenant id the caller may act on; repeat for each, or '*' for all",
     )
-    creds_sub.add_parser("list", help="every credential, without tokens")
+    output.add_option(creds_sub.add_parser("list", help="every credential, without tokens"))
     revoke = creds_sub.add_parser("revoke", help="revoke a credential")
     revoke.add_argument("name")
 
@@ -312,10 +315,18 @@ def _add_export_and_job_reading_commands(
     )
 
     jobs = sub.add_parser(
-        "jobs", help="list a tenant's jobs", description="List jobs, newest first."
+        "jobs",
+        help="list a tenant's (or every tenant's) jobs",
+        description="List jobs, newest first. --all-tenants lists every tenant's, with "
+        "their tenant: for a credential whose tenants include '*'.",
     )
     add_target(jobs)
-    jobs.add_argument("--tenant", required=True)
+    whose = jobs.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--tenant")
+    whose.add_argument(
+        "--all-tenants", action="store_true", help="every tenant's jobs (credentials with '*')"
+    )
+    output.add_option(jobs)
     jobs.add_argument("--state", choices=sorted(_STATES))
     jobs.add_argument("--kind", choices=sorted(_KINDS))
     jobs.add_argument("--limit", type=int, default=20, help="at most this many (20)")
@@ -403,6 +414,8 @@ def _describe(job: pb.Job) -> str:
         for p in job.progress
     )
     text = f"job {job.id} {STATE_NAMES.get(job.state, '?')}"
+    if job.cancel_requested:
+        text += " (cancelling: it stops at its next batch boundary)"
     if job.dry_run:
         text += " (dry run: planned counts only)"
     if counts:
@@ -496,43 +509,14 @@ async def _export(args: argparse.Namespace, console: Console) -> int:
 async def _jobs(args: argparse.Namespace, console: Console) -> int:
     async with common.client(args) as client:
         page = await client.list_jobs(
-            args.tenant,
+            args.tenant or "",
             state=_STATES[args.state] if args.state else pb.JOB_STATE_UNSPECIFIED,
             kind=_KINDS[args.kind] if args.kind else pb.JOB_KIND_UNSPECIFIED,
             page_size=args.limit,
+            all_tenants=args.all_tenants,
         )
-    table = Table(
-        "id",
-        "kind",
-        "state",
-        "created",
-        "progress",
-        "waits for",
-        "deadline",
-        "needs review",
-        "error",
-    )
-    for job in page.jobs:
-        table.add_row(
-            job.id,
-            pb.JobKind.Name(job.kind).removeprefix("JOB_KIND_").lower(),
-            STATE_NAMES.get(job.state, "?") + (" (dry run)" if job.dry_run else ""),
-            job.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
-            ", ".join(f"{p.data_type} {p.done}/{p.planned}" for p in job.progress),
-            _waits_for(job),
-            waits.moment(job.deadline) if waits.timing(job) else "",
-            ", ".join(f"file {r.file_id}" for r in job.needs_review),
-            job.error_message,
-        )
-    console.print(table)
+    output.jobs(args.output, page.jobs, tenant_column=args.all_tenants)
     return EXIT_OK
-
-
-def _waits_for(job: pb.Job) -> str:
-    """The jobs table's short form of what a job waits for."""
-    if job.state == pb.JOB_STATE_SCHEDULED and job.HasField("not_before"):
-        return f"not before {waits.moment(job.not_before)}"
-    return waits.holds(job) if job.state == pb.JOB_STATE_HELD else ""
 
 
 async def _watch(args: argparse.Namespace, console: Console) -> int:
@@ -582,7 +566,9 @@ async def _hold(args: argparse.Namespace, console: Console) -> int:
         elif args.hold_command == "release":
             held = [await client.release_legal_hold(args.hold_id, args.reason)]
         else:
-            held = await client.list_legal_holds(args.tenant, include_released=args.all)
+            listed = await client.list_legal_holds(args.tenant, include_released=args.all)
+            output.holds(args.output, listed)
+            return EXIT_OK
     for hold in held:
         console.print(_describe_hold(hold), highlight=False)
     if not held:
@@ -617,6 +603,7 @@ def _run_database_command(args: argparse.Namespace) -> int:
             getattr(args, "name", None),
             getattr(args, "scopes", None) or (),
             getattr(args, "tenants", None) or (),
+            show=output.credentials(getattr(args, "output", output.Format.TABLE)),
         )
     if args.command == "audit":
         if args.audit_command == "checkpoint":
@@ -630,6 +617,7 @@ def _run_database_command(args: argparse.Namespace) -> int:
             getattr(args, "tenant", None),
             getattr(args, "activity_months", None),
             getattr(args, "closed_account_days", None),
+            show=output.retention(getattr(args, "output", output.Format.TABLE)),
         )
     return commands.tenant_region(args.tenant, args.set)
 
@@ -654,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         "delete-account": _delete_account,
         "hold": _hold,
         "suppression": suppression.run,
+        "find": lookup.run,
     }[args.command]
     try:
         return asyncio.run(run(args, console))

@@ -9,13 +9,15 @@ either in some forms, and a wrong guess would check (or suppress) the wrong thin
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Sequence
 from datetime import UTC
 
 from rich.console import Console
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
-from clients.client import MAX_IDENTIFIERS, email, phone
-from console import common
+from clients.client import MAX_IDENTIFIERS, Answer, email, phone
+from console import common, output
 from console.common import EXIT_OK, REASON_CODES, add_target
 from console.exit_codes import EXIT_USAGE
 
@@ -71,6 +73,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         add_target(cmd)
         cmd.add_argument("--tenant", required=True)
         _add_identifiers(cmd)
+        output.add_option(cmd)
     add.add_argument(
         "--reason-code",
         choices=sorted(REASON_CODES),
@@ -101,6 +104,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     listing.add_argument(
         "--page-token", default="", help="go on from where a previous list stopped"
     )
+    output.add_option(listing)
 
 
 def _count(text: str) -> int:
@@ -132,14 +136,18 @@ def _add_identifiers(cmd: argparse.ArgumentParser) -> None:
 
 
 def _shown(identifier: pb.Identifier) -> str:
-    kind = identifier.WhichOneof("kind") or "?"
-    return f"{kind} {getattr(identifier, kind, '')}"
+    return f"{identifier.WhichOneof('kind') or '?'} {_value(identifier)}"
+
+
+def _value(identifier: pb.Identifier) -> str:
+    kind = identifier.WhichOneof("kind")
+    return str(getattr(identifier, kind)) if kind else ""
 
 
 async def run(args: argparse.Namespace, console: Console) -> int:
     """The suppression command the arguments name."""
     if args.suppression_command == "list":
-        return await _list(args, console)
+        return await _list(args)
     identifiers: list[pb.Identifier] = args.identifiers
     # A wrong command line, like argparse's own errors: on stderr, EXIT_USAGE.
     if not identifiers:
@@ -153,70 +161,111 @@ async def run(args: argparse.Namespace, console: Console) -> int:
     async with common.client(args) as client:
         if args.suppression_command == "check":
             answers = await client.check_suppression(args.tenant, identifiers)
-            for identifier, answer in zip(identifiers, answers.answers, strict=True):
-                _say(console, f"{_shown(identifier)}: {answer}")
+            _answers(args.output, identifiers, answers.answers)
         elif args.suppression_command == "add":
             reason = REASON_CODES[args.reason_code]
             added = await client.suppress(args.tenant, identifiers, reason_code=reason)
-            _say(
-                console,
+            _changed(
+                args,
+                {"added": added, "identifiers": len(identifiers)},
                 f"suppressed in {args.tenant}: {added} new of {len(identifiers)} "
                 "(the others were suppressed already)",
             )
         else:
             reason = REASON_CODES[args.reason_code]
             removed = await client.unsuppress(args.tenant, identifiers, reason_code=reason)
-            _say(
-                console,
+            _changed(
+                args,
+                {"removed": removed, "identifiers": len(identifiers)},
                 f"suppression lifted in {args.tenant}: {removed} of {len(identifiers)} "
                 "(the others were not suppressed)",
             )
     return EXIT_OK
 
 
-def _say(console: Console, text: str) -> None:
+def _answers(
+    fmt: output.Format, identifiers: Sequence[pb.Identifier], answers: Sequence[Answer]
+) -> None:
+    """check's answers: "email x: suppressed" lines, or JSON."""
+    pairs = list(zip(identifiers, answers, strict=True))
+    if fmt is not output.Format.JSON:
+        for identifier, answer in pairs:
+            _say(f"{_shown(identifier)}: {answer}")
+        return
+    # The caller's own input, echoed to the caller's terminal as the lines above do.
+    records = [
+        {"kind": i.WhichOneof("kind"), "value": _value(i), "answer": str(a)} for i, a in pairs
+    ]
+    print(json.dumps({"answers": records}, indent=2, ensure_ascii=False))
+
+
+def _changed(args: argparse.Namespace, counts: dict[str, int], text: str) -> None:
+    if args.output is output.Format.JSON:
+        print(json.dumps({"tenant_id": args.tenant, **counts}, indent=2))
+    else:
+        _say(text)
+
+
+def _say(text: str) -> None:
     """A line as is: no markup, no highlighting, never wrapped or cut."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    print(text)
 
 
-def _row(*cells: str) -> str:
-    hash_, kind, when, reason, job, actor = cells
-    return f"{hash_:<64}  {kind:<5}  {when:<25}  {reason:<22}  {job:<36}  {actor}"
-
-
-async def _list(args: argparse.Namespace, console: Console) -> int:
+async def _list(args: argparse.Namespace) -> int:
     """Pages until --limit entries (or the last); each page asks for what is left, so
     the token printed at the end goes on from exactly there."""
-    shown = 0
+    entries: list[pb.Suppression] = []
     token = args.page_token
-    _say(console, _row("identifier_hash", "kind", "created", "reason", "job", "actor"))
     async with common.client(args) as client:
         while True:
-            left = args.limit - shown if args.limit else _MAX_PAGE
+            left = args.limit - len(entries) if args.limit else _MAX_PAGE
             page = await client.list_suppressions(
                 args.tenant, page_size=min(left, _MAX_PAGE), page_token=token
             )
-            for entry in page.suppressions:
-                _say(console, _entry(entry))
-            shown += len(page.suppressions)
+            entries.extend(page.suppressions)
             token = page.next_page_token
-            if not token or (args.limit and shown >= args.limit):
+            if not token or (args.limit and len(entries) >= args.limit):
                 break
-    _say(console, f"{shown} entries")
+    output.emit(
+        args.output,
+        "suppressions",
+        entries,
+        _COLUMNS,
+        _record,
+        extra={"next_page_token": token},
+    )
+    if args.output is output.Format.JSON:
+        return EXIT_OK
+    _say(f"{len(entries)} entries")
     if token:
-        _say(
-            console,
-            f"more: privacyctl suppression list --tenant {args.tenant} --page-token {token}",
-        )
+        _say(f"more: privacyctl suppression list --tenant {args.tenant} --page-token {token}")
     return EXIT_OK
 
 
-def _entry(entry: pb.Suppression) -> str:
-    return _row(
-        entry.identifier_hash,
-        entry.kind,
-        entry.created_at.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds"),
-        _REASON_NAMES.get(entry.reason_code, str(entry.reason_code)),
-        entry.job_id or "-",
-        entry.actor,
-    )
+def _created(entry: pb.Suppression) -> str:
+    return entry.created_at.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds")
+
+
+def _reason(entry: pb.Suppression) -> str:
+    return _REASON_NAMES.get(entry.reason_code, str(entry.reason_code))
+
+
+_COLUMNS: list[output.Column[pb.Suppression]] = [
+    output.Column("identifier_hash", lambda e: e.identifier_hash),
+    output.Column("kind", lambda e: e.kind),
+    output.Column("created", _created),
+    output.Column("reason", _reason),
+    output.Column("job", lambda e: e.job_id or "-"),
+    output.Column("actor", lambda e: e.actor),
+]
+
+
+def _record(entry: pb.Suppression) -> dict[str, object]:
+    return {
+        "identifier_hash": entry.identifier_hash,
+        "kind": entry.kind,
+        "created_at": _created(entry),
+        "reason_code": _reason(entry),
+        "job_id": entry.job_id or None,
+        "actor": entry.actor,
+    }

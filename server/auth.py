@@ -43,6 +43,7 @@ METHOD_SCOPES: dict[str, Scope] = {
     "ListSuppressions": Scope.SUPPRESSION_READ,
     "Suppress": Scope.SUPPRESSION_WRITE,
     "Unsuppress": Scope.SUPPRESSION_WRITE,
+    "FindSubjects": Scope.LOOKUP,
 }
 
 # How long a token stays known without a query: revocation takes up to this long.
@@ -72,6 +73,16 @@ def require(scope: Scope) -> Caller:
 def require_tenant(caller: Caller, tenant_id: str) -> None:
     if not caller.may_see(tenant_id):
         raise PermissionDenied(f"caller {caller.name!r} may not act on tenant {tenant_id!r}")
+
+
+def require_every_tenant(caller: Caller) -> None:
+    """Acting on every tenant at once (ListJobs with all_tenants): a credential whose
+    tenants include '*' only."""
+    if not caller.sees_every_tenant:
+        raise PermissionDenied(
+            f"caller {caller.name!r} may not list every tenant's jobs: its credential "
+            "names tenants, not '*'; name a tenant instead"
+        )
 
 
 def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:

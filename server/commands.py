@@ -19,6 +19,9 @@ from server.errors import DatabaseUnavailable, NoDatabase, PrivacyError
 if TYPE_CHECKING:
     import asyncpg
 
+    from server.credentials import Credential
+    from server.retention import RetentionPolicy
+
 log = logging.getLogger(__name__)
 
 # privacyctl's exit statuses (console/exit_codes.py holds the table; the console is
@@ -154,9 +157,15 @@ def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop]
 
 
 def credentials(
-    action: str, name: str | None, scopes: Sequence[str], tenants: Sequence[str]
+    action: str,
+    name: str | None,
+    scopes: Sequence[str],
+    tenants: Sequence[str],
+    *,
+    show: Callable[[Sequence[Credential]], None],
 ) -> int:
-    """Create (printing the token once), list or revoke callers' credentials."""
+    """Create (printing the token once), list (printed by `show`) or revoke callers'
+    credentials."""
     from server import credentials as store
 
     settings = _settings()
@@ -174,13 +183,7 @@ def credentials(
                 await store.revoke(conn, name)
                 print(f"credential {name!r} revoked")
             else:
-                for c in await store.list_credentials(conn):
-                    state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
-                    print(
-                        f"{c.caller.name}: {state}; scopes "
-                        f"{', '.join(sorted(c.caller.scopes))}; tenants "
-                        f"{', '.join(sorted(c.caller.tenants))}"
-                    )
+                show(await store.list_credentials(conn))
         return EXIT_OK
 
     return run_database_command("credentials", settings, go)
@@ -192,6 +195,7 @@ def audit_verify(
     """Check a tenant's audit chain, against its signed checkpoints too, and say where
     it breaks."""
     from server import checkpoints
+    from server.tenancy import require_known_tenant
 
     settings = _settings()
     if settings is None:
@@ -206,6 +210,7 @@ def audit_verify(
     async def go() -> int:
         # Read only: a database without the service's tables is not this one's.
         async with _connected(settings, migrate=False) as conn:
+            await require_known_tenant(conn, tenant_id)  # NotFound: not "intact, 0 entries"
             verdict = await checkpoints.verify(
                 conn,
                 tenant_id,
@@ -280,8 +285,16 @@ def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
-def retention(action: str, tenant_id: str | None, activity: str | None, closed: str | None) -> int:
-    """Show or set a tenant's retention rules, or run every tenant's rules once."""
+def retention(
+    action: str,
+    tenant_id: str | None,
+    activity: str | None,
+    closed: str | None,
+    *,
+    show: Callable[[str, RetentionPolicy], None],
+) -> int:
+    """Show (printed by `show`) or set a tenant's retention rules, or run every tenant's
+    rules once."""
     import asyncpg
 
     from anonymizers.registry import default_registry
@@ -293,7 +306,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
         return EXIT_CONFIG
     defaults = rules.RetentionPolicy.defaults_of(settings)
 
-    def show(p: rules.RetentionPolicy) -> str:
+    def described(p: rules.RetentionPolicy) -> str:
         activity_rule = _plural(p.activity_months, "month") if p.activity_months else "off"
         closed_rule = (
             _plural(p.closed_account_days, "day") if p.closed_account_days is not None else "off"
@@ -321,6 +334,9 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
                 return EXIT_OK
             assert tenant_id is not None
             current = await rules.policy(conn, tenant_id, defaults)
+            if action == "show":
+                show(tenant_id, current)
+                return EXIT_OK
             if action == "set":
                 current = await rules.set_policy(
                     conn,
@@ -331,7 +347,7 @@ def retention(action: str, tenant_id: str | None, activity: str | None, closed: 
                     ),
                     actor=_operator(settings),
                 )
-            print(f"retention of {tenant_id!r}: {show(current)}")
+            print(f"retention of {tenant_id!r}: {described(current)}")
             return EXIT_OK
 
     async def checked() -> int:

@@ -74,6 +74,7 @@ def job_to_proto(job: Job) -> pb.Job:
             pb.ReviewItem(file_id=r.file_id, data_type=r.data_type, reason=r.reason)
             for r in job.needs_review
         ],
+        cancel_requested=job.cancel_requested,
     )
 
 

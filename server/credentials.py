@@ -40,6 +40,7 @@ class Scope(StrEnum):
     AUDIT_READ = "audit.read"
     SUPPRESSION_READ = "suppression.read"  # CheckSuppression, ListSuppressions
     SUPPRESSION_WRITE = "suppression.write"  # Suppress, Unsuppress
+    LOOKUP = "lookup"  # FindSubjects: the ids an email or a phone number names
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,11 @@ class Caller:
     tenants: frozenset[str]  # ALL_TENANTS in it: every tenant
 
     def may_see(self, tenant_id: str) -> bool:
-        return ALL_TENANTS in self.tenants or tenant_id in self.tenants
+        return self.sees_every_tenant or tenant_id in self.tenants
+
+    @property
+    def sees_every_tenant(self) -> bool:
+        return ALL_TENANTS in self.tenants
 
 
 @dataclass(frozen=True)

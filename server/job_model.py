@@ -125,6 +125,8 @@ class Job:
     priority: int
     hold_ids: tuple[uuid.UUID, ...]  # the legal holds keeping a HELD job from running
     needs_review: tuple[Review, ...] = ()
+    # CancelJob was asked while it ran: its worker stops it at the next batch boundary.
+    cancel_requested: bool = False
 
 
 # A job's row as get_job reads it: a record, or the values a submission just wrote.
@@ -155,6 +157,8 @@ def job_of(
         priority=row["priority"],
         hold_ids=tuple(row["hold_ids"]) if state is JobState.HELD else (),
         needs_review=tuple(Review(r["file_id"], r["data_type"], r["reason"]) for r in reviews),
+        # Read by get_job and list_jobs; a job just submitted has no request.
+        cancel_requested=bool(row.get("cancelling")) and not state.terminal,
     )
 
 

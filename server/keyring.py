@@ -47,6 +47,9 @@ class Keyring:
         # Names the key without revealing it: which keyring wrapped a stored key.
         self.key_id = hashlib.sha256(b"key id\0" + key).hexdigest()[:16]
         self._fingerprints = hmac.new(key, b"request fingerprints", hashlib.sha256).digest()
+        # Signs page tokens of listings across tenants (ListJobs with all_tenants);
+        # a tenant's own listings are signed with a subkey of the tenant's key.
+        self.page_token_key = hmac.new(key, b"all-tenant page tokens", hashlib.sha256).digest()
 
     @classmethod
     def generate(cls) -> Keyring:

@@ -27,6 +27,7 @@ from server import (
     job_model,
     job_plan,
     jobs,
+    lookup,
     metrics,
     ratelimit,
     submission,
@@ -44,6 +45,7 @@ from server.job_model import JobKind
 from server.keyring import Keyring
 from server.ratelimit import NO_RATE_LIMIT, RateLimit
 from server.subjects import SubjectKind
+from server.tenancy import require_known_tenant
 
 # File parts per Export message: enough to amortize a message, small enough to
 # stream (records come in blocks of anonymizers.records.BLOCK_BYTES).
@@ -183,11 +185,19 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
             return job_to_proto(await job_model.get(conn, job_id))
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
-        tenant = validation.tenant_id(request.tenant_id)
+        caller = auth.current()
+        tenant: str | None = None
+        if request.all_tenants:
+            validation.all_tenants(request.tenant_id)
+        else:
+            tenant = validation.tenant_id(request.tenant_id)
         state = validation.state(request.state)
         kind = validation.kind(request.kind)
         size = validation.page_size(request.page_size)
-        auth.require_tenant(auth.current(), tenant)
+        if tenant is None:
+            auth.require_every_tenant(caller)
+        else:
+            auth.require_tenant(caller, tenant)
         async with self._connection() as conn:
             page, token = await jobs.list_jobs(
                 conn,
@@ -264,6 +274,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         tenant = validation.tenant_id(request.tenant_id)
         auth.require_tenant(auth.current(), tenant)
         async with self._connection() as conn:
+            await require_known_tenant(conn, tenant)
             found = await holds.list_holds(conn, tenant, include_released=request.include_released)
         return pb.ListLegalHoldsResponse(holds=[convert.hold_to_proto(h) for h in found])
 
@@ -273,6 +284,7 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         tenant = validation.tenant_id(request.tenant_id)
         auth.require_tenant(auth.current(), tenant)
         async with self._connection() as conn:
+            await require_known_tenant(conn, tenant)
             if self._audit_checkpoints is None:
                 verdict = await audit.verify(conn, tenant)
             else:
@@ -368,3 +380,18 @@ class PrivacyService(privacy_pb2_grpc.PrivacyServiceServicer):
         return pb.ListSuppressionsResponse(
             suppressions=[convert.suppression_to_proto(e) for e in page], next_page_token=token
         )
+
+    async def FindSubjects(
+        self, request: pb.FindSubjectsRequest, context: Context
+    ) -> pb.FindSubjectsResponse:
+        caller = auth.current()
+        tenant, subject = validation.lookup_request(request)
+        auth.require_tenant(caller, tenant)
+        # A lookup tells whether a person is in the CRM: limited like an export.
+        async with self._connection() as conn:
+            await self._limit(conn, caller, tenant, "lookup")
+            region = await job_plan.tenant_region(conn, tenant, self._default_region)
+            found = await lookup.find(
+                conn, tenant, subject, region=region, actor=caller.name, keyring=self._keyring
+            )
+        return pb.FindSubjectsResponse(contact_ids=found.contact_ids, user_ids=found.user_ids)

@@ -23,3 +23,11 @@ async def require_tenant(conn: Connection, tenant_id: str) -> None:
     """NotFound unless the tenant exists."""
     if not await conn.fetchval(Q["tenant_exists"], tenant_id):
         raise no_such_tenant(tenant_id)
+
+
+async def require_known_tenant(conn: Connection, tenant_id: str) -> None:
+    """NotFound unless the service knows the tenant: the CRM has it, or it has jobs or
+    an audit log here (what a tenant the CRM dropped leaves). A listing of a tenant
+    that does not exist is a mistake (a typo), not an empty answer."""
+    if not await conn.fetchval(Q["tenant_known"], tenant_id):
+        raise no_such_tenant(tenant_id)

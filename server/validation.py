@@ -98,16 +98,16 @@ def _id_subject(kind: SubjectKind, field: str, value: int) -> Subject:
     return Subject(kind, str(value))
 
 
-def _email_subject(value: str) -> Subject:
+def _email_subject(value: str, field: str = "subject.email") -> Subject:
     # Spaces around it are a copy-and-paste slip, trimmed; a control character
     # anywhere (a final line break too) is refused.
     email = value.strip()
     if _CONTROL.search(value) or len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
-        raise InvalidArgument("subject.email", "is not an email address")
+        raise InvalidArgument(field, "is not an email address")
     return Subject(SubjectKind.EMAIL, email.lower())
 
 
-def _phone_subject(phone: str) -> Subject:
+def _phone_subject(phone: str, field: str = "subject.phone") -> Subject:
     number = digits(phone)
     if (
         not _PHONE.fullmatch(phone)
@@ -115,12 +115,30 @@ def _phone_subject(phone: str) -> Subject:
         or not MIN_PHONE_DIGITS <= len(number) <= MAX_PHONE_DIGITS
     ):
         raise InvalidArgument(
-            "subject.phone",
+            field,
             f"is not a phone number ({MIN_PHONE_DIGITS}-{MAX_PHONE_DIGITS} digits, "
             "with optional +, spaces, dashes, dots or parentheses)",
         )
     # Read in the tenant's region (Subject.in_region) once the tenant is known.
     return Subject(SubjectKind.PHONE, phone.strip())
+
+
+def lookup_request(request: pb.FindSubjectsRequest) -> tuple[str, Subject]:
+    """FindSubjects' tenant and subject: an email, or a phone number (read in the
+    tenant's region once the tenant is known)."""
+    tenant = tenant_id(request.tenant_id)
+    which = request.identifier.WhichOneof("kind")
+    if which is None:
+        raise InvalidArgument("identifier", "is required: set email or phone")
+    if which == "email":
+        return tenant, _email_subject(request.identifier.email, "identifier.email")
+    return tenant, _phone_subject(request.identifier.phone, "identifier.phone")
+
+
+def all_tenants(tenant: str) -> None:
+    """ListJobs with all_tenants names no tenant."""
+    if tenant:
+        raise InvalidArgument("tenant_id", "must be empty with all_tenants")
 
 
 def job_request(

@@ -148,8 +148,12 @@ SELECT id, kind, subject_hash, dry_run, request_fingerprint FROM privacy_jobs
 WHERE tenant_id = $1 AND idempotency_key = $2;
 
 -- name: get_job
+-- cancelling: a cancellation was asked for, on the row or, while a batch held the
+-- row, in privacy_job_cancel_requests.
 SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j.user_ids)
-            AS hold_ids
+            AS hold_ids,
+       j.cancel_requested OR EXISTS (SELECT 1 FROM privacy_job_cancel_requests c
+                                     WHERE c.job_id = j.id) AS cancelling
 FROM privacy_jobs j WHERE id = $1;
 
 -- name: holds_and_child
@@ -170,7 +174,9 @@ FROM privacy_job_tasks WHERE job_id = $1 ORDER BY position;
 -- $2 state or NULL, $3 kind or NULL, $4 cursor (created_at, id) of the last
 -- job of the previous page or NULLs, $6 limit.
 SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j.user_ids)
-            AS hold_ids
+            AS hold_ids,
+       j.cancel_requested OR EXISTS (SELECT 1 FROM privacy_job_cancel_requests c
+                                     WHERE c.job_id = j.id) AS cancelling
 FROM privacy_jobs j
 WHERE tenant_id = $1
   AND ($2::text IS NULL OR state = $2)
@@ -178,6 +184,21 @@ WHERE tenant_id = $1
   AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT $6;
+
+-- name: list_all_jobs
+-- list_jobs over every tenant (privacyctl jobs --all-tenants): privacy_jobs is
+-- the coordinator's, one table (docs/scaling.md). $1 state or NULL, $2 kind or
+-- NULL, $3/$4 the cursor or NULLs, $5 limit.
+SELECT j.*, privacy_holds_covering(j.tenant_id, j.whole_tenant, j.contact_ids, j.user_ids)
+            AS hold_ids,
+       j.cancel_requested OR EXISTS (SELECT 1 FROM privacy_job_cancel_requests c
+                                     WHERE c.job_id = j.id) AS cancelling
+FROM privacy_jobs j
+WHERE ($1::text IS NULL OR state = $1)
+  AND ($2::text IS NULL OR kind = $2)
+  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $5;
 
 -- name: tasks_of_jobs
 SELECT job_id, data_type, step, planned, done, finished
@@ -219,7 +240,9 @@ RETURNING j.id, (next.state = 'scheduled' AND next.started_at IS NULL) AS replan
 UPDATE privacy_jobs
 SET lease_expires_at = now() + $3::interval
 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
-RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, whole_tenant, cancel_requested,
+RETURNING tenant_id, kind, subject_hash, contact_ids, user_ids, whole_tenant,
+          cancel_requested OR EXISTS (SELECT 1 FROM privacy_job_cancel_requests c
+                                      WHERE c.job_id = $1) AS cancel_requested,
           records_after, records_before, file_ids;
 
 -- name: next_task
@@ -314,6 +337,17 @@ LIMIT 1;
 UPDATE privacy_jobs
 SET attempts = $2, error = $3, lease_owner = NULL, lease_expires_at = now() + $4::interval
 WHERE id = $1;
+
+-- name: lock_job_nowait
+-- CancelJob's first step: the job's row, unless a batch holds it (then
+-- LockNotAvailableError at once: the request goes to privacy_job_cancel_requests).
+SELECT state FROM privacy_jobs WHERE id = $1 FOR NO KEY UPDATE NOWAIT;
+
+-- name: record_cancel_request
+-- While a batch holds the job's row: the worker reads this at the next batch
+-- boundary (lock_leased_job). The first request stays.
+INSERT INTO privacy_job_cancel_requests (job_id, requested_by) VALUES ($1, $2)
+ON CONFLICT (job_id) DO NOTHING;
 
 -- name: request_cancel
 -- A held job that ran batches goes back to the workers, which finish it as
@@ -485,6 +519,13 @@ SELECT privacy_enter_tenant($1);
 
 -- name: job_tenant
 SELECT tenant_id FROM privacy_jobs WHERE id = $1;
+
+-- name: tenant_known
+-- A tenant the service knows: the CRM has it, or it has jobs or an audit log here
+-- (a tenant the CRM dropped keeps its history).
+SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)
+    OR EXISTS (SELECT 1 FROM privacy_jobs WHERE tenant_id = $1)
+    OR EXISTS (SELECT 1 FROM privacy_audit_log WHERE tenant_id = $1);
 
 -- name: authenticate
 SELECT name, scopes, tenants FROM privacy_credentials

@@ -65,6 +65,9 @@ def _requests(tenant: str, job_id: str, hold_id: str) -> dict[str, Any]:
             reason_code=pb.REASON_CODE_OTHER,
         ),
         "ListSuppressions": pb.ListSuppressionsRequest(tenant_id=tenant),
+        "FindSubjects": pb.FindSubjectsRequest(
+            tenant_id=tenant, identifier=pb.Identifier(email="jane@example.com")
+        ),
     }
 
 

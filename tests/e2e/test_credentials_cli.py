@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 
 from clients.client import PrivacyClient, PrivacyClientError
 from server.app import App
 from server.config import Settings
+from tests import factories
 from tests.helpers import processes
 
 
@@ -23,8 +26,9 @@ async def uncached(settings: Settings) -> AsyncIterator[App]:
 
 
 async def test_create_list_and_revoke_a_credential(
-    uncached: App, db_url: str, blob_dir: Path
+    uncached: App, db: asyncpg.Connection, db_url: str, blob_dir: Path
 ) -> None:
+    await factories.tenant(db, "acme")
     env = processes.env(db_url, blob_dir)
     code, out = await processes.run(
         ["credentials", "create", "helpdesk", "--scope", "jobs.read", "--tenant", "acme"], env
@@ -41,7 +45,16 @@ async def test_create_list_and_revoke_a_credential(
 
         code, listed = await processes.run(["credentials", "list"], env)
         assert code == 0
-        assert "helpdesk: active; scopes jobs.read; tenants acme" in listed
+        assert ["helpdesk", "active", "jobs.read", "acme"] in [
+            line.split() for line in listed.splitlines()
+        ]
+        assert token not in listed
+        code, listed = await processes.run(["credentials", "list", "-o", "json"], env)
+        assert code == 0, listed
+        (helpdesk,) = json.loads(listed)["credentials"]
+        assert helpdesk["name"] == "helpdesk"
+        assert (helpdesk["scopes"], helpdesk["tenants"]) == (["jobs.read"], ["acme"])
+        assert helpdesk["revoked_at"] is None
         assert token not in listed
 
         code, out = await processes.run(["credentials", "revoke", "helpdesk"], env)
@@ -50,7 +63,7 @@ async def test_create_list_and_revoke_a_credential(
             await client.list_jobs("acme")
         assert revoked.value.code is grpc.StatusCode.UNAUTHENTICATED
     code, listed = await processes.run(["credentials", "list"], env)
-    assert "helpdesk: revoked" in listed
+    assert [line.split()[:2] for line in listed.splitlines()[1:]] == [["helpdesk", "revoked"]]
 
 
 @pytest.mark.parametrize(

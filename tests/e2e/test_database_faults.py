@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
+import asyncpg
 import grpc
 import pytest
 
@@ -16,12 +17,19 @@ from atomicrm.privacy.v1 import privacy_pb2_grpc
 from clients.client import open_channel
 from server.app import App
 from server.config import Settings
+from tests import factories
 from tests.helpers.dbproxy import DatabaseProxy
 from tests.helpers.waiting import eventually
 
 # Hang guards only: each is far above the configured database timeout.
 HANG_GUARD = 30
 BURST = 200
+
+
+@pytest.fixture(autouse=True)
+async def acme(db: asyncpg.Connection) -> None:
+    """The tenant the probe call names (a tenant the service does not know is NOT_FOUND)."""
+    await factories.tenant(db, "acme")
 
 
 async def _list(stub: privacy_pb2_grpc.PrivacyServiceAsyncStub) -> grpc.StatusCode:

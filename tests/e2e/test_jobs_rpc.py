@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from atomicrm.privacy.v1 import privacy_pb2 as pb
-from clients.client import PrivacyClient, open_channel, subject
+from clients.client import PrivacyClient, PrivacyClientError, open_channel, subject
 from server.app import App
 from tests import factories
 from tests.helpers.waiting import a_worker_cycled
@@ -115,7 +115,11 @@ async def test_list_jobs_pages_newest_first_and_filters(
     running = await client.list_jobs("acme", state=pb.JOB_STATE_RUNNING)
     assert list(running.jobs) == []
     assert len((await client.list_jobs("acme", kind=pb.JOB_KIND_ERASE)).jobs) == 5
-    assert list((await client.list_jobs("other")).jobs) == []
+    # A tenant nobody knows is a mistake (a typo), not an empty listing.
+    with pytest.raises(PrivacyClientError) as unknown:
+        await client.list_jobs("other")
+    assert unknown.value.code is grpc.StatusCode.NOT_FOUND
+    assert unknown.value.message == "no tenant with tenant_id 'other'"
 
 
 async def test_health_and_reflection(app: App) -> None:

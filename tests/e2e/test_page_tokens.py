@@ -48,6 +48,7 @@ async def stub(
 ) -> AsyncIterator[privacy_pb2_grpc.PrivacyServiceAsyncStub]:
     """A server with jobs in two tenants and no workers (the jobs stay as they are)."""
     await factories.tenant(db, "acme")
+    await factories.tenant(db, "initech")  # known, without a job (so without a key)
     await factories.tenant(db, "globex")
     jane = await factories.contact(db, "acme", "Jane", "Doe")
     john = await factories.contact(db, "globex", "John", "Roe")
@@ -77,6 +78,37 @@ async def _refused(
     assert error.message.startswith("page_token: is not a token from ListJobs"), error.message
     assert error.field_violations[0][0] == "page_token"
     return error
+
+
+async def test_every_tenants_jobs_page_with_tokens_of_their_own_listing(
+    stub: privacy_pb2_grpc.PrivacyServiceAsyncStub,
+) -> None:
+    seen: list[pb.Job] = []
+    token = ""
+    while True:
+        page = await _list(
+            stub, pb.ListJobsRequest(all_tenants=True, page_size=4, page_token=token)
+        )
+        seen.extend(page.jobs)
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(j.tenant_id for j in seen) == ["acme"] * JOBS + ["globex"] * JOBS
+    created = [(j.created_at.ToDatetime(), j.id) for j in seen]
+    assert created == sorted(created, reverse=True)  # newest first, across tenants
+    assert len({j.id for j in seen}) == len(seen)
+    # A token of the every-tenant listing is no token of a tenant's, nor the reverse.
+    every = (await _list(stub, pb.ListJobsRequest(all_tenants=True, page_size=1))).next_page_token
+    acme = (await _list(stub, pb.ListJobsRequest(tenant_id="acme", page_size=1))).next_page_token
+    await _refused(stub, pb.ListJobsRequest(tenant_id="acme", page_token=every))
+    await _refused(stub, pb.ListJobsRequest(all_tenants=True, page_token=acme))
+    await _refused(
+        stub, pb.ListJobsRequest(all_tenants=True, kind=pb.JOB_KIND_ERASE, page_token=every)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as both:
+        await _list(stub, pb.ListJobsRequest(all_tenants=True, tenant_id="acme"))
+    assert both.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert both.value.details() == "tenant_id: must be empty with all_tenants"
 
 
 async def test_pages_follow_from_their_tokens(

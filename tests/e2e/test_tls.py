@@ -6,16 +6,24 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 
 from clients.client import PrivacyClient, PrivacyClientError
 from server.app import App
 from server.config import Settings
+from tests import factories
 from tests.helpers.certs import Certs, make_certs
 
 # A hang guard: a refused handshake must end, not wait for a connection forever.
 CALL_TIMEOUT = 10
+
+
+@pytest.fixture(autouse=True)
+async def acme(db: asyncpg.Connection) -> None:
+    """The tenant the probe call names (a tenant the service does not know is NOT_FOUND)."""
+    await factories.tenant(db, "acme")
 
 
 @pytest.fixture

@@ -60,6 +60,11 @@ async def test_the_rpc_validates_the_tenant(client: PrivacyClient) -> None:
         await client.verify_audit_log("")
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [field for field, _ in caught.value.field_violations] == ["tenant_id"]
+    # A tenant nobody knows has no log to call intact: NOT_FOUND, as Erase answers.
+    with pytest.raises(PrivacyClientError) as unknown:
+        await client.verify_audit_log("nosuch")
+    assert unknown.value.code == grpc.StatusCode.NOT_FOUND
+    assert unknown.value.message == "no tenant with tenant_id 'nosuch'"
 
 
 async def _cut_tail(db: asyncpg.Connection, tenant: str, keep: int) -> None:

@@ -68,12 +68,15 @@ async def wait_serving(port: int, timeout: float = 30) -> None:
         await eventually(serving, timeout=timeout, what=f"the server on port {port} serving")
 
 
-async def run(args: list[str], environment: dict[str, str], timeout: float = 60) -> tuple[int, str]:
-    """Run privacyctl to its end; return its exit code and what it printed."""
+async def run(
+    args: list[str], environment: dict[str, str], timeout: float = 60, *, columns: int = 200
+) -> tuple[int, str]:
+    """Run privacyctl to its end, in a terminal `columns` wide; return its exit code and
+    what it printed (stdout and stderr)."""
     process = await asyncio.create_subprocess_exec(
         PRIVACYCTL,
         *args,
-        env={**environment, "COLUMNS": "200"},
+        env={**environment, "COLUMNS": str(columns)},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -54,6 +54,7 @@ QUERY_EXCEPTIONS = {
 # tables in docs/scaling.md). A new one must be placed there.
 GLOBAL_TABLES = {
     "privacy_credentials",
+    "privacy_job_cancel_requests",
     "privacy_job_identifiers",
     "privacy_job_tasks",
     "schema_migrations",
