@@ -562,3 +562,66 @@ async def rate_limit(url: str, calls: int, callers: int) -> dict[str, Any]:
     figures["extra_ms_per_call"] = figures["take"]["p50_ms"] - figures["select_one"]["p50_ms"]
     figures["ratio"] = figures["take"]["calls_per_s"] / figures["select_one"]["calls_per_s"]
     return figures
+
+
+# The writes figure 0 times: the CRM's own statements on its own tables.
+_WRITES = {
+    "messages": (
+        "UPDATE messages SET body = body || ' ' WHERE tenant_id = $1",
+        "INSERT INTO messages (tenant_id, contact_id, channel, direction, sender, subject, "
+        "body, recipients, cc, bcc, sent_at) SELECT tenant_id, contact_id, channel, "
+        "direction, sender, subject, body, recipients, cc, bcc, sent_at FROM messages "
+        "WHERE tenant_id = $1",
+    ),
+    "notes": (
+        "UPDATE notes SET body = body || ' ' WHERE tenant_id = $1",
+        "INSERT INTO notes (tenant_id, contact_id, deal_id, author_user_id, body) "
+        "SELECT tenant_id, contact_id, deal_id, author_user_id, body FROM notes "
+        "WHERE tenant_id = $1",
+    ),
+}
+# The mention index's triggers on those tables (migration 0017).
+_TRIGGERS = ("queue_new_texts", "queue_changed_text", "forget_texts")
+
+
+async def _write_seconds(
+    conn: asyncpg.Connection, table: str, statement: str, tenant: str, *, indexed: bool
+) -> float:
+    """One statement's time, with or without the mention index's triggers; rolled
+    back, so every run writes the same rows."""
+    tr = conn.transaction()
+    await tr.start()
+    try:
+        if not indexed:
+            for trigger in _TRIGGERS:
+                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_{trigger}")
+        started = time.perf_counter()
+        await conn.execute(statement, tenant)
+        return time.perf_counter() - started
+    finally:
+        await tr.rollback()
+
+
+async def write_tax(conn: asyncpg.Connection, tenant: str, runs: int = 3) -> dict[str, Any]:
+    """The CRM's UPDATE (of the indexed text) and INSERT of every message and note of
+    `tenant`, with the privacy service's mention index and without it: the tax the
+    index puts on writes that are not ours. Runs alternate; the median is kept."""
+    figures: dict[str, Any] = {"tenant": tenant}
+    for table, (update, insert) in _WRITES.items():
+        rows = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE tenant_id = $1", tenant)
+        for name, statement in (("update", update), ("insert", insert)):
+            timed: dict[bool, list[float]] = {True: [], False: []}
+            for _ in range(runs):
+                for indexed in (False, True):
+                    seconds = await _write_seconds(conn, table, statement, tenant, indexed=indexed)
+                    timed[indexed].append(seconds)
+            with_index = statistics.median(timed[True])
+            without = statistics.median(timed[False])
+            figures[f"{table}_{name}"] = {
+                "rows": rows,
+                "rows_per_s_indexed": rows / with_index,
+                "rows_per_s_plain": rows / without,
+                "overhead": with_index / without,
+            }
+    figures["worst_overhead"] = max(v["overhead"] for v in figures.values() if isinstance(v, dict))
+    return figures

@@ -178,7 +178,9 @@ async def _measured(
         "DATABASE_URL": url,
         "PRIVACY_BLOB_DIR": str(run_dir / "blobs"),
         "PRIVACY_DATA_DIR": str(run_dir / "data"),
-        "PRIVACY_KEYRING": str(run_dir / "data" / "keyring"),
+        # The keyring the seeding indexed the template's texts with (their tokens are
+        # keyed with the tenants' keys, which it wraps).
+        "PRIVACY_KEYRING": str(setup.tmp / "data" / "keyring"),
         "PRIVACY_GRPC_ADDR": f"127.0.0.1:{port}",
         "PRIVACY_METRICS_ADDR": "",
         "PRIVACY_BATCH_SIZE": str(setup.batch_size),

@@ -27,6 +27,7 @@ from server import (
     retention,
     suppression_sweep,
     tenant_keys,
+    text_indexer,
 )
 from server.auth import Authenticator, AuthInterceptor
 from server.blobs import BlobStore
@@ -128,6 +129,9 @@ class App:
             self._start_metrics(self.pool)
         if self.settings.workers and self.settings.retention_interval:
             self._start_retention(self.pool, self.settings.retention_interval)
+        if self.settings.workers:
+            indexer = text_indexer.run_forever(self.pool, self.keyring, self._stop_workers)
+            self._side_tasks.append(asyncio.create_task(indexer))
         if self.settings.workers and self.settings.suppression_sweep_interval:
             self._start_suppression_sweep(self.pool, self.settings.suppression_sweep_interval)
         if signer is not None and every:

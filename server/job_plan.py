@@ -12,17 +12,19 @@ from anonymizers.text import context
 from anonymizers.text.identity import Identifiers
 from db.connection import Connection
 from server.job_model import STEP_APPLY, scope_of
+from server.keyring import Keyring
 from server.queries import Q
 from server.tenancy import enter_tenant
+from server.tenant_keys import tenant_key
 
 
 async def subject_identifiers(
-    conn: Connection, registry: Registry, scope: Scope, region: str
+    conn: Connection, registry: Registry, scope: Scope, region: str, tenant_key: bytes
 ) -> Identifiers:
     """Everything that identifies the subject, from every data type (filtered or not),
     with what the tenant says about it (namesakes, shared addresses, the region)."""
     found = Identifiers().merged(*[await a.identifiers(conn, scope) for a in registry.ordered()])
-    return await context.with_context(conn, scope, found, region=region)
+    return await context.with_context(conn, scope, found, region=region, tenant_key=tenant_key)
 
 
 async def tenant_region(conn: Connection, tenant_id: str, default_region: str) -> str:
@@ -31,7 +33,12 @@ async def tenant_region(conn: Connection, tenant_id: str, default_region: str) -
 
 
 async def replan(
-    conn: Connection, registry: Registry, job_id: uuid.UUID, *, default_region: str
+    conn: Connection,
+    registry: Registry,
+    job_id: uuid.UUID,
+    *,
+    default_region: str,
+    keyring: Keyring,
 ) -> None:
     """Count a scheduled job's rows and read its subject's identifiers again.
 
@@ -51,7 +58,8 @@ async def replan(
     raw = await conn.fetchval(Q["job_identifiers"], job_id)
     if raw is not None:
         region = await tenant_region(conn, row["tenant_id"], default_region)
-        today = await subject_identifiers(conn, registry, scope, region)
+        key = await tenant_key(conn, row["tenant_id"], keyring)
+        today = await subject_identifiers(conn, registry, scope, region, key)
         # What the subject was known by then stays; the tenant's context is today's.
         merged = Identifiers.from_json(raw).merged(today)
         await conn.execute(Q["replace_identifiers"], job_id, merged.to_json())

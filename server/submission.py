@@ -331,7 +331,7 @@ async def _keep_identifiers_and_note(
     ids: Identifiers | None = None
     suppressed: int | None = None
     if not request.dry_run and not whole_erase and not resolved.file_ids:
-        ids = await subject_identifiers(conn, registry, scope, region)
+        ids = await subject_identifiers(conn, registry, scope, region, tenant.key)
         await conn.execute(
             Q["insert_identifiers"], job_id, ids.to_json(), _fake_key(request, keyring, job_id)
         )
@@ -346,7 +346,7 @@ async def _keep_identifiers_and_note(
             )
     if request.note:
         if ids is None and not (resolved.whole_tenant or resolved.file_ids):
-            ids = await subject_identifiers(conn, registry, scope, region)  # a dry run's
+            ids = await subject_identifiers(conn, registry, scope, region, tenant.key)  # dry run
         note = redact_note(request.note, ids or Identifiers(region=region))
         await conn.execute(Q["set_job_note"], job_id, note)
     return suppressed

@@ -105,7 +105,11 @@ class Worker:
                 # A scheduled job starts after its grace period: plan it again
                 # on today's data (new rows, changed identifiers).
                 await replan(
-                    conn, self._registry, job_id, default_region=self._config.default_region
+                    conn,
+                    self._registry,
+                    job_id,
+                    default_region=self._config.default_region,
+                    keyring=self._config.keyring,
                 )
         return job_id
 

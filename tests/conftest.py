@@ -105,8 +105,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def blob_backend(request: pytest.FixtureRequest) -> str:
-    """ "local" unless the test is marked blob_stores (then each in turn)."""
+    """ "local" unless the test is marked blob_stores (then each in turn). "s3" starts
+    the S3 server (and sets the AWS variables) for whatever the test builds on it: a
+    test run alone must not depend on an earlier test having started it."""
     backend: str = getattr(request, "param", "local")
+    if backend == "s3":
+        request.getfixturevalue("s3_endpoint")
     return backend
 
 

@@ -25,7 +25,7 @@ async def phone_region(conn: Connection, tenant_id: str, default: str) -> str:
 
 
 async def with_context(
-    conn: Connection, scope: Scope, ids: Identifiers, *, region: str
+    conn: Connection, scope: Scope, ids: Identifiers, *, region: str, tenant_key: bytes
 ) -> Identifiers:
     """The identifiers with the tenant's context: region, namesakes, shared addresses.
 
@@ -36,7 +36,7 @@ async def with_context(
         ids,
         region=region,
         namesakes=await _namesakes(conn, scope, ids),
-        shared_addresses=await _shared_addresses(conn, scope, ids),
+        shared_addresses=await _shared_addresses(conn, scope, ids, tenant_key),
     )
 
 
@@ -70,7 +70,9 @@ def _letter_runs(word: str) -> list[str]:
     return [run for run in fold(word).replace("'", " ").split() if run.isascii()]
 
 
-async def _shared_addresses(conn: Connection, scope: Scope, ids: Identifiers) -> tuple[str, ...]:
+async def _shared_addresses(
+    conn: Connection, scope: Scope, ids: Identifiers, tenant_key: bytes
+) -> tuple[str, ...]:
     """The subject's addresses that another contact or billing contact has too."""
     shared = []
     for address in ids.addresses:
@@ -81,7 +83,11 @@ async def _shared_addresses(conn: Connection, scope: Scope, ids: Identifiers) ->
         others: list[str] = []
         if query is not None:
             rows = await conn.fetch(
-                _SQL["contact_addresses"], scope.tenant_id, [query], list(scope.contact_ids)
+                _SQL["contact_addresses"],
+                scope.tenant_id,
+                tokens.keyed(tenant_key, [query]),
+                list(scope.contact_ids),
+                tenant_key,
             )
             others += [r["address"] for r in rows]
         rows = await conn.fetch(_SQL["billing_addresses"], scope.tenant_id, list(scope.user_ids))

@@ -7,11 +7,11 @@
 SELECT first_name, last_name FROM privacy_namesakes($1, $2, $3, $4);
 
 -- name: contact_addresses
--- The addresses of the contacts whose indexed text has these tokens ($2 tsqueries),
--- less the subject's ($3).
+-- The addresses of the contacts whose indexed text has these tokens ($2 tsqueries
+-- over keyed lexemes, $4 the tenant's key), less the subject's ($3).
 SELECT address FROM contacts
 WHERE tenant_id = $1 AND address IS NOT NULL AND NOT id = ANY($3)
-  AND id = ANY(ARRAY(SELECT privacy_mention_hits('contacts', $1, 0, $2::tsquery[])));
+  AND id = ANY(ARRAY(SELECT privacy_mention_hits('contacts', $1, 0, $2::tsquery[], $4)));
 
 -- name: billing_addresses
 -- Billing contacts' addresses (a tenant's staff: few), less the subject's ($3 user ids).

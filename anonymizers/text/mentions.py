@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from anonymizers.base import Batch, BatchResult, Tools
+from anonymizers.text import tokens
 from db.bulk import update_rows
 from db.connection import Connection
 
@@ -32,15 +33,17 @@ class TextColumns:
     json: tuple[str, ...] = ()  # jsonb: every string value (not the keys)
     # When erasing, rows the subject owns (by this column) are deleted anyway: skip them.
     owner: str | None = None
-    # The table has the mention index on tokens_sql(), and privacy_mention_hits()
-    # knows it (migration 0006).
+    # The table's texts are in the mention index (privacy_text_tokens, computed
+    # with tokens_sql(): privacy_row_tokens(), migration 0017), which
+    # privacy_mention_hits() reads.
     indexed: bool = False
 
     def _all(self) -> tuple[str, ...]:
         return self.text + self.arrays + self.json
 
     def tokens_sql(self) -> str:
-        """The expression the table's mention index is built on, exactly as written there."""
+        """The expression the mention index computes a row's tokens with, exactly as
+        privacy_row_tokens() writes it."""
         parts = [f"ARRAY[{', '.join(self.text)}]::text[]"] if self.text else []
         parts += list(self.arrays)
         parts += [f"privacy_json_strings({c})" for c in self.json]
@@ -76,7 +79,8 @@ class TextColumns:
         )
 
     def indexed_select_sql(self) -> str:
-        """select_sql("others") over the rows the mention index finds for $5 (tsqueries).
+        """select_sql("others") over the rows the mention index finds for $5 (tsqueries
+        over keyed lexemes), $6 the tenant's key.
 
         The lookup (privacy_mention_hits(), which uses the index even under row-level
         security) runs first, once, and the rows are then read by primary key, so the
@@ -85,7 +89,7 @@ class TextColumns:
         return (
             f"SELECT id, {self._owned()} AS own, {', '.join(self._all())} FROM {self.table} "
             f"WHERE tenant_id = $1 AND id > $2 AND id = ANY(ARRAY("
-            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $5::tsquery[]))) "
+            f"SELECT privacy_mention_hits('{self.table}', $1, $2, $5::tsquery[], $6))) "
             f"{self._rows('others')}"
             f"ORDER BY id LIMIT $3 FOR UPDATE"
         )
@@ -129,7 +133,10 @@ async def redact_batch(
         lookup = tools.redactor.sql_tsqueries()
     args = (batch.scope.tenant_id, batch.after, batch.limit, list(owners))
     if lookup is not None:
-        found = await conn.fetch(columns.indexed_select_sql(), *args, lookup)
+        key = tools.tenant_key
+        found = await conn.fetch(
+            columns.indexed_select_sql(), *args, tokens.keyed(key, lookup), key
+        )
     else:
         found = await conn.fetch(columns.select_sql(rows), *args)
     changed = await _rewrite(

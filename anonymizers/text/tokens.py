@@ -29,6 +29,7 @@ queries go to the database as an array (`@@ ANY`), one index scan each.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 
@@ -108,3 +109,23 @@ def tsqueries(
         return None
     # Rows too big to index by token are always looked at.
     return [*dict.fromkeys(c for c in clauses if c), _lexeme(OVERFLOW)]
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def keyed_lexeme(key: bytes, token: str) -> str:
+    """A token as the mention index keeps it (privacy_keyed_tokens, migration 0017):
+    the first 16 hex digits of SHA-256 over the tenant's key and the token."""
+    return hashlib.sha256(key + token.encode()).hexdigest()[:16]
+
+
+def keyed(key: bytes, queries: Iterable[str]) -> list[str]:
+    """tsqueries (of tsqueries() or name_clause()) over the keyed lexemes the index
+    holds; OVERFLOW stays as it is, as in the index."""
+
+    def one(match: re.Match[str]) -> str:
+        token = match.group(1)
+        return match.group(0) if token == OVERFLOW else f"'{keyed_lexeme(key, token)}'"
+
+    return [_QUOTED.sub(one, q) for q in queries]

@@ -644,3 +644,14 @@ RETURNING granted, tokens;
 -- same as no row, so the table holds only the callers of the last few minutes.
 DELETE FROM privacy_rate_buckets
 WHERE privacy_rate_refill(tokens, at, coalesce($3::timestamptz, clock_timestamp()), $1, $2) >= $1;
+
+-- name: tenants_with_queued_texts
+-- Tenants whose rows wait for the mention index (migration 0017), that still exist
+-- (an erased tenant's key is gone: nothing of it is indexed again).
+SELECT DISTINCT q.tenant_id FROM privacy_texts_to_index q
+WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = q.tenant_id);
+
+-- name: index_texts
+-- Up to $2 of tenant $1's queued rows indexed ($3 the tenant's key: the tokens are
+-- keyed hashes); how many left the queue.
+SELECT privacy_index_texts($1, NULL, $2, $3);

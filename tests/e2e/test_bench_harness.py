@@ -43,7 +43,7 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
     )
     results = json.loads(out.read_text())
     figures = ("erase", "anonymize", "export", "latency_small", "latency_large", "submission")
-    for figure in (*figures, "suppression", "scaleout"):
+    for figure in (*figures, "suppression", "scaleout", "writes", "ratelimit"):
         assert figure in results, figure
     assert results["erase"]["ratio"] > 0
     assert results["export"]["raw_bytes"] > 0
@@ -66,16 +66,27 @@ async def test_the_benchmark_harness_runs_and_reports_every_figure(
     assert results["export"]["json_copy_bytes"] > results["export"]["raw_bytes"]
     # As many erasures in flight in either tenant of figure 4.
     assert results["latency_small"]["subjects"] == results["latency_large"]["subjects"] == 5
+    # And some alone, one at a time.
+    assert results["latency_large"]["alone"]["subjects"] > 0
+    # Figure 0: the CRM's writes with the mention index and without; figure 8: the
+    # shared rate limit's statement beside a round trip.
+    for write in ("messages_update", "messages_insert", "notes_update", "notes_insert"):
+        assert results["writes"][write]["overhead"] > 0, write
+    assert results["ratelimit"]["take"]["calls_per_s"] > 0
     for label in (
+        "0 CRM messages update",
+        "0 CRM notes insert",
         "1 tenant Erase",
         "2 tenant Anonymize",
         "3 Export",
-        "4 erase latency",
+        "4 erase, 100 in flight",
+        "4 erase alone",
         "5 submission",
         "6 CheckSuppression",
         "7 3 Anonymize, 1x2",
         "7 3 Anonymize, 4x2",
         "7 3 Anonymize, 1x3",
+        "8 rate limit, per call",
     ):
         assert label in text
 

@@ -24,12 +24,15 @@ from hypothesis import strategies as st
 
 from anonymizers.base import Batch, Scope, Tools
 from anonymizers.registry import default_registry
+from anonymizers.text import tokens
 from anonymizers.text.fakes import Fakes
 from anonymizers.text.identity import Identifiers, Name
 from anonymizers.text.mentions import TextColumns, redact_batch
 from anonymizers.text.normalize import fold
 from anonymizers.text.redaction import Redactor
 from tests import factories
+
+KEY = b"k" * 32  # a tenant's key, for the lookup's keyed lexemes
 
 EXAMPLES = settings(
     max_examples=int(os.environ.get("PRIVACY_INDEX_EXAMPLES", "400")),
@@ -326,34 +329,41 @@ def _indexed_columns() -> list[TextColumns]:
     return found
 
 
-@pytest.mark.parametrize("columns", _indexed_columns(), ids=lambda c: c.table)
-async def test_each_mentions_query_uses_its_index(
-    db: asyncpg.Connection, columns: TextColumns
-) -> None:
+async def test_the_lookup_uses_the_token_index(db: asyncpg.Connection) -> None:
     # The planner picks by the data's statistics; what must hold whatever the data is
-    # that the query's expression is the index's, so it can use it at all.
+    # that the lookup's query can use the GIN index at all, and no other index.
+    source = await db.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'privacy_mention_hits'")
+    assert "WITH hits AS MATERIALIZED" in source
     query = Redactor(JANE).sql_tsqueries()
     async with db.transaction():
         await db.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(
             r[0]
             for r in await db.fetch(
-                f"EXPLAIN SELECT id FROM {columns.table} "
-                f"WHERE {columns.tokens_sql()} @@ ANY($1::tsquery[])",
+                # The lookup's query, as privacy_mention_hits() writes it.
+                "EXPLAIN WITH hits AS MATERIALIZED (SELECT tenant_id, source, row_id "
+                "FROM privacy_text_tokens WHERE tokens @@ ANY($1::tsquery[])) "
+                "SELECT row_id FROM hits WHERE tenant_id = 'acme' AND source = 'notes'",
                 query,
             )
         )
-    assert f"Bitmap Index Scan on {columns.table}_mentions_idx" in plan, plan
+    assert "Bitmap Index Scan on privacy_text_tokens_idx" in plan, plan
 
 
 @pytest.mark.parametrize("columns", _indexed_columns(), ids=lambda c: c.table)
-async def test_the_lookup_function_uses_the_same_expression(
+async def test_the_indexer_tokenizes_the_columns_the_redactor_reads(
     db: asyncpg.Connection, columns: TextColumns
 ) -> None:
-    # privacy_mention_hits() reads as the owner, so it may use the index under
-    # row-level security; its expression for the table must be the index's.
-    source = await db.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'privacy_mention_hits'")
-    assert columns.tokens_sql().replace("privacy_mention_tokens(", "") in source
+    # privacy_row_tokens() computes each table's tokens; its expression must cover
+    # exactly the columns the anonymizer declares (and redacts).
+    source = await db.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'privacy_row_tokens'")
+    assert columns.tokens_sql() in source
+    trigger = await db.fetchval(
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = $1",
+        f"{columns.table}_queue_changed_text",
+    )
+    for column in columns.text + columns.arrays + columns.json:
+        assert f"old.{column} IS DISTINCT FROM new.{column}" in trigger, trigger
 
 
 async def test_the_lookup_sees_only_the_entered_tenant(db: asyncpg.Connection) -> None:
@@ -363,24 +373,26 @@ async def test_the_lookup_sees_only_the_entered_tenant(db: asyncpg.Connection) -
             "INSERT INTO notes (tenant_id, body) VALUES ($1, 'met Jane Doe'), ($1, 'nothing')",
             tenant,
         )
-    queries = Redactor(JANE).sql_tsqueries()
+    queries = tokens.keyed(KEY, Redactor(JANE).sql_tsqueries() or [])
     async with db.transaction():
         await db.execute("SELECT privacy_enter_tenant('acme')")
         ids = await db.fetch(
-            "SELECT privacy_mention_hits('notes', 'acme', 0, $1::tsquery[]) AS id", queries
+            "SELECT privacy_mention_hits('notes', 'acme', 0, $1::tsquery[], $2) AS id", queries, KEY
         )
         assert [r["id"] for r in ids] == [1]
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await db.fetch(
-                "SELECT privacy_mention_hits('notes', 'other', 0, $1::tsquery[])", queries
+                "SELECT privacy_mention_hits('notes', 'other', 0, $1::tsquery[], $2)", queries, KEY
             )
     with pytest.raises(asyncpg.InvalidParameterValueError):
-        await db.fetch("SELECT privacy_mention_hits('users', 'acme', 0, $1::tsquery[])", queries)
+        await db.fetch(
+            "SELECT privacy_mention_hits('users', 'acme', 0, $1::tsquery[], $2)", queries, KEY
+        )
     async with db.transaction():  # no tenant entered: no tenant's answer
         await db.execute("SET LOCAL ROLE privacy_app")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await db.fetch(
-                "SELECT privacy_mention_hits('notes', 'acme', 0, $1::tsquery[])", queries
+                "SELECT privacy_mention_hits('notes', 'acme', 0, $1::tsquery[], $2)", queries, KEY
             )
 
 
@@ -474,7 +486,8 @@ async def test_the_rows_found_are_read_by_primary_key(
             0,
             100,
             [],
-            redactor.sql_tsqueries(),
+            tokens.keyed(KEY, redactor.sql_tsqueries() or []),
+            KEY,
         )
     )
     assert f"Index Scan using {columns.table}_pkey" in plan, plan

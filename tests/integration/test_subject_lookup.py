@@ -155,7 +155,8 @@ async def test_the_owner_reading_functions_are_for_the_app_role_only(
         "privacy_people_by_email(text, text)",
         "privacy_contacts_by_phone(text, text[])",
         "privacy_namesakes(text, text[], bigint[], bigint[])",
-        "privacy_mention_hits(text, text, bigint, tsquery[])",
+        "privacy_mention_hits(text, text, bigint, tsquery[], bytea)",
+        "privacy_index_texts(text, text, integer, bytea)",
     ):
         assert await db.fetchval(
             "SELECT has_function_privilege('privacy_app', $1, 'EXECUTE')", function

@@ -1,0 +1,140 @@
+"""The mention index off the write path (migration 0017): a write only queues its
+row; the tokens are computed later, by the workers or by the next lookup, which
+never misses a row written before it. A changed text loses its old tokens at once,
+a deleted row its tokens with it, and a row another transaction is indexing is
+looked at as it is."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from anonymizers.text import tokens
+from anonymizers.text.identity import Identifiers, Name
+from anonymizers.text.redaction import Redactor
+from server import text_indexer
+from server.keyring import Keyring
+from tests import factories
+
+KEY = b"k" * 32  # a tenant's key: the index's lexemes are keyed with it
+JANE = Identifiers(names=(Name("Jane", "Doe"),), emails=("jane.doe@example.com",))
+
+
+async def _note(db: asyncpg.Connection, tenant: str, body: str) -> int:
+    note_id: int = await db.fetchval(
+        "INSERT INTO notes (tenant_id, body) VALUES ($1, $2) RETURNING id", tenant, body
+    )
+    return note_id
+
+
+async def _hits(db: asyncpg.Connection, tenant: str = "acme") -> list[int]:
+    async with db.transaction():
+        await db.execute("SELECT privacy_enter_tenant($1)", tenant)
+        rows = await db.fetch(
+            "SELECT privacy_mention_hits('notes', $1, 0, $2::tsquery[], $3) AS id ORDER BY 1",
+            tenant,
+            tokens.keyed(KEY, Redactor(JANE).sql_tsqueries() or []),
+            KEY,
+        )
+    return [r["id"] for r in rows]
+
+
+async def _queued(db: asyncpg.Connection) -> list[tuple[str, int]]:
+    rows = await db.fetch("SELECT source, row_id FROM privacy_texts_to_index ORDER BY 1, 2")
+    return [(r["source"], r["row_id"]) for r in rows]
+
+
+async def _tokens(db: asyncpg.Connection, note_id: int) -> str | None:
+    tokens: str | None = await db.fetchval(
+        "SELECT tokens::text FROM privacy_text_tokens "
+        "WHERE tenant_id = 'acme' AND source = 'notes' AND row_id = $1",
+        note_id,
+    )
+    return tokens
+
+
+async def test_a_write_queues_its_row_and_the_next_lookup_finds_it(db: asyncpg.Connection) -> None:
+    await factories.tenant(db)
+    met = await _note(db, "acme", "met Jane Doe at the fair")
+    other = await _note(db, "acme", "nothing to see")
+    assert await _queued(db) == [("notes", met), ("notes", other)]
+    assert await _tokens(db, met) is None  # nothing computed on the write path
+    assert await _hits(db) == [met]
+    assert await _queued(db) == []  # the lookup indexed what was queued
+    # Keyed: the table holds no word of the text, only what the key makes of it.
+    held = await _tokens(db, met) or ""
+    assert "'jane'" not in held
+    assert f"'{tokens.keyed_lexeme(KEY, 'jane')}'" in held
+
+
+async def test_a_changed_text_loses_its_old_tokens_at_once(db: asyncpg.Connection) -> None:
+    await factories.tenant(db)
+    met = await _note(db, "acme", "met Jane Doe at the fair")
+    assert await _hits(db) == [met]
+    await db.execute("UPDATE notes SET body = 'met someone' WHERE id = $1", met)
+    # The old tokens named her: gone before anything indexes the row again.
+    assert await _tokens(db, met) is None
+    assert await _queued(db) == [("notes", met)]
+    assert await _hits(db) == []
+    assert tokens.keyed_lexeme(KEY, "jane") not in (await _tokens(db, met) or "")
+
+
+async def test_an_update_of_other_columns_queues_nothing(db: asyncpg.Connection) -> None:
+    await factories.tenant(db)
+    met = await _note(db, "acme", "met Jane Doe at the fair")
+    assert await _hits(db) == [met]
+    await db.execute(
+        "UPDATE notes SET created_at = created_at - interval '1 day' WHERE id = $1", met
+    )
+    await db.execute("UPDATE notes SET body = body WHERE id = $1", met)  # the same text
+    assert await _queued(db) == []
+    assert await _tokens(db, met) is not None
+
+
+async def test_a_deleted_rows_tokens_go_with_it(db: asyncpg.Connection) -> None:
+    await factories.tenant(db)
+    await factories.tenant(db, "globex")
+    met = await _note(db, "acme", "met Jane Doe at the fair")
+    theirs = await _note(db, "globex", "Jane Doe called")
+    assert await _hits(db) == [met]
+    assert await _hits(db, "globex") == [theirs]
+    await db.execute("DELETE FROM notes WHERE tenant_id = 'acme'")
+    assert (
+        await db.fetchval("SELECT count(*) FROM privacy_text_tokens WHERE tenant_id = 'acme'") == 0
+    )
+    assert (
+        await db.fetchval("SELECT count(*) FROM privacy_text_tokens WHERE tenant_id = 'globex'")
+        == 1
+    )
+
+
+async def test_a_row_another_transaction_is_indexing_is_a_candidate(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    await factories.tenant(db)
+    met = await _note(db, "acme", "met Jane Doe at the fair")
+    other = await _note(db, "acme", "nothing to see")
+    indexer = await asyncpg.connect(db_url)
+    try:
+        async with indexer.transaction():
+            # Claimed, not committed: the lookup neither waits nor misses them.
+            assert (
+                await indexer.fetchval("SELECT privacy_index_texts('acme', NULL, 100, $1)", KEY)
+                == 2
+            )
+            assert await _hits(db) == [met, other]
+        assert await _hits(db) == [met]
+    finally:
+        await indexer.close()
+
+
+async def test_the_workers_index_every_tenants_queue(
+    db: asyncpg.Connection, keyring: Keyring
+) -> None:
+    await factories.tenant(db)
+    await factories.tenant(db, "globex")
+    for i in range(5):
+        await _note(db, "acme", f"note {i} about Jane Doe")
+        await _note(db, "globex", f"note {i}")
+    assert await text_indexer.index_queued(db, keyring, chunk=3) == 10
+    assert await _queued(db) == []
+    assert await db.fetchval("SELECT count(*) FROM privacy_text_tokens") == 10
