@@ -567,7 +567,13 @@ async def _hold(args: argparse.Namespace, console: Console) -> int:
             held = [await client.release_legal_hold(args.hold_id, args.reason)]
         else:
             listed = await client.list_legal_holds(args.tenant, include_released=args.all)
-            output.holds(args.output, listed)
+            if listed or args.output == "json":  # a script gets its [] as json
+                output.holds(args.output, listed)
+            else:
+                which = (
+                    "legal holds" if args.all else "active legal holds (--all: released ones too)"
+                )
+                console.print(f"no {which} in tenant {args.tenant}", highlight=False)
             return EXIT_OK
     for hold in held:
         console.print(_describe_hold(hold), highlight=False)

@@ -90,4 +90,4 @@ async def test_cancel_answers_while_a_batch_holds_the_job_then_the_job_ends_canc
     code, out = await processes.run(["cancel", job_id], env)
     assert code == 2, out
     assert "FAILED_PRECONDITION" in out
-    assert f"job {job_id} is already cancelled" in out
+    assert f"job {job_id} has already ended (cancelled)" in out

@@ -266,7 +266,7 @@ async def test_the_format_is_chosen_never_guessed(served: Served, tmp_path: Path
     for args in ([str(tmp_path / "j.zip"), "--format", "ndjson"], ["-", "--format", "zip"]):
         code, printed = await processes.run([*export, *args], served.env)
         assert code == EXIT_USAGE, printed
-        assert "error" in printed, printed
+        assert "privacyctl export:" in printed, printed
     assert _written(tmp_path, "j.zip") == []
 
     # Given: written in that format, whatever the name.

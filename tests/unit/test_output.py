@@ -36,7 +36,17 @@ def test_jobs_print_whole_ids_wide_columns_and_json() -> None:
     output.jobs(output.Format.WIDE, [job], tenant_column=False, out=wide)
     output.jobs(output.Format.JSON, [job], tenant_column=False, out=as_json)
     header, row = table.getvalue().splitlines()
-    assert header.split() == ["id", "kind", "state", "created", "progress", "needs_review", "error"]
+    assert header.split() == [
+        "id",
+        "kind",
+        "state",
+        "created",
+        "waits_for",
+        "deadline",
+        "progress",
+        "needs_review",
+        "error",
+    ]
     assert row.split()[:4] == [LONG_ID, "erase", "running", "(cancelling)"]
     assert "tenant" in wide.getvalue().splitlines()[0].split()
     (record,) = json.loads(as_json.getvalue())["jobs"]
