@@ -648,8 +648,19 @@ WHERE privacy_rate_refill(tokens, at, coalesce($3::timestamptz, clock_timestamp(
 -- name: tenants_with_queued_texts
 -- Tenants whose rows wait for the mention index (migration 0017), that still exist
 -- (an erased tenant's key is gone: nothing of it is indexed again).
-SELECT DISTINCT q.tenant_id FROM privacy_texts_to_index q
-WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = q.tenant_id);
+-- One probe of the queue's primary key per tenant (a loose index scan): DISTINCT
+-- would read the whole queue every second, and a bulk load leaves it long, or, when
+-- rolled back, full of dead rows until vacuumed.
+WITH RECURSIVE queued AS (
+    SELECT min(tenant_id) AS tenant_id FROM privacy_texts_to_index
+    UNION ALL
+    SELECT (SELECT min(q.tenant_id) FROM privacy_texts_to_index q
+            WHERE q.tenant_id > queued.tenant_id)
+    FROM queued WHERE queued.tenant_id IS NOT NULL
+)
+SELECT queued.tenant_id FROM queued
+WHERE queued.tenant_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = queued.tenant_id);
 
 -- name: index_texts
 -- Up to $2 of tenant $1's queued rows indexed ($3 the tenant's key: the tokens are
