@@ -646,21 +646,12 @@ DELETE FROM privacy_rate_buckets
 WHERE privacy_rate_refill(tokens, at, coalesce($3::timestamptz, clock_timestamp()), $1, $2) >= $1;
 
 -- name: tenants_with_queued_texts
--- Tenants whose rows wait for the mention index (migration 0017), that still exist
--- (an erased tenant's key is gone: nothing of it is indexed again).
--- One probe of the queue's primary key per tenant (a loose index scan): DISTINCT
--- would read the whole queue every second, and a bulk load leaves it long, or, when
--- rolled back, full of dead rows until vacuumed.
-WITH RECURSIVE queued AS (
-    SELECT min(tenant_id) AS tenant_id FROM privacy_texts_to_index
-    UNION ALL
-    SELECT (SELECT min(q.tenant_id) FROM privacy_texts_to_index q
-            WHERE q.tenant_id > queued.tenant_id)
-    FROM queued WHERE queued.tenant_id IS NOT NULL
-)
-SELECT queued.tenant_id FROM queued
-WHERE queued.tenant_id IS NOT NULL
-  AND EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = queued.tenant_id);
+-- Tenants whose rows wait for the mention index (migration 0017): one probe of the
+-- queue's primary key per tenant. DISTINCT over the queue read all of it every
+-- second, and a bulk load leaves it long (or, rolled back, full of dead rows until
+-- vacuumed). A tenant erased is in neither table: nothing of it is indexed again.
+SELECT t.tenant_id FROM tenants t
+WHERE EXISTS (SELECT 1 FROM privacy_texts_to_index q WHERE q.tenant_id = t.tenant_id);
 
 -- name: index_texts
 -- Up to $2 of tenant $1's queued rows indexed ($3 the tenant's key: the tokens are
