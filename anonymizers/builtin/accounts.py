@@ -22,6 +22,7 @@ from anonymizers.api import (
     load_queries,
     rendered,
 )
+from anonymizers.text.clear_fakes import fake_address
 from anonymizers.text.devices import generalize_user_agent, truncate_ip
 from anonymizers.text.phones import CANDIDATE
 from anonymizers.text.replacements import fake_full_name
@@ -156,7 +157,12 @@ class AccountsAnonymizer:
                 [fake_full_name(f, r["name"]) for r in rows],
                 [f.email(r["email"]) for r in rows],
                 [tools.fake_phone(r["phone"]) if r["phone"] else None for r in rows],
-                [f.address(r["address"]) if r["address"] else None for r in rows],
+                [
+                    fake_address(tools, r["address"], whole=batch.scope.whole_tenant)
+                    if r["address"]
+                    else None
+                    for r in rows
+                ],
             )
         elif batch.part == "sessions":
             rows = await conn.fetch(_SQL["lock_sessions"], *args, batch.after, batch.limit)

@@ -27,6 +27,7 @@ from anonymizers.api import (
     redact_batch,
     rendered,
 )
+from anonymizers.text.clear_fakes import fake_address
 from anonymizers.text.identity import harvest_json
 from anonymizers.text.replacements import fake_name
 
@@ -146,7 +147,12 @@ class ContactsAnonymizer:
             [fake_name(f, r["last_name"], Role.FAMILY) if r["last_name"] else None for r in found],
             [f.email(r["email"]) if r["email"] else None for r in found],
             [tools.fake_phone(r["phone"]) if r["phone"] else None for r in found],
-            [f.address(r["address"]) if r["address"] else None for r in found],
+            [
+                fake_address(tools, r["address"], whole=batch.scope.whole_tenant)
+                if r["address"]
+                else None
+                for r in found
+            ],
         )
         return BatchResult(
             processed=len(found),
