@@ -28,12 +28,7 @@ async def test_cancel_answers_while_a_batch_holds_the_job_then_the_job_ends_canc
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=4)
-    env = processes.env(
-        db_url,
-        blob_dir,
-        PRIVACY_TOKEN=app.dev_token or "",
-        PRIVACY_GRPC_ADDR=f"127.0.0.1:{app.port}",
-    )
+    env = processes.app_env(app, db_url, blob_dir)
     # A long batch, for real: a session of ours holds Jane's contact row, so the batch
     # that reaches it waits, holding its job's row (locked from the batch's first
     # statement to its commit) all the while.

@@ -27,21 +27,12 @@ from tests.helpers import processes
 from tests.helpers.workers import JobRunner, Outcome
 
 
-def _env(app: App, db_url: str, blob_dir: Path) -> dict[str, str]:
-    return processes.env(
-        db_url,
-        blob_dir,
-        PRIVACY_TOKEN=app.dev_token or "",
-        PRIVACY_GRPC_ADDR=f"127.0.0.1:{app.port}",
-    )
-
-
 async def test_export_to_stdout_carries_the_records_and_nothing_else(
     app: App, db: asyncpg.Connection, db_url: str, blob_dir: Path
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=2)
-    env = _env(app, db_url, blob_dir)
+    env = processes.app_env(app, db_url, blob_dir)
 
     ran = await processes.run_apart(
         ["export", "--tenant", tenant, "--contact-id", "999999", "--out", "-"], env
@@ -63,7 +54,8 @@ async def test_an_invalid_argument_is_said_once_on_stderr(
 ) -> None:
     tenant = await factories.tenant(db)
     ran = await processes.run_apart(
-        ["erase", "--tenant", tenant, "--email", "not-an-email"], _env(app, db_url, blob_dir)
+        ["erase", "--tenant", tenant, "--email", "not-an-email"],
+        processes.app_env(app, db_url, blob_dir),
     )
     assert ran.code == EXIT_RPC_ERROR, ran
     assert ran.out == ""
@@ -88,7 +80,7 @@ async def test_an_export_to_a_directory_that_is_not_there_is_a_usage_error(
                 "--out",
                 str(missing / name),
             ],
-            _env(app, db_url, blob_dir),
+            processes.app_env(app, db_url, blob_dir),
         )
         assert ran.code == EXIT_USAGE, ran
         assert ran.err == f"privacyctl export: no such directory to write in: {missing}\n"
@@ -114,7 +106,7 @@ async def test_an_empty_hold_list_says_so(
     app: App, db: asyncpg.Connection, db_url: str, blob_dir: Path
 ) -> None:
     tenant = await factories.tenant(db)
-    env = _env(app, db_url, blob_dir)
+    env = processes.app_env(app, db_url, blob_dir)
     ran = await processes.run_apart(["hold", "list", "--tenant", tenant], env)
     assert (ran.code, ran.err) == (EXIT_OK, ""), ran
     assert ran.out == f"no active legal holds (--all: released ones too) in tenant {tenant}\n"
@@ -149,7 +141,7 @@ async def test_a_cancelled_job_and_cancelling_an_ended_one_read_as_sentences(
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=10)
     async with App(quiet) as app:
-        env = _env(app, db_url, blob_dir)
+        env = processes.app_env(app, db_url, blob_dir)
         job = await worker.erase(tenant, SubjectKind.EMAIL, jane.email)
         assert await worker.lease() == job.id
         # Batches until the first of messages is done (3 rows: batch_size=3).

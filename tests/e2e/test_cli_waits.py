@@ -21,15 +21,6 @@ from tests.helpers.waiting import eventually
 _UTC_MINUTE = "%Y-%m-%d %H:%M UTC"
 
 
-def _env(app: App, db_url: str, blob_dir: Path) -> dict[str, str]:
-    return processes.env(
-        db_url,
-        blob_dir,
-        PRIVACY_TOKEN=app.dev_token or "",
-        PRIVACY_GRPC_ADDR=f"127.0.0.1:{app.port}",
-    )
-
-
 async def _deadline(db: asyncpg.Connection, job_id: str) -> str:
     deadline: datetime = await db.fetchval(
         "SELECT deadline FROM privacy_jobs WHERE id = $1::uuid", job_id
@@ -49,7 +40,7 @@ async def test_a_scheduled_job_shows_when_it_starts_and_its_deadline(
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe")
-    env = _env(app, db_url, blob_dir)
+    env = processes.app_env(app, db_url, blob_dir)
     later = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
     ran = await processes.run_apart(
         ["erase", "--tenant", tenant, "--email", jane.email, "--not-before", later.isoformat()],
@@ -88,7 +79,7 @@ async def test_erase_wait_on_a_held_subject_names_the_hold_it_waits_for(
 ) -> None:
     tenant = await factories.tenant(db)
     jane = await factories.contact(db, tenant, "Jane", "Doe", messages=2)
-    env = _env(app, db_url, blob_dir)
+    env = processes.app_env(app, db_url, blob_dir)
     ran = await processes.run_apart(
         ["hold", "set", "--tenant", tenant, "--email", jane.email, "--reason", "case 17"], env
     )
@@ -126,7 +117,7 @@ async def test_a_start_past_the_default_deadline_says_the_default_and_how_to_set
     too_late = (datetime.now(UTC) + timedelta(days=40)).isoformat()
     ran = await processes.run_apart(
         ["erase", "--tenant", tenant, "--email", jane.email, "--not-before", too_late],
-        _env(app, db_url, blob_dir),
+        processes.app_env(app, db_url, blob_dir),
     )
     assert ran.code == EXIT_RPC_ERROR, ran
     assert "none was given, so it is the default, the request time + 30 days (" in ran.err
@@ -141,7 +132,7 @@ async def test_delete_account_shows_the_grace_period_s_end_and_the_deadline(
     user_id = await db.fetchval("SELECT min(id) FROM users WHERE tenant_id = 'demo'")
     ran = await processes.run_apart(
         ["delete-account", "--tenant", "demo", "--user-id", str(user_id), "--grace-days", "3"],
-        _env(app, db_url, blob_dir),
+        processes.app_env(app, db_url, blob_dir),
     )
     assert ran.code == EXIT_OK, ran
     job_id = re.findall(r"scheduled job (\S+) scheduled", ran.out)[0]

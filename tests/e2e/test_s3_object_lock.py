@@ -16,7 +16,7 @@ from atomicrm.privacy.v1 import privacy_pb2 as pb
 from clients.client import PrivacyClient, subject
 from server.app import App
 from server.config import Settings
-from server.s3_blobs import S3BlobStore, s3_client
+from server.s3_blobs import S3BlobStore
 from tests import factories
 from tests.helpers import s3
 from tests.helpers.waiting import eventually
@@ -24,8 +24,7 @@ from tests.helpers.waiting import eventually
 
 @pytest.fixture
 def locked_store(s3_endpoint: str) -> Iterator[S3BlobStore]:
-    client = s3_client()
-    store = S3BlobStore(client, s3.new_bucket(client, object_lock=True), "blobs")
+    store = s3.new_store(object_lock=True)
     try:
         yield store
     finally:

@@ -18,7 +18,7 @@ from demo.rows import ContactRow, FileRow, Plan
 from demo.writer import write
 from server.app import App
 from server.config import Settings
-from server.s3_blobs import S3BlobStore, s3_client
+from server.s3_blobs import S3BlobStore
 from tests import factories
 from tests.helpers import s3
 
@@ -27,8 +27,7 @@ JANE = ("Jane", "Doe", "jane.doe@example.com")
 
 @pytest.fixture
 def versioned_store(s3_endpoint: str) -> Iterator[S3BlobStore]:
-    client = s3_client()
-    store = S3BlobStore(client, s3.new_bucket(client, versioned=True), "blobs")
+    store = s3.new_store(versioned=True)
     try:
         yield store
     finally:

@@ -8,11 +8,15 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.helpers.waiting import eventually
+
+if TYPE_CHECKING:
+    from server.app import App
 
 PRIVACYCTL = str(Path(sys.executable).parent / "privacyctl")
 
@@ -38,6 +42,17 @@ def env(db_url: str, blob_dir: Path, **extra: str) -> dict[str, str]:
     }
     base.update(extra)
     return base
+
+
+def app_env(app: App, db_url: str, blob_dir: Path) -> dict[str, str]:
+    """env() for privacyctl's client commands against an App of the test: its
+    development token and its address."""
+    return env(
+        db_url,
+        blob_dir,
+        PRIVACY_TOKEN=app.dev_token or "",
+        PRIVACY_GRPC_ADDR=f"127.0.0.1:{app.port}",
+    )
 
 
 def dev_token(environment: dict[str, str]) -> str:

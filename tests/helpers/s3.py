@@ -65,9 +65,12 @@ def new_bucket(client: S3Client, *, versioned: bool = True, object_lock: bool = 
     return name
 
 
-def new_store(*, prefix: str = "blobs", versioned: bool = True) -> S3BlobStore:
+def new_store(
+    *, prefix: str = "blobs", versioned: bool = True, object_lock: bool = False
+) -> S3BlobStore:
     client = s3_client()
-    return S3BlobStore(client, new_bucket(client, versioned=versioned), prefix)
+    bucket = new_bucket(client, versioned=versioned, object_lock=object_lock)
+    return S3BlobStore(client, bucket, prefix)
 
 
 def all_versions(store: S3BlobStore) -> list[tuple[str, str, bool]]:
