@@ -29,12 +29,17 @@ class JobEnd:
 
 
 async def end_job(conn: Connection, end: JobEnd) -> None:
-    """Mark the job ended, forget its subject's identifiers, audit "job.<state>" and
-    tell its watchers; in the caller's transaction, so all of it commits or none.
+    """Mark the job ended, forget its subject's identifiers and the tenant's stale
+    mention tokens, audit "job.<state>" and tell its watchers; in the caller's
+    transaction, so all of it commits or none.
 
-    Identifiers are kept only while a job runs: they name the subject."""
+    Identifiers are kept only while a job runs: they name the subject. The mention
+    index keeps a rewritten text's old tokens until the row is indexed again
+    (migration 0019): they are keyed hashes of what the text said, the subject's
+    name among them, and go before the job is done."""
     await conn.fetchval(Q["finish_job"], end.job_id, end.state.value, end.error)
     await conn.execute(Q["forget_identifiers"], end.job_id)
+    await conn.fetchval(Q["forget_stale_tokens"], end.tenant_id)
     details = dict(end.details)
     if end.state is JobState.CANCELLED:
         # An erasure called off did not (wholly) happen: the suppression it made when

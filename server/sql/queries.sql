@@ -130,6 +130,9 @@ WHERE tenant_id = $1 AND NOT whole_tenant;
 -- name: forget_identifiers
 DELETE FROM privacy_job_identifiers WHERE job_id = $1;
 
+-- name: forget_stale_tokens
+SELECT privacy_forget_stale_tokens($1);
+
 -- name: insert_reviews
 -- Files a batch found holding the subject but could not rewrite, or blobs the store
 -- keeps ($3 row ids, $4 data types, $5 reasons); a row listed again keeps its first

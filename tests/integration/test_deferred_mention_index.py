@@ -1,8 +1,8 @@
 """The mention index off the write path (migration 0017): a write only queues its
 row; the tokens are computed later, by the workers or by the next lookup, which
-never misses a row written before it. A changed text loses its old tokens at once,
-a deleted row its tokens with it, and a row another transaction is indexing is
-looked at as it is."""
+never misses a row written before it. A changed text keeps its old tokens only until
+it is indexed again or a job of its tenant ends (migration 0019), a deleted row loses
+its tokens with it, and a row another transaction is indexing is looked at as it is."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import asyncpg
 from anonymizers.text import tokens
 from anonymizers.text.identity import Identifiers, Name
 from anonymizers.text.redaction import Redactor
-from server import text_indexer
+from server import tenant_keys, text_indexer
+from server.job_model import JobState
 from server.keyring import Keyring
+from server.subjects import SubjectKind
 from tests import factories
+from tests.helpers.workers import JobRunner
 
 KEY = b"k" * 32  # a tenant's key: the index's lexemes are keyed with it
 JANE = Identifiers(names=(Name("Jane", "Doe"),), emails=("jane.doe@example.com",))
@@ -66,16 +69,71 @@ async def test_a_write_queues_its_row_and_the_next_lookup_finds_it(db: asyncpg.C
     assert f"'{tokens.keyed_lexeme(KEY, 'jane')}'" in held
 
 
-async def test_a_changed_text_loses_its_old_tokens_at_once(db: asyncpg.Connection) -> None:
+async def test_a_changed_text_is_a_candidate_until_indexed_and_its_old_tokens_can_go(
+    db: asyncpg.Connection,
+) -> None:
     await factories.tenant(db)
     met = await _note(db, "acme", "met Jane Doe at the fair")
     assert await _hits(db) == [met]
+    jane = tokens.keyed_lexeme(KEY, "jane")
     await db.execute("UPDATE notes SET body = 'met someone' WHERE id = $1", met)
-    # The old tokens named her: gone before anything indexes the row again.
-    assert await _tokens(db, met) is None
+    # The write only queued the row: its old tokens are stale, not gone.
     assert await _queued(db) == [("notes", met)]
+    assert jane in (await _tokens(db, met) or "")
+    assert await db.fetchval("SELECT privacy_forget_stale_tokens('acme')") == 1
+    assert await _tokens(db, met) is None
+    assert await _queued(db) == [("notes", met)]  # still to be indexed
     assert await _hits(db) == []
-    assert tokens.keyed_lexeme(KEY, "jane") not in (await _tokens(db, met) or "")
+    fresh = await _tokens(db, met) or ""
+    assert fresh and jane not in fresh
+
+
+async def test_stale_tokens_an_indexer_is_replacing_are_left_to_it(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    await factories.tenant(db)
+    met = await _note(db, "acme", "met Jane Doe at the fair")
+    other = await _note(db, "acme", "Jane Doe again")
+    assert await _hits(db) == [met, other]
+    await db.execute("UPDATE notes SET body = 'met someone' WHERE id IN ($1, $2)", met, other)
+    indexer = await asyncpg.connect(db_url)
+    try:
+        async with indexer.transaction():
+            # The indexer claims one queued row, not yet committed: the forget neither
+            # waits for it nor deletes the tokens it is writing.
+            assert (
+                await indexer.fetchval("SELECT privacy_index_texts('acme', 'notes', 1, $1)", KEY)
+                == 1
+            )
+            assert await db.fetchval("SELECT privacy_forget_stale_tokens('acme')") == 1
+        assert await _queued(db) == [("notes", other)]
+        assert await _tokens(db, other) is None
+        indexed = await _tokens(db, met) or ""
+        assert indexed and tokens.keyed_lexeme(KEY, "jane") not in indexed
+    finally:
+        await indexer.close()
+
+
+async def test_an_erasures_end_leaves_no_token_of_a_text_it_changed(
+    db: asyncpg.Connection, worker: JobRunner
+) -> None:
+    tenant = await factories.tenant(db)
+    jane = await factories.contact(db, tenant, "Jane", "Doe")
+    mention = await _note(db, tenant, "called Jane Doe about the renewal")
+    bystander = await _note(db, tenant, "Jane Doe said hello")
+    await text_indexer.index_queued(db, worker.keyring)
+    # The CRM rewrote one of them meanwhile: queued, its tokens still name her.
+    await db.execute("UPDATE notes SET body = 'said hello' WHERE id = $1", bystander)
+    job = await worker.erase(tenant, SubjectKind.EMAIL, jane.email)
+    [done] = await worker.run(job.id)
+    assert done.state == JobState.SUCCEEDED
+    key = await tenant_keys.tenant_key(db, tenant, worker.keyring)
+    names = {tokens.keyed_lexeme(key, w) for w in ("jane", "doe")}
+    held = await db.fetch(
+        "SELECT row_id, tokens::text AS t FROM privacy_text_tokens WHERE tenant_id = $1", tenant
+    )
+    assert not [r["row_id"] for r in held if any(n in r["t"] for n in names)]
+    assert "Jane" not in await db.fetchval("SELECT body FROM notes WHERE id = $1", mention)
 
 
 async def test_an_update_of_other_columns_queues_nothing(db: asyncpg.Connection) -> None:
