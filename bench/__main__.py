@@ -34,6 +34,7 @@ from server import text_indexer
 from server.blobs import BlobStore, LocalBlobStore
 from server.config import Settings
 from server.database import migrate, resolve_url
+from server.keyring import Keyring
 from server.s3_blobs import open_blob_store
 from server.tenant_keys import open_keyring, tenant_key
 
@@ -88,6 +89,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _seed(
     conn: asyncpg.Connection,
+    url: str,
     blobs: BlobStore,
     plan: dict[str, int],
     messages: int,
@@ -110,9 +112,23 @@ async def _seed(
     # figure, so that every figure runs with the index complete.
     started = time.perf_counter()
     keyring = await open_keyring(conn, keyring_file)  # the one the service runs with
-    indexed = await text_indexer.index_queued(conn, keyring, chunk=20_000)
+    indexed = await _index_texts(conn, url, keyring)
     log(f"indexed {indexed} texts for mentions in {time.perf_counter() - started:.1f}s")
     return seeded
+
+
+async def _index_texts(conn: asyncpg.Connection, url: str, keyring: Keyring) -> int:
+    """Index every queued text, with one connection per core: the tokens are the
+    database's CPU work, and indexers skip each other's rows (SKIP LOCKED)."""
+    others = [await asyncpg.connect(url) for _ in range((os.cpu_count() or 1) - 1)]
+    try:
+        counts = await asyncio.gather(
+            *(text_indexer.index_queued(c, keyring, chunk=20_000) for c in [conn, *others])
+        )
+    finally:
+        for other in others:
+            await other.close()
+    return sum(counts)
 
 
 async def _scaleout(
@@ -121,13 +137,15 @@ async def _scaleout(
     """Figure 7: seed identical tenants into a template database, then measure
     (bench/scaleout.py) on a fresh copy of it for each number of processes."""
     await admin.execute(f'CREATE DATABASE "{name}"')
-    conn = await asyncpg.connect(measure.with_database(admin_url, name))
+    scale_url = measure.with_database(admin_url, name)
+    conn = await asyncpg.connect(scale_url)
     try:
         await migrate(conn)
         tenants = tuple(f"scale{i + 1}" for i in range(args.scale_tenants))
         plan = dict.fromkeys(tenants, args.scale_contacts)
         seeded = await _seed(
             conn,
+            scale_url,
             LocalBlobStore(tmp / "blobs"),
             plan,
             args.messages_per_contact,
@@ -170,7 +188,9 @@ async def _run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     if args.only:  # seed only the tenants the chosen figures use
         wanted = {tenant for figure in args.only for tenant in TENANTS[figure]}
         plan = {tenant: n for tenant, n in plan.items() if tenant in wanted}
-    seeded = await _seed(conn, blobs, plan, args.messages_per_contact, tmp / "data" / "keyring")
+    seeded = await _seed(
+        conn, url, blobs, plan, args.messages_per_contact, tmp / "data" / "keyring"
+    )
     listed = await _fill_suppressions(conn, tmp, args.suppressed) if "suppress" in plan else None
     # The seeded tables only: statistics taken of the service's own tables while
     # they are empty make plans cached for the whole run (the foreign key checks'
