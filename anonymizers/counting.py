@@ -18,18 +18,32 @@ _PARAMETER = re.compile(r"\$(\d+)")
 
 
 def combined(queries: Sequence[tuple[str, tuple[object, ...]]]) -> tuple[str, list[object]]:
-    """One SELECT whose i-th column is the i-th query's answer, and its arguments."""
+    """One SELECT whose i-th column is the i-th query's answer, and its arguments.
+
+    A True or False argument is written into the SQL as a literal, not passed:
+    the queries say `$2 OR contact_id = ANY($3)` (a whole tenant, or the subject's
+    rows), and with $2 a parameter no plan can use the index, so PostgreSQL planned
+    the whole statement again for every submission (2.4 ms, against 1.3 ms to run
+    it, on a 20,000-contact tenant). With `false OR …` it keeps one plan, by index
+    (0.13 ms): one statement text for a subject's count and one for a tenant's."""
     columns: list[str] = []
     arguments: list[object] = []
     for sql, args in queries:
-        columns.append(f"({_shifted(sql, len(arguments)).strip().rstrip(';')})")
-        arguments.extend(args)
+        columns.append(f"({_bound(sql, args, arguments).strip().rstrip(';')})")
     return "SELECT " + ", ".join(columns), arguments
 
 
-def _shifted(sql: str, offset: int) -> str:
-    """`sql` with its parameters $n renumbered $(n + offset)."""
-    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+def _bound(sql: str, args: tuple[object, ...], arguments: list[object]) -> str:
+    """`sql` with its boolean parameters written as literals and the others numbered
+    after `arguments`, which they are appended to."""
+    numbers: dict[int, str] = {}
+    for i, arg in enumerate(args, start=1):
+        if isinstance(arg, bool):
+            numbers[i] = "true" if arg else "false"
+        else:
+            arguments.append(arg)
+            numbers[i] = f"${len(arguments)}"
+    return _PARAMETER.sub(lambda m: numbers[int(m.group(1))], sql)
 
 
 async def count_rows(

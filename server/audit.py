@@ -56,6 +56,23 @@ async def append_and_notify(conn: Connection, entry: AuditEntry, job_id: uuid.UU
     return int(seq)
 
 
+async def append_at_commit(
+    conn: Connection, entry: AuditEntry, *, notify: uuid.UUID | None = None
+) -> None:
+    """Append an entry when the caller's transaction commits (migration 0020), and
+    tell job `notify`'s watchers then.
+
+    The entry is chained inside the COMMIT, so the tenant's chain head is locked only
+    there, not from the append to the commit as `append`'s is: for the hot path of
+    many concurrent transactions of one tenant (submissions). The transaction and
+    its entry still commit together or not at all. No sequence number: it is not
+    known before the commit."""
+    if notify is None:
+        await conn.execute(Q["audit_append_at_commit"], *_arguments(entry))
+    else:
+        await conn.execute(Q["audit_append_at_commit_and_notify"], *_arguments(entry), str(notify))
+
+
 @dataclass(frozen=True)
 class Anchor:
     """A chain head vouched for from outside the database (a signed checkpoint)."""

@@ -55,10 +55,10 @@ async def submit(
     `deadline` is the policy's limit: a request's own deadline defaults to it.
     `default_region`: where phone numbers are read in a tenant without its own region.
 
-    The submission appends to the tenant's audit chain, whose head stays locked
-    until the commit. Its commit does not wait for the WAL flush, so the next
-    submission of the tenant need not wait for this one's fsync; the job is made
-    durable before it is answered (`database.wait_durable`), and concurrent
+    The submission's audit entry is chained inside its commit (migration 0020), the
+    only time the tenant's chain head is locked. Its commit does not wait for the WAL
+    flush, so the next submission of the tenant need not wait for this one's fsync;
+    the job is made durable before it is answered (`database.wait_durable`), and concurrent
     submissions share one fsync. A crash in between loses an unanswered request,
     which its caller retries, never an answered one. Inside a caller's transaction
     (retention's), the commit is the caller's, durable as usual.
@@ -240,12 +240,10 @@ async def _submit(
         subject_hash=subject_hash,
         details=details,
     )
-    # Last: the append holds the tenant's audit chain until the commit. A dry run's
-    # job is done already: no worker has anything to do, nobody watches it yet.
-    if request.dry_run:
-        await audit.append(conn, entry)
-    else:
-        await audit.append_and_notify(conn, entry, row.id)
+    # Chained at the commit: the tenant's other submissions wait for its chain head
+    # only while this one commits. A dry run's job is done already: no worker has
+    # anything to do, nobody watches it yet.
+    await audit.append_at_commit(conn, entry, notify=None if request.dry_run else row.id)
     progress = progress_of((t.data_type, t.step, t.planned, 0) for t in plan.tasks)
     return job_of(row.as_read(created_at=now, hold_ids=holds), progress)
 

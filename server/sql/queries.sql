@@ -427,6 +427,23 @@ SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb);
 -- tenant's chain head lock, so nothing else runs between it and the commit.
 SELECT privacy_audit_append($1, $2, $3, $4, $5, $6, $7::jsonb), pg_notify('privacy_jobs', $8::text);
 
+-- name: audit_append_at_commit
+-- Chained when the transaction commits (migration 0020): the tenant's chain head is
+-- locked only inside the COMMIT.
+INSERT INTO privacy_audit_pending (tenant_id, actor, action, job_id, subject_hash, data_type,
+                                   details)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb);
+
+-- name: audit_append_at_commit_and_notify
+-- The same, and job $8's watchers told (at the commit too, as every NOTIFY is).
+WITH pending AS (
+    INSERT INTO privacy_audit_pending (tenant_id, actor, action, job_id, subject_hash,
+                                       data_type, details)
+    VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+    RETURNING 1
+)
+SELECT pg_notify('privacy_jobs', $8::text) FROM pending;
+
 -- name: notify_job
 SELECT pg_notify('privacy_jobs', $1::text);
 

@@ -12,9 +12,12 @@
 -- all the tenant's files (docs/performance.md).
 
 -- name: count
+-- The function in FROM, where PostgreSQL inlines it (a set-returning function in the
+-- SELECT list is planned again at every call): part of every submission.
 SELECT count(*) FROM files f
 WHERE f.tenant_id = $1
-  AND ($2 OR f.id = ANY(ARRAY(SELECT privacy_subject_files($1, $3, $4))) OR f.id = ANY($5));
+  AND ($2 OR f.id = ANY(ARRAY(SELECT id FROM privacy_subject_files($1, $3, $4) AS id))
+       OR f.id = ANY($5));
 
 -- name: lock_batch
 -- $6 after (checkpoint), $7 limit.
