@@ -3,8 +3,8 @@
 -- its transaction ends: appended as a submission's last statement, the lock was
 -- still held while the answer went back to the service and its COMMIT came in,
 -- a round trip through a busy event loop, and every other submission of the tenant
--- waited for it (2.9 ms a submission, of 3.1 ms in all, at 64 callers: the
--- submissions of a tenant could not pass about 350 a second, whatever the cores).
+-- waited for it (2.9 ms of the append's 3.1 ms a submission at 64 callers, by
+-- pg_stat_statements; 0.45 ms with this migration).
 --
 -- Now the submission only records its entry here, and a deferred constraint
 -- trigger appends it when the transaction commits (privacy_audit_append, as

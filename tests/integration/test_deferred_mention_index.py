@@ -29,13 +29,13 @@ async def _note(db: asyncpg.Connection, tenant: str, body: str) -> int:
     return note_id
 
 
-async def _hits(db: asyncpg.Connection, tenant: str = "acme") -> list[int]:
+async def _hits(db: asyncpg.Connection, tenant: str = "acme", who: Identifiers = JANE) -> list[int]:
     async with db.transaction():
         await db.execute("SELECT privacy_enter_tenant($1)", tenant)
         rows = await db.fetch(
             "SELECT privacy_mention_hits('notes', $1, 0, $2::tsquery[], $3) AS id ORDER BY 1",
             tenant,
-            tokens.keyed(KEY, Redactor(JANE).sql_tsqueries() or []),
+            tokens.keyed(KEY, Redactor(who).sql_tsqueries() or []),
             KEY,
         )
     return [r["id"] for r in rows]
@@ -136,6 +136,25 @@ async def test_an_erasures_end_leaves_no_token_of_a_text_it_changed(
     )
     assert not [r["row_id"] for r in held if any(n in r["t"] for n in names)]
     assert "Jane" not in await db.fetchval("SELECT body FROM notes WHERE id = $1", mention)
+
+
+async def test_a_row_changed_while_an_indexer_runs_is_indexed_from_its_new_text(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    await factories.tenant(db)
+    met = await _note(db, "acme", "met Jane Doe at the fair")  # queued, not indexed
+    writer = await asyncpg.connect(db_url)
+    try:
+        async with writer.transaction():
+            await writer.execute("UPDATE notes SET body = 'met John Smith' WHERE id = $1", met)
+            # The row's entry is the writer's until it commits: an indexer running
+            # now would index the text as it was, and the row would leave the queue.
+            assert await db.fetchval("SELECT privacy_index_texts('acme', NULL, 100, $1)", KEY) == 0
+    finally:
+        await writer.close()
+    assert await _queued(db) == [("notes", met)]
+    assert await _hits(db, who=Identifiers(names=(Name("John", "Smith"),))) == [met]
+    assert await _hits(db) == []
 
 
 async def test_an_update_of_other_columns_queues_nothing(db: asyncpg.Connection) -> None:
