@@ -79,6 +79,17 @@ async def db(db_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
+async def other_db(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A second session on the test's database: another transaction beside `db`'s
+    (an indexer, a writer, a lock holder)."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
 def blob_dir(tmp_path: Path) -> Path:
     path = tmp_path / "blobs"
     path.mkdir()

@@ -204,18 +204,14 @@ def test_the_signing_key_is_made_once_private_with_its_public_key_beside(
 
 
 async def test_one_process_takes_checkpoints_at_a_time(
-    db: asyncpg.Connection, db_url: str, key_file: Path, log_file: CheckpointLog
+    db: asyncpg.Connection, other_db: asyncpg.Connection, key_file: Path, log_file: CheckpointLog
 ) -> None:
     signer = checkpoints.load_signer(key_file)
     await _append(db, 2)
-    other = await asyncpg.connect(db_url)
-    try:
-        await other.execute("SELECT pg_advisory_lock($1)", checkpoints.LOCK_KEY)
-        assert await checkpoints.take(db, signer, log_file, wait=False) is None
-        assert not log_file.path.exists()
-        await other.execute("SELECT pg_advisory_unlock($1)", checkpoints.LOCK_KEY)
-    finally:
-        await other.close()
+    await other_db.execute("SELECT pg_advisory_lock($1)", checkpoints.LOCK_KEY)
+    assert await checkpoints.take(db, signer, log_file, wait=False) is None
+    assert not log_file.path.exists()
+    await other_db.execute("SELECT pg_advisory_unlock($1)", checkpoints.LOCK_KEY)
     taken = await checkpoints.take(db, signer, log_file, wait=False)
     assert taken is not None
     assert [c.seq for c in taken] == [2]

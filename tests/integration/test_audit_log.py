@@ -117,25 +117,21 @@ async def test_tampering_as_a_superuser_is_caught(
 
 
 async def test_an_entry_appended_at_commit_is_chained_by_the_commit_and_only_then(
-    db: asyncpg.Connection, db_url: str
+    db: asyncpg.Connection, other_db: asyncpg.Connection
 ) -> None:
-    other = await asyncpg.connect(db_url)
-    try:
-        async with db.transaction():
-            await audit.append_at_commit(
-                db, AuditEntry(tenant_id="acme", actor="a", action="erase.requested")
-            )
-            # Not chained yet, and the chain's head is not held: another transaction
-            # of the tenant appends and commits meanwhile (under `append` alone it
-            # would wait for this one's end).
-            await audit.append(other, AuditEntry(tenant_id="acme", actor="b", action="x"))
-            assert await other.fetchval("SELECT count(*) FROM privacy_audit_log") == 1
-        rows = await db.fetch("SELECT seq, actor FROM privacy_audit_log ORDER BY seq")
-        assert [(r["seq"], r["actor"]) for r in rows] == [(1, "b"), (2, "a")]
-        assert (await audit.verify(db, "acme")).intact
-        assert await db.fetchval("SELECT count(*) FROM privacy_audit_pending") == 0
-    finally:
-        await other.close()
+    async with db.transaction():
+        await audit.append_at_commit(
+            db, AuditEntry(tenant_id="acme", actor="a", action="erase.requested")
+        )
+        # Not chained yet, and the chain's head is not held: another transaction
+        # of the tenant appends and commits meanwhile (under `append` alone it
+        # would wait for this one's end).
+        await audit.append(other_db, AuditEntry(tenant_id="acme", actor="b", action="x"))
+        assert await other_db.fetchval("SELECT count(*) FROM privacy_audit_log") == 1
+    rows = await db.fetch("SELECT seq, actor FROM privacy_audit_log ORDER BY seq")
+    assert [(r["seq"], r["actor"]) for r in rows] == [(1, "b"), (2, "a")]
+    assert (await audit.verify(db, "acme")).intact
+    assert await db.fetchval("SELECT count(*) FROM privacy_audit_pending") == 0
 
 
 async def test_an_entry_appended_at_commit_goes_with_a_rollback(db: asyncpg.Connection) -> None:

@@ -90,30 +90,25 @@ async def test_a_changed_text_is_a_candidate_until_indexed_and_its_old_tokens_ca
 
 
 async def test_stale_tokens_an_indexer_is_replacing_are_left_to_it(
-    db: asyncpg.Connection, db_url: str
+    db: asyncpg.Connection, other_db: asyncpg.Connection
 ) -> None:
     await factories.tenant(db)
     met = await _note(db, "acme", "met Jane Doe at the fair")
     other = await _note(db, "acme", "Jane Doe again")
     assert await _hits(db) == [met, other]
     await db.execute("UPDATE notes SET body = 'met someone' WHERE id IN ($1, $2)", met, other)
-    indexer = await asyncpg.connect(db_url)
-    try:
-        async with indexer.transaction():
-            # The indexer claims one queued row, not yet committed: the forget neither
-            # waits for it nor deletes the tokens it is writing.
-            assert (
-                await indexer.fetchval("SELECT privacy_index_texts('acme', 'notes', 1, $1)", KEY)
-                == 1
-            )
-            assert await db.fetchval("SELECT privacy_forget_stale_tokens('acme')") == 1
-        assert await _queued(db) == [("notes", other)]
-        assert await _tokens(db, other) is None
-        indexed = await _tokens(db, met) or ""
-        assert indexed
-        assert tokens.keyed_lexeme(KEY, "jane") not in indexed
-    finally:
-        await indexer.close()
+    async with other_db.transaction():
+        # The indexer claims one queued row, not yet committed: the forget neither
+        # waits for it nor deletes the tokens it is writing.
+        assert (
+            await other_db.fetchval("SELECT privacy_index_texts('acme', 'notes', 1, $1)", KEY) == 1
+        )
+        assert await db.fetchval("SELECT privacy_forget_stale_tokens('acme')") == 1
+    assert await _queued(db) == [("notes", other)]
+    assert await _tokens(db, other) is None
+    indexed = await _tokens(db, met) or ""
+    assert indexed
+    assert tokens.keyed_lexeme(KEY, "jane") not in indexed
 
 
 async def test_an_erasures_end_leaves_no_token_of_a_text_it_changed(
@@ -139,19 +134,15 @@ async def test_an_erasures_end_leaves_no_token_of_a_text_it_changed(
 
 
 async def test_a_row_changed_while_an_indexer_runs_is_indexed_from_its_new_text(
-    db: asyncpg.Connection, db_url: str
+    db: asyncpg.Connection, other_db: asyncpg.Connection
 ) -> None:
     await factories.tenant(db)
     met = await _note(db, "acme", "met Jane Doe at the fair")  # queued, not indexed
-    writer = await asyncpg.connect(db_url)
-    try:
-        async with writer.transaction():
-            await writer.execute("UPDATE notes SET body = 'met John Smith' WHERE id = $1", met)
-            # The row's entry is the writer's until it commits: an indexer running
-            # now would index the text as it was, and the row would leave the queue.
-            assert await db.fetchval("SELECT privacy_index_texts('acme', NULL, 100, $1)", KEY) == 0
-    finally:
-        await writer.close()
+    async with other_db.transaction():
+        await other_db.execute("UPDATE notes SET body = 'met John Smith' WHERE id = $1", met)
+        # The row's entry is the writer's until it commits: an indexer running
+        # now would index the text as it was, and the row would leave the queue.
+        assert await db.fetchval("SELECT privacy_index_texts('acme', NULL, 100, $1)", KEY) == 0
     assert await _queued(db) == [("notes", met)]
     assert await _hits(db, who=Identifiers(names=(Name("John", "Smith"),))) == [met]
     assert await _hits(db) == []
@@ -187,23 +178,18 @@ async def test_a_deleted_rows_tokens_go_with_it(db: asyncpg.Connection) -> None:
 
 
 async def test_a_row_another_transaction_is_indexing_is_a_candidate(
-    db: asyncpg.Connection, db_url: str
+    db: asyncpg.Connection, other_db: asyncpg.Connection
 ) -> None:
     await factories.tenant(db)
     met = await _note(db, "acme", "met Jane Doe at the fair")
     other = await _note(db, "acme", "nothing to see")
-    indexer = await asyncpg.connect(db_url)
-    try:
-        async with indexer.transaction():
-            # Claimed, not committed: the lookup neither waits nor misses them.
-            assert (
-                await indexer.fetchval("SELECT privacy_index_texts('acme', NULL, 100, $1)", KEY)
-                == 2
-            )
-            assert await _hits(db) == [met, other]
-        assert await _hits(db) == [met]
-    finally:
-        await indexer.close()
+    async with other_db.transaction():
+        # Claimed, not committed: the lookup neither waits nor misses them.
+        assert (
+            await other_db.fetchval("SELECT privacy_index_texts('acme', NULL, 100, $1)", KEY) == 2
+        )
+        assert await _hits(db) == [met, other]
+    assert await _hits(db) == [met]
 
 
 async def test_the_workers_index_every_tenants_queue(

@@ -237,7 +237,7 @@ async def test_concurrent_workers_never_share_a_job(
 
 
 async def test_blob_work_behind_the_batches_skips_outbox_rows_a_job_end_is_draining(
-    db: asyncpg.Connection, db_url: str
+    db: asyncpg.Connection, other_db: asyncpg.Connection
 ) -> None:
     # A worker that let go of a job may still be forgetting deletions when another
     # worker ends the job and drains the same rows: the one behind skips them (the
@@ -246,17 +246,11 @@ async def test_blob_work_behind_the_batches_skips_outbox_rows_a_job_end_is_drain
         "INSERT INTO privacy_blob_deletions (tenant_id, blob_key) "
         "VALUES ('acme', 'a'), ('acme', 'b')"
     )
-    draining = await asyncpg.connect(db_url)
-    try:
-        async with draining.transaction():
-            await draining.execute(Q["forget_blob_deletion"], "acme", ["a"])
-            # The drain holds row 'a': the forget behind takes 'b' and returns at once.
-            status = await db.execute(
-                Q["forget_blob_deletion_behind"], "acme", ["a", "b"], timeout=5
-            )
-            assert status == "DELETE 1"
-    finally:
-        await draining.close()
+    async with other_db.transaction():
+        await other_db.execute(Q["forget_blob_deletion"], "acme", ["a"])
+        # The drain holds row 'a': the forget behind takes 'b' and returns at once.
+        status = await db.execute(Q["forget_blob_deletion_behind"], "acme", ["a", "b"], timeout=5)
+        assert status == "DELETE 1"
     assert await db.fetchval("SELECT count(*) FROM privacy_blob_deletions") == 0
 
 
